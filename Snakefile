@@ -10,7 +10,7 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 from rifebuild.config import ConfigError, validate  # noqa: E402
 
-configfile: "config.yaml"
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 try:

@@ -11,7 +11,7 @@ rule fetch_weights:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} fetch-weights --url {params.url:q} --sha256 '{params.sha256}' --out {output:q} > {log:q} 2>&1"
+        "python -m rifebuild fetch-weights --url {params.url:q} --sha256 '{params.sha256}' --out {output:q} > {log:q} 2>&1"
 
 
 rule prepare_checkpoint:
@@ -28,4 +28,4 @@ rule prepare_checkpoint:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} checkpoint {params.args} --out {output:q} > {log:q} 2>&1"
+        "python -m rifebuild checkpoint {params.args} --out {output:q} > {log:q} 2>&1"

@@ -1,5 +1,4 @@
 # Names and paths shared by the rules. Values come from the validated config only.
-RIFEBUILD = "python -m rifebuild"
 MODEL = config["model_name"]
 EXPORT_H, EXPORT_W = config["export"]["height"], config["export"]["width"]
 EXPORT_RES = f"{EXPORT_H}x{EXPORT_W}"
@@ -31,3 +30,8 @@ def checkpoint_args():
     if config["weights"] == "synthetic":
         return f"--synthetic-seed {config['synthetic_seed']}"
     return f"--source '{checkpoint_source()}'"
+
+
+def verify_bound(wildcards):
+    """fp16 variants get the fp16 bound, fp32 the fp32 one."""
+    return config["verify"]["fp16_max_abs_err" if wildcards.variant else "fp32_max_abs_err"]

@@ -16,7 +16,7 @@ rule reference:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} reference --checkpoint {input:q} --resolution {wildcards.res} --seed {params.seed}"
+        "python -m rifebuild reference --checkpoint {input:q} --resolution {wildcards.res} --seed {params.seed}"
         " --timestep {params.timestep} --out {output:q} > {log:q} 2>&1"
 
 
@@ -25,6 +25,9 @@ rule torchscript:
         "results/checkpoint/flownet.pkl",
     output:
         "results/export/flownet.pt",
+    params:
+        height=EXPORT_H,
+        width=EXPORT_W,
     log:
         "logs/torchscript.log",
     benchmark:
@@ -32,7 +35,7 @@ rule torchscript:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} torchscript --checkpoint {input:q} --height {EXPORT_H} --width {EXPORT_W}"
+        "python -m rifebuild torchscript --checkpoint {input:q} --height {params.height} --width {params.width}"
         " --out {output:q} > {log:q} 2>&1"
 
 
@@ -42,6 +45,8 @@ rule onnx:
     output:
         "results/onnx/flownet.onnx",
     params:
+        height=EXPORT_H,
+        width=EXPORT_W,
         opset=config["export"]["onnx_opset"],
     log:
         "logs/onnx.log",
@@ -50,7 +55,7 @@ rule onnx:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} onnx --checkpoint {input:q} --height {EXPORT_H} --width {EXPORT_W}"
+        "python -m rifebuild onnx --checkpoint {input:q} --height {params.height} --width {params.width}"
         " --opset {params.opset} --out {output:q} > {log:q} 2>&1"
 
 
@@ -70,5 +75,5 @@ rule verify_onnx:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} verify-onnx --onnx {input.onnx:q} --reference {input.reference:q}"
+        "python -m rifebuild verify-onnx --onnx {input.onnx:q} --reference {input.reference:q}"
         " --max-abs-err {params.bound} --threads {threads} --out {output:q} > {log:q} 2>&1"

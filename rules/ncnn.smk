@@ -12,6 +12,9 @@ rule pnnx:
     output:
         param="results/ncnn/pnnx/flownet.param",
         bin="results/ncnn/pnnx/flownet.bin",
+    params:
+        height=EXPORT_H,
+        width=EXPORT_W,
     log:
         "logs/pnnx.log",
     benchmark:
@@ -19,7 +22,7 @@ rule pnnx:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} pnnx --torchscript {input:q} --height {EXPORT_H} --width {EXPORT_W}"
+        "python -m rifebuild pnnx --torchscript {input:q} --height {params.height} --width {params.width}"
         " --out-param {output.param:q} --out-bin {output.bin:q} --pnnx-log {log:q}.pnnx > {log:q} 2>&1"
 
 
@@ -39,7 +42,7 @@ rule warp_rewrite:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} warp-rewrite --param {input.param:q} --bin {input.bin:q} --out-param {output.param:q}"
+        "python -m rifebuild warp-rewrite --param {input.param:q} --bin {input.bin:q} --out-param {output.param:q}"
         " --out-bin {output.bin:q} --fp16-param {output.fp16_param:q} --fp16-bin {output.fp16_bin:q}"
         " > {log:q} 2>&1"
 
@@ -58,12 +61,8 @@ rule stock_model:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} lower --param {input.param:q} --bin {input.bin:q} --resolution {wildcards.res}"
+        "python -m rifebuild lower --param {input.param:q} --bin {input.bin:q} --resolution {wildcards.res}"
         " --out-param {output.param:q} --out-bin {output.bin:q} > {log:q} 2>&1"
-
-
-def verify_bound(wildcards):
-    return config["verify"]["fp16_max_abs_err" if wildcards.variant else "fp32_max_abs_err"]
 
 
 rule verify_ncnn:
@@ -84,6 +83,6 @@ rule verify_ncnn:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "{RIFEBUILD} verify-ncnn --model-dir $(dirname {input.param:q}) --reference {input.references:q}"
+        "python -m rifebuild verify-ncnn --model-dir $(dirname {input.param:q}) --reference {input.references:q}"
         " --precision {params.precision} --max-abs-err {params.bound} --threads {threads}"
         " --out {output:q} > {log:q} 2>&1"
