@@ -3,6 +3,7 @@
 Command line (one sub-command per Snakemake rule, see rules/mnn.smk):
   python -m rifebuild.mnn onnx    --weights W --out M.onnx --check-out C.json --reference R1.npz R2.npz
   python -m rifebuild.mnn convert --onnx M.onnx --variant fp32|fp16|wq8 --out X.mnn [--log L]
+  python -m rifebuild.mnn frames  --out DIR [--count 8 --size 256x448]   (synthetic stand-in triplets)
   python -m rifebuild.mnn calib   --frames DIR --out DIR --size 256x448 [--max-samples 16]
   python -m rifebuild.mnn quant   --src X.mnn --samples DIR --out Y.mnn --config-out Y.quant.json
                                   [--feature-method EMA] [--weight-method MAX_ABS] [--log L]
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from rifebuild.atomic import atomic_write_json
 from rifebuild.mnn_calib import (FEATURE_METHODS, WEIGHT_METHODS, CalibrationError, quant_config, read_triplets,
-                                 write_sequence_samples)
+                                 write_sequence_samples, write_synthetic_frames)
 from rifebuild.mnn_tools import MnnToolError, convert, quantize
 
 # variant name -> converter options (int8 is made by the quantizer from the fp32 model)
@@ -135,6 +136,10 @@ def main(argv=None) -> int:
     p.add_argument("--variant", required=True, choices=sorted(CONVERT_OPTIONS))
     p.add_argument("--out", required=True)
     p.add_argument("--log")
+    p = sub.add_parser("frames")
+    p.add_argument("--out", required=True)
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--size", type=parse_size, default=(256, 448))
     p = sub.add_parser("calib")
     p.add_argument("--frames", required=True)
     p.add_argument("--out", required=True)
@@ -172,6 +177,8 @@ def main(argv=None) -> int:
             build_onnx(args.weights, args.out, args.check_out, args.reference, args.opset, args.max_abs_err)
         elif args.command == "convert":
             build_variant(args.onnx, args.variant, args.out, args.log)
+        elif args.command == "frames":
+            write_synthetic_frames(args.out, args.count, *args.size)
         elif args.command == "calib":
             count = build_calibration(args.frames, args.out, args.size, args.max_samples, args.timestep)
             print(f"wrote {count} calibration samples to {args.out}")

@@ -62,6 +62,31 @@ def _png(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb.transpose(2, 0, 1))
 
 
+def write_synthetic_frames(dest: Path | str, count: int, height: int, width: int, seed: int = 100) -> None:
+    """Deterministic stand-in triplets (smooth images with a shift; gt = their average) in npy form.
+
+    For tests and for `mnn.int8.calibration_dir: synthetic` until a real calibration split exists;
+    the average is not a true middle frame, so ground-truth numbers on these mean little."""
+    from rifebuild.reference import fixed_inputs
+
+    dest = Path(dest)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for i in range(count):
+        folder = tmp / f"{i:04d}"
+        folder.mkdir(parents=True)
+        frames = fixed_inputs(height, width, seed + i, 0.5)
+        np.save(folder / "in0.npy", frames["in0"])
+        np.save(folder / "in1.npy", frames["in1"])
+        np.save(folder / "gt.npy", (frames["in0"] + frames["in1"]) / 2)
+    _replace_dir(tmp, dest)
+
+
+def _replace_dir(tmp: Path, dest: Path) -> None:
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+
+
 def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     _, h, w = image.shape
     if h < height or w < width:
@@ -97,8 +122,7 @@ def write_sequence_samples(samples: list[dict[str, np.ndarray]], dest: Path | st
         for name, array in arrays.items():
             np.savetxt(folder / f"{name}.txt", array.reshape(-1, width), fmt="%.5f")
         (folder / "input.json").write_text(shapes + "\n")
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
+    _replace_dir(tmp, dest)
     return len(samples)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rifebuild.mnn_calib import CalibrationError, quant_config, read_triplets, write_sequence_samples
-from rifebuild.reference import fixed_inputs, write_reference
+from rifebuild.reference import write_reference
 from rifebuild.weights import load_ifnet, save_state_dict, synthetic_state_dict
 
 SIZES = ((64, 96), (96, 160))
@@ -30,24 +30,13 @@ def cli(*args, check=True) -> subprocess.CompletedProcess:
     return proc
 
 
-def write_frames(root: Path, count: int, height: int, width: int) -> Path:
-    """Smooth random images with a shift (reference.fixed_inputs), as npy triplets with a middle frame."""
-    for i in range(count):
-        folder = root / f"{i:02d}"
-        folder.mkdir(parents=True)
-        x = fixed_inputs(height, width, 100 + i, 0.5)
-        np.save(folder / "in0.npy", x["in0"])
-        np.save(folder / "in1.npy", x["in1"])
-        np.save(folder / "gt.npy", (x["in0"] + x["in1"]) / 2)
-    return root
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
     """Checkpoint, references, dynamic ONNX, the four .mnn variants: built once for the module."""
     d = tmp_path_factory.mktemp("mnn")
     paths = {"weights": d / "flownet.pkl", "onnx": d / "flownet-dynamic.onnx", "check": d / "onnx.check.json",
-             "frames": write_frames(d / "frames", 4, 64, 96), "samples": d / "calibration"}
+             "frames": d / "frames", "samples": d / "calibration"}
+    cli("frames", "--out", paths["frames"], "--count", 4, "--size", "64x96")
     save_state_dict(synthetic_state_dict(0), paths["weights"])
     net = load_ifnet(paths["weights"])
     paths["references"] = [d / f"{h}x{w}.npz" for h, w in SIZES]
@@ -110,7 +99,7 @@ def test_quantizer_config_and_sequence_layout(built):
     assert json.loads((sample / "input.json").read_text())["inputs"] == config["inputs"]
     in0 = np.loadtxt(sample / "in0.txt", dtype=np.float32)
     assert in0.shape == (3 * 64, 96)  # NCHW order, one image row per line
-    expected = np.load(built["frames"] / "00" / "in0.npy").reshape(3 * 64, 96)
+    expected = np.load(built["frames"] / "0000" / "in0.npy").reshape(3 * 64, 96)
     assert np.abs(in0 - expected).max() < 1e-5
     assert np.all(np.loadtxt(sample / "in2.txt") == 0.5)
 
