@@ -23,6 +23,7 @@ include: "rules/common.smk"
 include: "rules/checkpoint.smk"
 include: "rules/export.smk"
 include: "rules/ncnn.smk"
+include: "rules/mnn.smk"
 
 
 rule all:
@@ -30,3 +31,4 @@ rule all:
     input:
         EXPORT_ALL,
         NCNN_ALL,
+        MNN_ALL,
