@@ -3,7 +3,7 @@
 Command line (one sub-command per Snakemake rule, see rules/mnn.smk):
   python -m rifebuild.mnn onnx    --weights W --out M.onnx --check-out C.json --reference R1.npz R2.npz
   python -m rifebuild.mnn convert --onnx M.onnx --variant fp32|fp16|wq8 --out X.mnn [--log L]
-  python -m rifebuild.mnn frames  --out DIR [--count 8 --size 256x448]   (synthetic stand-in triplets)
+  python -m rifebuild.mnn frames  --out DIR [--count 8 --size 256x448 --seed 100]  (synthetic triplets)
   python -m rifebuild.mnn calib   --frames DIR --out DIR --size 256x448 [--max-samples 16]
   python -m rifebuild.mnn quant   --src X.mnn --samples DIR --out Y.mnn --config-out Y.quant.json
                                   [--feature-method EMA] [--weight-method MAX_ABS] [--log L]
@@ -140,6 +140,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--count", type=int, default=8)
     p.add_argument("--size", type=parse_size, default=(256, 448))
+    p.add_argument("--seed", type=int, default=100, help="use another seed for an evaluation set")
     p = sub.add_parser("calib")
     p.add_argument("--frames", required=True)
     p.add_argument("--out", required=True)
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
         elif args.command == "convert":
             build_variant(args.onnx, args.variant, args.out, args.log)
         elif args.command == "frames":
-            write_synthetic_frames(args.out, args.count, *args.size)
+            write_synthetic_frames(args.out, args.count, *args.size, seed=args.seed)
         elif args.command == "calib":
             count = build_calibration(args.frames, args.out, args.size, args.max_samples, args.timestep)
             print(f"wrote {count} calibration samples to {args.out}")

@@ -63,22 +63,28 @@ def _png(path: Path) -> np.ndarray:
 
 
 def write_synthetic_frames(dest: Path | str, count: int, height: int, width: int, seed: int = 100) -> None:
-    """Deterministic stand-in triplets (smooth images with a shift; gt = their average) in npy form.
+    """Deterministic stand-in triplets in npy form: a smooth random image under an even pixel shift,
+    so the true middle frame (half the shift) is known exactly.
 
-    For tests and for `mnn.int8.calibration_dir: synthetic` until a real calibration split exists;
-    the average is not a true middle frame, so ground-truth numbers on these mean little."""
-    from rifebuild.reference import fixed_inputs
+    For tests, and for `mnn.int8.calibration_dir: synthetic` until a real calibration split exists."""
+    import torch
+    import torch.nn.functional as F
 
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     for i in range(count):
+        rng = np.random.default_rng(seed + i)
+        coarse = torch.from_numpy(rng.random((1, 3, height // 16 + 2, width // 16 + 2), dtype=np.float32))
+        big = F.interpolate(coarse, size=(height + 16, width + 16), mode="bicubic", align_corners=False)
+        big = big.clamp(0.0, 1.0)[0].numpy()
+        dy, dx = (2 * int(v) for v in rng.integers(0, 5, size=2))  # even shifts up to 8 px
+        crop = lambda oy, ox: np.ascontiguousarray(big[:, 8 - oy:8 - oy + height, 8 - ox:8 - ox + width])  # noqa: E731
         folder = tmp / f"{i:04d}"
         folder.mkdir(parents=True)
-        frames = fixed_inputs(height, width, seed + i, 0.5)
-        np.save(folder / "in0.npy", frames["in0"])
-        np.save(folder / "in1.npy", frames["in1"])
-        np.save(folder / "gt.npy", (frames["in0"] + frames["in1"]) / 2)
+        np.save(folder / "in0.npy", crop(0, 0))
+        np.save(folder / "gt.npy", crop(dy // 2, dx // 2))
+        np.save(folder / "in1.npy", crop(dy, dx))
     _replace_dir(tmp, dest)
 
 

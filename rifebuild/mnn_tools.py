@@ -84,8 +84,12 @@ def quantize(src: Path | str, dest: Path | str, config_json: Path | str,
              log: Path | str | None = None) -> None:
     """Offline int8 quantization of a float .mnn with MNN's calibration tool."""
     with atomic_path(dest) as tmp:
-        run_tool("mnnquant", ["mnnquant", str(src), str(tmp), str(config_json)], log)
-        _require_output(tmp, "mnnquant", log)
+        side = tmp.with_name(tmp.name + ".json")  # the quantizer also dumps its tensor table here
+        try:
+            run_tool("mnnquant", ["mnnquant", str(src), str(tmp), str(config_json)], log)
+            _require_output(tmp, "mnnquant", log)
+        finally:
+            side.unlink(missing_ok=True)
 
 
 def _require_output(path: Path, function: str, log) -> None:

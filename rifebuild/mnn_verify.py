@@ -67,7 +67,7 @@ def _vs_ground_truth(module, net: IFNet, eval_dir, timestep: float) -> dict:
     samples = [s for s in read_triplets(eval_dir) if "gt" in s]
     if not samples:
         raise ValueError(f"{eval_dir}: no sample has a ground-truth middle frame (im2.png or gt.npy)")
-    psnrs = {"mnn": [], "torch": []}  # mean of per-sample PSNR, as interpolation papers report
+    psnrs = {"mnn": [], "torch": [], "mnn_vs_torch": []}  # mean of per-sample PSNR, as interpolation papers report
     ssims = {"mnn": [], "torch": []}
     digest = hashlib.sha256()
     for sample in samples:
@@ -77,10 +77,16 @@ def _vs_ground_truth(module, net: IFNet, eval_dir, timestep: float) -> dict:
         inputs["in2"] = np.full((1, h, w), timestep, np.float32)
         truth = center_crop(sample["gt"], h, w)
         digest.update(inputs_digest(inputs).encode())
-        for name, output in (("mnn", forward(module, inputs)), ("torch", run_torch(net, inputs))):
-            psnrs[name].append(psnr_from_mse(float(np.mean((output.astype(np.float64) - truth) ** 2))) or 99.0)
+        outputs = {"mnn": forward(module, inputs), "torch": run_torch(net, inputs)}
+        psnrs["mnn_vs_torch"].append(_psnr(outputs["mnn"], outputs["torch"]))
+        for name, output in outputs.items():
+            psnrs[name].append(_psnr(output, truth))
             ssims[name].append(ssim(output, truth))
     return {"split": str(eval_dir), "samples": len(samples), "inputs_sha256": digest.hexdigest(),
             "psnr_db": float(np.mean(psnrs["mnn"])), "ssim": float(np.mean(ssims["mnn"])),
             "torch_psnr_db": float(np.mean(psnrs["torch"])),
-            "torch_ssim": float(np.mean(ssims["torch"]))}
+            "torch_ssim": float(np.mean(ssims["torch"])), "mnn_vs_torch_psnr_db": float(np.mean(psnrs["mnn_vs_torch"]))}
+
+
+def _psnr(output: np.ndarray, reference: np.ndarray) -> float:
+    return psnr_from_mse(float(np.mean((output.astype(np.float64) - reference) ** 2))) or 99.0

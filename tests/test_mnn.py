@@ -171,6 +171,7 @@ def test_mnn_tools_work_offline_and_leave_the_venv_unchanged(built, tmp_path):
         proc = subprocess.run([*prefix, sys.executable, "-m", "rifebuild.mnn", *map(str, args)], cwd=ROOT,
                               env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp or side files left
     assert (tmp_path / "a.mnn").stat().st_size > 0 and (tmp_path / "b.mnn").stat().st_size > 0
     after = installed_distributions()
     assert after == before
