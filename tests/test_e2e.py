@@ -50,7 +50,7 @@ def test_outputs_and_verification_thresholds(finished_run):
     model = results / "ncnn" / "rife-v4.6"
     param = (model / "flownet.param").read_text()
     assert "rife.Warp" in param and "GridSample" not in param and "MemoryData" not in param  # beta folded
-    for variant, bound in (("rife-v4.6", 1e-3), ("rife-v4.6-fp16", 2e-2)):
+    for variant, bound in (("rife-v4.6", 1e-3), ("rife-v4.6-fp16", 5e-3)):
         record = json.loads((results / "ncnn" / variant / "verify.json").read_text())
         assert [c["resolution"] for c in record["checks"]] == [[64, 96], [96, 128]]
         assert all(c["passed"] and c["max_abs_err"] <= bound for c in record["checks"])
