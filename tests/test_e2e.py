@@ -59,6 +59,8 @@ def test_outputs_and_verification_thresholds(finished_run):
     for res in ("64x96", "96x128"):
         stock = (results / "ncnn" / f"rife-v4.6-stock-{res}" / "flownet.param").read_text()
         assert "GridSample" in stock and "rife.Warp" not in stock
+        record = json.loads((results / "ncnn" / f"rife-v4.6-stock-{res}" / "verify.json").read_text())
+        assert record["checks"][0]["passed"] and record["checks"][0]["max_abs_err"] <= 1e-3
     assert (results / "benchmarks" / "pnnx.tsv").exists()
     assert (finished_run / "logs" / "warp_rewrite.log").read_text().startswith("rewrote 8 warps")
 
