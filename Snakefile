@@ -8,9 +8,13 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
+envvars:
+    "PATH",
+
+
 # Jobs run `python -m rifebuild`: make that the Python running snakemake (the project venv), even when
 # the venv is not activated. With --sdm conda, conda's activation still puts its env first.
-os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
 from rifebuild.config import ConfigError, validate  # noqa: E402
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
