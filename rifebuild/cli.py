@@ -71,14 +71,16 @@ def cmd_pnnx(a: argparse.Namespace) -> None:
 
 
 def cmd_warp_rewrite(a: argparse.Namespace) -> None:
+    """pnnx model -> resolution-independent rife.Warp model (+ fp16-storage copy)."""
     from rifebuild import ncnn_model, ncnn_passes
 
     model = ncnn_model.read(a.param, a.bin)
     count = ncnn_passes.rewrite_warp(model)
     if count == 0:
         raise ncnn_passes.WarpPatternError(f"{a.param}: no GridSample warp found; is this a RIFE model?")
+    folded = ncnn_passes.fold_channel_scales(model)
     ncnn_model.write(model, a.out_param, a.out_bin)
-    print(f"rewrote {count} warps into rife.Warp; layers: {model.layer_types()}")
+    print(f"rewrote {count} warps into rife.Warp; folded {folded} channel scales; layers: {model.layer_types()}")
     if a.fp16_param:
         ncnn_passes.to_fp16_storage(model)
         ncnn_model.write(model, a.fp16_param, a.fp16_bin)

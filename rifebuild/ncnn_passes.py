@@ -4,6 +4,8 @@
   grid MemoryData, grid add, GridSample) becomes one `rife.Warp` layer (image, 2-channel pixel flow),
   so the model no longer depends on the export resolution.
 - lower_warp: the reverse, for stock ncnn: rife.Warp -> GridSample subgraph for one chosen resolution.
+- fold_channel_scales: Convolution -> BinaryOp mul by a per-channel MemoryData (ResConv's beta, which
+  pnnx keeps unless it is all ones) folds into the convolution's weights and bias.
 - to_fp16_storage: typed fp32 weights -> fp16 storage (what ncnn's fp16 models carry).
 - remove_dead_layers: drop layers (and their weights) whose outputs nobody reads; keep Splits tidy.
 """
@@ -104,6 +106,35 @@ def rewrite_warp(model: Model) -> int:
         count += 1
     remove_dead_layers(model, outputs)
     return count
+
+
+def fold_channel_scales(model: Model) -> int:
+    """Fold `conv(x) * beta` (beta a [C,1,1] MemoryData) into the conv. Returns the number folded."""
+    outputs = model_outputs(model)
+    producer, consumers = model.producer(), model.consumers()
+    folded = 0
+    for mul in [l for l in model.layers if l.type == "BinaryOp" and l.get(0, 0) == BINARY_MUL]:
+        if len(mul.inputs) != 2 or mul.get(1, 0) != 0:
+            continue
+        by_type = {producer[b].type: producer[b] for b in mul.inputs if b in producer}
+        conv, scale = by_type.get("Convolution"), by_type.get("MemoryData")
+        if conv is None or scale is None or len(by_type) != 2:
+            continue
+        channels = conv.get(0, 0)
+        if ((scale.get(0, 0), scale.get(1, 0), scale.get(2, 0)) != (1, 1, channels)
+                or len(consumers[conv.outputs[0]]) != 1 or len(consumers[scale.outputs[0]]) != 1
+                or conv.get(9, 0) != 0 or conv.get(8, 0) != 0 or conv.weights[0].tag not in (TAG_FP32, TAG_FP32_ALT)):
+            continue
+        beta = scale.weights[0].data.astype(np.float32)
+        weight = conv.weights[0]
+        weight.data = (weight.data.reshape(channels, -1) * beta[:, None]).ravel().astype(np.float32)
+        if conv.get(5, 0):
+            conv.weights[1].data = (conv.weights[1].data * beta).astype(np.float32)
+        conv.outputs = list(mul.outputs)
+        model.layers = [l for l in model.layers if l is not mul]
+        folded += 1
+    remove_dead_layers(model, outputs)
+    return folded
 
 
 def remove_dead_layers(model: Model, outputs: list[str]) -> None:

@@ -128,3 +128,15 @@ def test_fp16_storage_converts_typed_weights_only(pnnx_model):
         for weight in layer.weights:
             assert (weight.tag == nm.TAG_FP16) == (weight.data.dtype == np.float16)
     assert len(model.bin_bytes()) < 0.55 * fp32_size
+
+
+def test_fold_channel_scales_keeps_the_output(pnnx_model, net, tmp_path):
+    model = nm.read(*pnnx_model)
+    P.rewrite_warp(model)
+    assert P.fold_channel_scales(model) == 32  # one beta per ResConv, 8 per block
+    assert "MemoryData" not in model.layer_types()
+    P.lower_warp(model, TINY_H, TINY_W)
+    nm.write(model, tmp_path / "f.param", tmp_path / "f.bin")
+    inputs = fixed_inputs(TINY_H, TINY_W, seed=2, timestep=0.5)
+    out = run_ncnn(tmp_path / "f.param", tmp_path / "f.bin", inputs)
+    assert metrics.compare(out, run_torch(net, inputs))["max_abs_err"] <= 1e-3
