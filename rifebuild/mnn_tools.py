@@ -11,11 +11,13 @@ every Python-level network connection, as a second line of defence.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from rifebuild.atomic import atomic_path
@@ -78,6 +80,7 @@ def convert(onnx_path: Path | str, dest: Path | str, fp16: bool = False, weight_
             argv += ["--weightQuantBits", str(weight_bits)]
         run_tool("mnnconvert", argv, log)
         _require_output(tmp, "mnnconvert", log)
+        make_uuid_deterministic(tmp)
 
 
 def quantize(src: Path | str, dest: Path | str, config_json: Path | str,
@@ -88,6 +91,7 @@ def quantize(src: Path | str, dest: Path | str, config_json: Path | str,
         try:
             run_tool("mnnquant", ["mnnquant", str(src), str(tmp), str(config_json)], log)
             _require_output(tmp, "mnnquant", log)
+            make_uuid_deterministic(tmp)
         finally:
             side.unlink(missing_ok=True)
 
@@ -97,3 +101,18 @@ def _require_output(path: Path, function: str, log) -> None:
     if path.stat().st_size == 0:
         where = f"; see {log}" if log else ""
         raise MnnToolError(f"MNN {function} wrote no model{where}")
+
+
+def make_uuid_deterministic(path: Path | str) -> None:
+    """Replace the random UUID the converter stamps into every model with one derived from the
+    model's other bytes, so the same inputs give a byte-identical .mnn (same length: stays valid)."""
+    import MNN  # the runtime only
+
+    path = Path(path)
+    old = MNN.get_model_uuid(str(path)).encode()
+    data = path.read_bytes()
+    if not old or data.count(old) != 1:
+        return  # no UUID (or an ambiguous one): leave the model as the tool wrote it
+    digest = hashlib.sha256(data.replace(old, b"0" * len(old))).digest()
+    new = str(uuid.UUID(bytes=digest[:16], version=4)).encode()
+    path.write_bytes(data.replace(old, new))

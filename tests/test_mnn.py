@@ -176,3 +176,9 @@ def test_mnn_tools_work_offline_and_leave_the_venv_unchanged(built, tmp_path):
     after = installed_distributions()
     assert after == before
     assert not any(name.lower().startswith("aliyun") for name in after)
+
+
+def test_conversion_is_byte_identical(built, tmp_path):
+    # MNN stamps a random UUID into each model; mnn_tools derives it from the content instead.
+    cli("convert", "--onnx", built["onnx"], "--variant", "fp32", "--out", tmp_path / "again.mnn")
+    assert (tmp_path / "again.mnn").read_bytes() == built["fp32"].read_bytes()
