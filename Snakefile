@@ -26,6 +26,7 @@ include: "rules/common.smk"
 include: "rules/checkpoint.smk"
 include: "rules/export.smk"
 include: "rules/ncnn.smk"
+include: "rules/int8.smk"
 
 
 rule all:
@@ -33,3 +34,4 @@ rule all:
     input:
         EXPORT_ALL,
         NCNN_ALL,
+        INT8_ALL,

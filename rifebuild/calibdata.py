@@ -36,6 +36,10 @@ class CalibrationDataError(ValueError):
     """Calibration/evaluation data that cannot be used, with the path and what to do."""
 
 
+class FrameTooSmall(CalibrationDataError):
+    """A frame smaller than the requested resolution."""
+
+
 # ---------------------------------------------------------------------------------------------
 # builtin: synthetic triplets with known motion
 
@@ -138,7 +142,7 @@ def _load_image(path: Path) -> np.ndarray:
 def _center_crop(image: np.ndarray, height: int, width: int, path: Path) -> np.ndarray:
     h, w = image.shape[1:]
     if h < height or w < width:
-        raise CalibrationDataError(
+        raise FrameTooSmall(
             f"{path}: frame is {h}x{w}, smaller than the requested {height}x{width}; "
             "lower calibration.resolution (multiples of 32) or use larger frames")
     top, left = (h - height) // 2, (w - width) // 2
@@ -236,32 +240,46 @@ def save_png(image: np.ndarray, path: Path) -> None:
     Image.fromarray(pixels).save(path, format="PNG")  # Pillow's PNG holds no timestamp
 
 
-def write_cache(source: str, sizes: dict[str, int], resolutions: dict[str, list[tuple[int, int]]],
-                seed: int, max_motion: float, out: Path | str) -> None:
-    """Materialise every split at its resolutions as PNG triplets; the folder appears all at once.
+def write_cache(source: str, sizes: dict[str, int], resolution: tuple[int, int],
+                extra_eval: list[tuple[int, int]], seed: int, max_motion: float, out: Path | str) -> dict:
+    """Materialise both splits at `resolution` (+ evaluation at `extra_eval`) as PNG triplets.
 
-    Values are quantised to 8 bits here, once, so calibration and evaluation read the same data
-    whatever the source.
+    The folder appears all at once. Values are quantised to 8 bits here, once, so calibration and
+    evaluation read the same data whatever the source. An extra evaluation resolution larger than
+    the source frames is skipped (noted in manifest.json); the calibration resolution is not.
     """
+    from rifebuild.atomic import atomic_write_json
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    manifest = {"source": source, "seed": seed, "sizes": sizes, "written": [], "skipped": []}
+    jobs = [("calibration", resolution), ("evaluation", resolution)]
+    jobs += [("evaluation", tuple(r)) for r in extra_eval if tuple(r) != tuple(resolution)]
     try:
-        for split in SPLITS:
+        for split, (height, width) in jobs:
             other = sizes[SPLITS[1 - SPLITS.index(split)]]
-            for height, width in resolutions[split]:
+            try:
                 triplets = get_triplets(source, split, sizes[split], other, height, width, seed, max_motion)
-                for i, triplet in enumerate(triplets):
-                    folder = tmp / split / f"{height}x{width}" / f"{i:04d}"
-                    folder.mkdir(parents=True)
-                    for k, image in enumerate(triplet, start=1):
-                        save_png(image, folder / f"im{k}.png")
+            except FrameTooSmall as exc:
+                if (split, (height, width)) in jobs[:2]:
+                    raise
+                manifest["skipped"].append({"split": split, "resolution": [height, width], "reason": str(exc)})
+                continue
+            for i, triplet in enumerate(triplets):
+                folder = tmp / split / f"{height}x{width}" / f"{i:04d}"
+                folder.mkdir(parents=True)
+                for k, image in enumerate(triplet, start=1):
+                    save_png(image, folder / f"im{k}.png")
+            manifest["written"].append({"split": split, "resolution": [height, width], "triplets": len(triplets)})
+        atomic_write_json(tmp / "manifest.json", manifest)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return manifest
 
 
 def read_cache(root: Path | str, split: str, height: int, width: int) -> list[Triplet]:

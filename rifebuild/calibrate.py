@@ -177,17 +177,24 @@ def _eq_search(session: NcnnSession, convs: list[Layer], triplets: list, input_s
     return best, cosine
 
 
+def calibration_triplets(data_root) -> list:
+    """The cached calibration split (one resolution: the calibration resolution)."""
+    folder = Path(data_root) / "calibration"
+    resolutions = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if len(resolutions) != 1:
+        raise CalibrationError(f"{folder}: expected one resolution folder, found {resolutions}; "
+                               "re-run the calibration_data rule")
+    height, width = (int(v) for v in resolutions[0].split("x"))
+    return calibdata.read_cache(data_root, "calibration", height, width)
+
+
 def run(param, bin_, data_root, method: str, threads: int, eq_frames: int, eq_steps: int,
         out_table, out_json) -> dict:
     """Calibrate the rife.Warp model on the cached calibration split; write the table + a record."""
     model = ncnn_model.read(param, bin_)
     start = time.monotonic()
-    root = Path(data_root)
-    resolutions = sorted(p.name for p in (root / "calibration").iterdir() if p.is_dir())
-    if len(resolutions) != 1:
-        raise CalibrationError(f"{root}/calibration: expected one resolution folder, found {resolutions}")
-    height, width = (int(v) for v in resolutions[0].split("x"))
-    triplets = calibdata.read_cache(root, "calibration", height, width)
+    triplets = calibration_triplets(data_root)
+    height, width = triplets[0][0].shape[1:]
     result = calibrate(model, triplets, method, threads, eq_frames, eq_steps)
     seconds = time.monotonic() - start
     quant.write_table(out_table, result["weight_scales"], result["input_scales"])

@@ -176,3 +176,32 @@ def write_sensitivity(path: Path | str, rows: list[dict], keep_float: int) -> No
 
 def most_sensitive(path: Path | str, count: int) -> list[str]:
     return [r["layer"] for r in parse_sensitivity(Path(path).read_text())[:count]]
+
+
+def run_sensitivity(param, bin_, table, data_root, frames: int, keep_float: int, threads: int, out) -> list[dict]:
+    """Measure per-layer sensitivity on the first `frames` calibration triplets; write the TSV."""
+    from rifebuild.calibrate import calibration_triplets
+
+    weight_scales, input_scales = quant.read_table(table)
+    triplets = calibration_triplets(data_root)[:frames]
+    rows = sensitivity(ncnn_model.read(param, bin_), weight_scales, input_scales, triplets, threads)
+    write_sensitivity(out, rows, keep_float)
+    return rows
+
+
+def build(param, bin_, table, float_layers: list[str], sensitivity_tsv, keep_float: int, requantize: bool,
+          out_param, out_bin, out_json) -> dict:
+    """fp32 rife.Warp model + table -> int8 model, keeping the configured and most sensitive layers float."""
+    from rifebuild.atomic import atomic_write_json
+
+    model = ncnn_model.read(param, bin_)
+    weight_scales, input_scales = quant.read_table(table)
+    keep = list(dict.fromkeys([*float_layers, *(most_sensitive(sensitivity_tsv, keep_float) if keep_float else [])]))
+    summary = quantize_model(model, weight_scales, input_scales, keep, requantize)
+    ncnn_model.write(model, out_param, out_bin)
+    sizes = {"fp32_bin_bytes": Path(bin_).stat().st_size, "int8_bin_bytes": Path(out_bin).stat().st_size}
+    summary = {**summary, **sizes, "bin_size_ratio": round(sizes["int8_bin_bytes"] / sizes["fp32_bin_bytes"], 4)}
+    atomic_write_json(out_json, summary)
+    print(f"int8: {len(summary['int8'])} convolutions, float: {summary['float']}, requantize fused: "
+          f"{len(summary['requantize_fused'])}, bin {summary['bin_size_ratio']:.1%} of fp32")
+    return summary
