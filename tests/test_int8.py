@@ -10,7 +10,7 @@ from rifebuild import calibdata, calibrate, int8, metrics, ncnn_model, ncnn_pass
 from rifebuild.ncnn_model import TAG_FP32, TAG_INT8, Layer, Model, Weight
 from rifebuild.runner import NcnnSession
 
-INT8_PSNR_BOUND_DB = 30.0  # int8 vs fp32 ncnn on the synthetic-weight model (measured: ~40 dB)
+INT8_PSNR_BOUND_DB = 40.0  # int8 vs fp32 ncnn, synthetic weights, 64x96 (measured: 52.8 dB)
 
 
 def conv(name, src, dst, cin, cout, k=1, weights=None, act=0):
