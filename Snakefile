@@ -8,10 +8,10 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
-# Jobs run `python -m rifebuild`: make that the Python running snakemake (the project venv), even when
-# the venv is not activated. With --sdm conda, conda's activation still puts its env first.
-os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 from rifebuild.config import ConfigError, validate  # noqa: E402
+from rifebuild.workflow import put_this_python_first_on_path  # noqa: E402
+
+put_this_python_first_on_path()
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 

@@ -60,7 +60,8 @@ def verify_onnx(onnx_path, reference_path, bound: float, threads: int, out) -> d
 def verify_ncnn(model_dir, reference_paths, precision: str, bound: float, threads: int, out) -> dict:
     """Lower the rife.Warp model to stock GridSample at each reference's resolution and run it.
 
-    Running at several resolutions from one rife.Warp model proves resolution independence.
+    Running at several resolutions from one rife.Warp model proves resolution independence. A stock
+    model (no rife.Warp) runs as it is.
     """
     model_dir = Path(model_dir)
     param, bin_ = model_dir / "flownet.param", model_dir / "flownet.bin"

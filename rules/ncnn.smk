@@ -2,7 +2,7 @@ NCNN_ALL = [
     f"{NCNN}/flownet.param",
     f"{NCNN}/verify.json",
     f"{NCNN}-fp16/verify.json",
-    *[f"{NCNN}-stock-{res}/flownet.param" for res in STOCK_RES],
+    *[f"{NCNN}-stock-{res}/verify.json" for res in STOCK_RES],
 ]
 
 
@@ -86,3 +86,24 @@ rule verify_ncnn:
         "python -m rifebuild verify-ncnn --model-dir $(dirname {input.param:q}) --reference {input.references:q}"
         " --precision {params.precision} --max-abs-err {params.bound} --threads {threads}"
         " --out {output:q} > {log:q} 2>&1"
+
+
+rule verify_stock:
+    input:
+        param=f"{NCNN}-stock-{{res}}/flownet.param",
+        bin=f"{NCNN}-stock-{{res}}/flownet.bin",
+        reference="results/reference/{res}.npz",
+    output:
+        f"{NCNN}-stock-{{res}}/verify.json",
+    params:
+        bound=config["verify"]["fp32_max_abs_err"],
+    threads: config["verify"]["threads"]
+    log:
+        "logs/verify_stock/{res}.log",
+    benchmark:
+        f"{BENCH}/verify_stock/{{res}}.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "python -m rifebuild verify-ncnn --model-dir $(dirname {input.param:q}) --reference {input.reference:q}"
+        " --precision fp32 --max-abs-err {params.bound} --threads {threads} --out {output:q} > {log:q} 2>&1"

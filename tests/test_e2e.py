@@ -52,7 +52,7 @@ def test_outputs_and_verification_thresholds(finished_run):
     model = results / "ncnn" / "rife-v4.6"
     param = (model / "flownet.param").read_text()
     assert "rife.Warp" in param and "GridSample" not in param and "MemoryData" not in param  # beta folded
-    for variant, bound in (("rife-v4.6", 1e-3), ("rife-v4.6-fp16", 2e-2)):
+    for variant, bound in (("rife-v4.6", 1e-3), ("rife-v4.6-fp16", 5e-3)):
         record = json.loads((results / "ncnn" / variant / "verify.json").read_text())
         assert [c["resolution"] for c in record["checks"]] == [[64, 96], [96, 128]]
         assert all(c["passed"] and c["max_abs_err"] <= bound for c in record["checks"])
@@ -61,6 +61,8 @@ def test_outputs_and_verification_thresholds(finished_run):
     for res in ("64x96", "96x128"):
         stock = (results / "ncnn" / f"rife-v4.6-stock-{res}" / "flownet.param").read_text()
         assert "GridSample" in stock and "rife.Warp" not in stock
+        record = json.loads((results / "ncnn" / f"rife-v4.6-stock-{res}" / "verify.json").read_text())
+        assert record["checks"][0]["passed"] and record["checks"][0]["max_abs_err"] <= 1e-3
     assert (results / "benchmarks" / "pnnx.tsv").exists()
     assert (finished_run / "logs" / "warp_rewrite.log").read_text().startswith("rewrote 8 warps")
 
