@@ -4,9 +4,13 @@ MNN = f"results/mnn/{MODEL}"
 MNN_CFG = config["mnn"]
 MNN_NAMES = {"fp32": "flownet", "fp16": "flownet-fp16", "wq8": "flownet-wq8", "int8": "flownet-int8"}
 MNN_VARIANT = {name: variant for variant, name in MNN_NAMES.items()}
-MNN_FRAMES = ("results/mnn/synthetic-frames" if MNN_CFG["int8"]["calibration_dir"] == "synthetic"
-              else MNN_CFG["int8"]["calibration_dir"])
-MNN_EVAL = MNN_CFG["eval_dir"]
+# By default MNN calibrates and evaluates on the same splits as the ncnn int8 branch (rules/int8.smk).
+CAL_SPLIT = f"{rules.calibration_data.output[0]}/calibration/{CAL_RES}"
+EVAL_SPLIT = f"{rules.calibration_data.output[0]}/evaluation/{CAL_RES}"
+MNN_FRAMES_INPUT = MNN_CFG["int8"]["calibration_dir"] or rules.calibration_data.output[0]
+MNN_FRAMES = MNN_CFG["int8"]["calibration_dir"] or CAL_SPLIT
+MNN_EVAL_INPUT = MNN_CFG["eval_dir"] or rules.calibration_data.output[0]
+MNN_EVAL = MNN_CFG["eval_dir"] or EVAL_SPLIT
 
 MNN_ALL = [
     f"{MNN}/flownet-dynamic.check.json",
@@ -57,28 +61,14 @@ rule mnn_convert:
         " --log {log:q}.tool > {log:q} 2>&1"
 
 
-rule mnn_synthetic_frames:
-    output:
-        directory("results/mnn/synthetic-frames"),
-    params:
-        samples=MNN_CFG["int8"]["max_samples"],
-        size="{}x{}".format(*MNN_CFG["int8"]["size"]),
-    log:
-        "logs/mnn/synthetic_frames.log",
-    conda:
-        "../envs/rifebuild.yaml"
-    shell:
-        "python -m rifebuild.mnn frames --out {output:q} --count {params.samples} --size {params.size}"
-        " > {log:q} 2>&1"
-
-
 rule mnn_calibration:
     input:
-        MNN_FRAMES,
+        MNN_FRAMES_INPUT,
     output:
         directory("results/mnn/calibration"),
     params:
-        size="{}x{}".format(*MNN_CFG["int8"]["size"]),
+        frames=MNN_FRAMES,
+        size=CAL_RES,
         max_samples=MNN_CFG["int8"]["max_samples"],
         timestep=config["verify"]["timestep"],
     log:
@@ -86,7 +76,7 @@ rule mnn_calibration:
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "python -m rifebuild.mnn calib --frames {input:q} --out {output:q} --size {params.size}"
+        "python -m rifebuild.mnn calib --frames {params.frames:q} --out {output:q} --size {params.size}"
         " --max-samples {params.max_samples} --timestep {params.timestep} > {log:q} 2>&1"
 
 
@@ -119,14 +109,14 @@ rule mnn_verify:
         model=f"{MNN}/{{mnn_name}}.mnn",
         references=expand("results/reference/{res}.npz", res=VERIFY_RES),
         checkpoint="results/checkpoint/flownet.pkl",
-        eval=[MNN_EVAL] if MNN_EVAL else [],
+        eval=MNN_EVAL_INPUT,
     output:
         f"{MNN}/{{mnn_name}}.verify.json",
     wildcard_constraints:
         mnn_name=r"flownet(-fp16|-wq8|-int8)?",
     params:
         min_psnr=lambda wildcards: MNN_CFG["min_psnr_db"][MNN_VARIANT[wildcards.mnn_name]],
-        eval=f"--eval {MNN_EVAL!r}" if MNN_EVAL else "",
+        eval=MNN_EVAL,
         timestep=config["verify"]["timestep"],
     threads: config["verify"]["threads"]
     log:
@@ -137,7 +127,7 @@ rule mnn_verify:
         "../envs/rifebuild.yaml"
     shell:
         "python -m rifebuild.mnn verify --model {input.model:q} --reference {input.references:q}"
-        " --weights {input.checkpoint:q} {params.eval} --min-psnr {params.min_psnr} --timestep {params.timestep}"
+        " --weights {input.checkpoint:q} --eval {params.eval:q} --min-psnr {params.min_psnr} --timestep {params.timestep}"
         " --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
