@@ -67,6 +67,15 @@ def test_outputs_and_verification_thresholds(finished_run):
     assert (finished_run / "logs" / "warp_rewrite.log").read_text().startswith("rewrote 8 warps")
 
 
+def test_mnn_outputs(finished_run):
+    mnn = finished_run / "results" / "mnn" / "rife-v4.6"
+    for name in ("flownet", "flownet-fp16", "flownet-wq8", "flownet-int8"):
+        record = json.loads((mnn / f"{name}.verify.json").read_text())
+        assert [r["size"] for r in record["resolutions"]] == [[64, 96], [96, 128]]
+        assert record["ground_truth"]["samples"] == 1  # the shared evaluation split
+    assert (mnn / "flownet-int8.quant.json").exists()
+
+
 def test_second_run_does_nothing(finished_run):
     before = {p: p.stat().st_mtime_ns for p in (finished_run / "results").rglob("*") if p.is_file()}
     proc = snakemake(finished_run)
