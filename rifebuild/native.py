@@ -18,6 +18,22 @@ REPO = Path(__file__).resolve().parent.parent
 NATIVE_SRC = REPO / "native"
 TARGETS = ("host", "linux-arm64", "android-arm64")
 
+# Defaults of config.yaml's `native:` section (the schema fragment mirrors these).
+DEFAULT_CONFIG = {
+    "targets": None,  # None = host + linux-arm64, + android-arm64 when an NDK is found
+    "ncnn_version": "1.0.20261020",
+    "ncnn_sha256": "ad8cdd63e9755cfa8e23b9b6d9ce46156077d80298a89e7c3ba325ffccfca200",
+    "ncnn_url": None,  # optional other source archive (e.g. ncnn's full-source release zip), sha256-pinned
+    "android_ndk": None,
+    "jobs": 2,
+    "build_dir": "build/native",
+    "bench": {"width": 1280, "height": 736, "threads": [1, 2], "warmup": 1, "loops": 5},
+    "verify_tolerance": 1e-3,
+    "verify_sizes": ["736x1280"],  # results/reference/<H>x<W>.npz files to check (add the export size)
+    "model_dir": "results/ncnn/rife-v4.6",  # the rife.Warp fp32 model
+    "stock_model_dir": "results/ncnn/rife-v4.6-stock",  # GridSample model for the Python baseline
+}
+
 # Layer types the RIFE models use, plus the ones ncnn's own layers create internally
 # (Convolution/Deconvolution -> Padding, Packing, Cast, Gemm, Flatten, InnerProduct; fused
 # activations -> ReLU, Sigmoid, Clip; Mat helpers -> Bias, Scale, Crop, Interp, (De)Quantize).
@@ -84,6 +100,13 @@ def find_ndk(configured: str | None = None) -> Path | None:
     return None
 
 
+def merged_config(user: dict | None) -> dict:
+    """DEFAULT_CONFIG overlaid with config.yaml's `native:` section (one level deep for `bench`)."""
+    cfg = {**DEFAULT_CONFIG, **(user or {})}
+    cfg["bench"] = {**DEFAULT_CONFIG["bench"], **((user or {}).get("bench") or {})}
+    return cfg
+
+
 def default_targets(ndk: str | None = None) -> list[str]:
     """host and linux-arm64 always; android-arm64 only when an NDK is found."""
     return ["host", "linux-arm64"] + (["android-arm64"] if find_ndk(ndk) else [])
@@ -140,6 +163,8 @@ def _configure(src: Path, build: Path, args: list[str], log) -> None:
     want = "\n".join([str(src), *args]) + "\n"
     if stamp.exists() and stamp.read_text() == want and (build / "CMakeCache.txt").exists():
         return
+    if stamp.exists() and stamp.read_text().split("\n", 1)[0] != str(src):
+        shutil.rmtree(build)  # CMake cannot switch a build folder to another source tree
     build.mkdir(parents=True, exist_ok=True)
     _run(["cmake", "-S", src, "-B", build, *args], log)
     stamp.write_text(want)
@@ -168,6 +193,16 @@ def build_rife_bench(target: Target, prefix: Path, build_root: Path, jobs: int, 
     return build / "rife-bench"
 
 
+def ncnn_source_root(cfg: dict, archive: Path | None = None, resources: Path = REPO / "resources") -> Path:
+    """Fetch (or reuse) and unpack the pinned ncnn source; returns its root folder."""
+    from rifebuild import ncnn_source
+
+    if archive is None:
+        archive = ncnn_source.fetch_sdist(cfg["ncnn_version"], cfg["ncnn_sha256"], resources / "ncnn",
+                                          url=cfg.get("ncnn_url"))
+    return ncnn_source.unpack(archive, resources / "ncnn" / f"src-{cfg['ncnn_sha256'][:12]}")
+
+
 def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_dir: Path,
                  jobs: int = 2, ndk: str | None = None, log_path: Path | None = None) -> dict:
     """Build rife-bench for one target and copy it atomically to `out_bin`; returns timings."""
@@ -189,3 +224,275 @@ def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_
     os.replace(tmp, out_bin)
     return {"target": name, "ncnn_s": round(t1 - t0, 1), "rife_bench_s": round(t2 - t1, 1),
             "size_bytes": out_bin.stat().st_size}
+
+
+# ---------------------------------------------------------------------------------------------
+# Running rife-bench
+# ---------------------------------------------------------------------------------------------
+
+def runner_for(target: str) -> tuple[str, ...]:
+    """Command prefix that runs `target`'s binary on this machine (qemu for linux-arm64)."""
+    if target == "android-arm64":
+        raise NativeError("android-arm64 binaries run only on a device: `adb push` results/native/android-arm64/"
+                          "rife-bench to /data/local/tmp and run it there.")
+    return target_spec(target).runner
+
+
+def call(binary: Path, args: list, runner: tuple[str, ...] = ()) -> str:
+    """Run rife-bench; its one-sentence error becomes a NativeError. Returns stdout."""
+    binary = Path(binary)
+    if not binary.is_file():
+        raise NativeError(f"{binary} does not exist; build it first (snakemake {binary}).")
+    proc = subprocess.run([*runner, str(binary), *map(str, args)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        msg = proc.stderr.strip().splitlines()
+        raise NativeError(msg[-1] if msg else f"{binary} exited with status {proc.returncode}.")
+    return proc.stdout
+
+
+def _save_npy(path: Path, array) -> Path:
+    import numpy as np
+
+    np.save(path, np.ascontiguousarray(array, dtype=np.float32))
+    return path
+
+
+def dump(binary: Path, inputs: dict, model_dir: Path | None = None, param: Path | None = None,
+         bin_: Path | None = None, output: str = "out0", threads: int = 1, precision: str = "fp32",
+         runner: tuple[str, ...] = ()):
+    """Run the model on float32 arrays (name -> [C,H,W] or [1,C,H,W]) and return `output` as an array."""
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory(prefix="rife-dump-") as tmp:
+        args = ["dump", "--threads", threads, "--precision", precision, "--output", output,
+                "--out", Path(tmp) / "out.npy"]
+        if model_dir is not None:
+            args += ["--model", model_dir]
+        else:
+            args += ["--param", param] + (["--bin", bin_] if bin_ else [])
+        for name in sorted(inputs):
+            arr = np.asarray(inputs[name], dtype=np.float32)
+            arr = arr[0] if arr.ndim == 4 else arr
+            args += ["--input", f"{name}={_save_npy(Path(tmp) / f'{name}.npy', arr)}"]
+        call(binary, args, runner)
+        return np.load(Path(tmp) / "out.npy")
+
+
+def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: Path, timestep: float = 0.5,
+                threads: int = 1, precision: str = "fp32", runner: tuple[str, ...] = ()) -> Path:
+    """PNG/JPEG frames -> interpolated PNG. Pillow converts to/from PPM, the format rife-bench reads."""
+    import tempfile
+
+    from PIL import Image, UnidentifiedImageError
+
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="rife-interp-") as tmp:
+        ppm = []
+        for i, frame in enumerate((frame0, frame1)):
+            try:
+                with Image.open(frame) as img:
+                    img.convert("RGB").save(Path(tmp) / f"in{i}.ppm")
+            except (OSError, UnidentifiedImageError) as exc:
+                raise NativeError(f"Cannot read image {frame} ({exc}); pass a PNG or JPEG file.") from exc
+            ppm.append(Path(tmp) / f"in{i}.ppm")
+        call(binary, ["interpolate", "--model", model_dir, "--in0", ppm[0], "--in1", ppm[1], "--t", timestep,
+                      "--threads", threads, "--precision", precision, "--out", Path(tmp) / "out.ppm"], runner)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        part = out.with_name(out.name + ".tmp")
+        with Image.open(Path(tmp) / "out.ppm") as img:
+            img.save(part, format="PNG")
+        os.replace(part, out)
+    return out
+
+
+def bench(binary: Path, model_dir: Path, width: int, height: int, threads: int = 1, warmup: int = 1,
+          loops: int = 5, precision: str = "fp32", runner: tuple[str, ...] = ()) -> dict:
+    """rife-bench bench: per-run latencies, median, min, peak RSS, ncnn version, target."""
+    import json
+
+    out = call(binary, ["bench", "--model", model_dir, "--width", width, "--height", height, "--threads", threads,
+                        "--warmup", warmup, "--loops", loops, "--precision", precision], runner)
+    return json.loads(out)
+
+
+def compare(output, reference) -> dict:
+    """max/mean abs error and PSNR (peak 1.0) of `output` against `reference`."""
+    import numpy as np
+
+    out = np.asarray(output, dtype=np.float64).reshape(np.shape(reference)[-3:])
+    ref = np.asarray(reference, dtype=np.float64).reshape(out.shape)
+    err = np.abs(out - ref)
+    mse = float(np.mean(err ** 2))
+    return {"max_abs": float(err.max()), "mean_abs": float(err.mean()),
+            "psnr_db": None if mse == 0 else float(10 * np.log10(1.0 / mse))}
+
+
+def verify_model(binary: Path, model_dir: Path, reference_npz: Path, tolerance: float = 1e-3, threads: int = 1,
+                 runner: tuple[str, ...] = ()) -> dict:
+    """Run the rife.Warp fp32 model on a PyTorch reference (npz of in0, in1, in2, out0) and compare."""
+    import numpy as np
+
+    with np.load(reference_npz) as data:
+        inputs = {k: data[k] for k in ("in0", "in1", "in2")}
+        ref = data["out0"]
+    got = dump(binary, inputs, model_dir=model_dir, threads=threads, runner=runner)
+    record = compare(got, ref)
+    record.update({"reference": str(reference_npz), "shape": list(got.shape), "tolerance": tolerance,
+                   "passed": record["max_abs"] <= tolerance})
+    return record
+
+
+def write_json(path: Path, obj) -> None:
+    """Sorted, indented JSON written atomically."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def bench_python_ncnn(param: Path, bin_: Path, width: int, height: int, threads: int = 1, warmup: int = 1,
+                      loops: int = 5) -> dict:
+    """Baseline: the ncnn Python package running a stock (GridSample) model on the same inputs shape."""
+    import ncnn
+    import numpy as np
+
+    net = ncnn.Net()
+    net.opt.num_threads = threads
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+    net.opt.use_bf16_storage = False
+    if net.load_param(str(param)) != 0 or net.load_model(str(bin_)) != 0:
+        raise NativeError(f"Cannot load {param} / {bin_} with the ncnn Python package; re-export the stock model.")
+    rng = np.random.default_rng(0)
+    frames = [ncnn.Mat(rng.random((3, height, width), dtype=np.float32)) for _ in range(2)]
+    t = ncnn.Mat(np.full((1, height, width), 0.5, np.float32))
+    ms = []
+    for i in range(warmup + loops):
+        t0 = time.perf_counter()
+        with net.create_extractor() as ex:
+            ex.input("in0", frames[0])
+            ex.input("in1", frames[1])
+            ex.input("in2", t)
+            ex.extract("out0")
+        if i >= warmup:
+            ms.append((time.perf_counter() - t0) * 1e3)
+    return {"runner": "ncnn-python", "ncnn_version": ncnn.__version__, "width": width, "height": height,
+            "threads": threads, "latency_ms": [round(m, 3) for m in ms],
+            "median_ms": round(float(np.median(ms)), 3), "min_ms": round(min(ms), 3)}
+
+
+def cross_check(host_bin: Path, other_bin: Path, model_dir: Path, runner: tuple[str, ...], height: int = 64,
+                width: int = 64, tolerance: float = 1e-3) -> dict:
+    """Same seeded inputs through the host binary and another target's binary (e.g. under qemu)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    inputs = {"in0": rng.random((3, height, width), dtype=np.float32),
+              "in1": rng.random((3, height, width), dtype=np.float32),
+              "in2": np.full((1, height, width), 0.5, np.float32)}
+    host = dump(host_bin, inputs, model_dir=model_dir, threads=2)
+    other = dump(other_bin, inputs, model_dir=model_dir, threads=2, runner=runner)
+    record = compare(other, host)
+    record.update({"shape": list(host.shape), "tolerance": tolerance, "passed": record["max_abs"] <= tolerance})
+    return record
+
+
+def _cli(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    import sys
+
+    from rifebuild.ncnn_source import SourceError
+
+    p = argparse.ArgumentParser(prog="python -m rifebuild.native", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    src = argparse.ArgumentParser(add_help=False)
+    src.add_argument("--version", default=DEFAULT_CONFIG["ncnn_version"])
+    src.add_argument("--sha256", default=DEFAULT_CONFIG["ncnn_sha256"])
+    src.add_argument("--url", default=None)
+    sub.add_parser("source", parents=[src], help="fetch + unpack the pinned ncnn source; prints its root folder")
+    b = sub.add_parser("build", parents=[src], help="build results/native/<target>/rife-bench")
+    b.add_argument("--target", required=True, choices=TARGETS)
+    b.add_argument("--out", required=True, type=Path)
+    b.add_argument("--source", type=Path, help="ncnn source archive (default: fetch the pinned sdist)")
+    b.add_argument("--build-dir", type=Path, default=REPO / DEFAULT_CONFIG["build_dir"])
+    b.add_argument("--jobs", type=int, default=DEFAULT_CONFIG["jobs"])
+    b.add_argument("--ndk", default=None)
+    b.add_argument("--log", type=Path, default=None)
+    i = sub.add_parser("interpolate", help="PNG/JPEG frames -> interpolated PNG")
+    i.add_argument("--bin", type=Path, default=REPO / "results/native/host/rife-bench")
+    i.add_argument("--model", type=Path, required=True)
+    i.add_argument("frame0", type=Path)
+    i.add_argument("frame1", type=Path)
+    i.add_argument("out", type=Path)
+    i.add_argument("--t", type=float, default=0.5)
+    i.add_argument("--threads", type=int, default=1)
+    i.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
+    v = sub.add_parser("verify", help="rife.Warp model vs PyTorch references -> JSON")
+    v.add_argument("--bin", type=Path, required=True)
+    v.add_argument("--model", type=Path, required=True)
+    v.add_argument("--out", type=Path, required=True)
+    v.add_argument("--tolerance", type=float, default=DEFAULT_CONFIG["verify_tolerance"])
+    v.add_argument("references", type=Path, nargs="+")
+    c = sub.add_parser("cross-check", help="another target's binary vs the host binary -> JSON")
+    c.add_argument("--host-bin", type=Path, required=True)
+    c.add_argument("--bin", type=Path, required=True)
+    c.add_argument("--target", required=True, choices=TARGETS)
+    c.add_argument("--model", type=Path, required=True)
+    c.add_argument("--out", type=Path, required=True)
+    k = sub.add_parser("bench", help="latency JSON for rife-bench (and the ncnn Python baseline)")
+    k.add_argument("--bin", type=Path, required=True)
+    k.add_argument("--target", default="host", choices=TARGETS)
+    k.add_argument("--model", type=Path, required=True)
+    k.add_argument("--stock-model", type=Path, default=None, help="GridSample model dir for the Python baseline")
+    k.add_argument("--width", type=int, default=1280)
+    k.add_argument("--height", type=int, default=736)
+    k.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    k.add_argument("--warmup", type=int, default=1)
+    k.add_argument("--loops", type=int, default=5)
+    k.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
+    k.add_argument("--out", type=Path, required=True)
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "source":
+            print(ncnn_source_root({"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url}))
+        elif a.cmd == "build":
+            cfg = {"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url}
+            root = ncnn_source_root(cfg, a.source)
+            info = build_target(a.target, root, a.version, a.out, a.build_dir, a.jobs, a.ndk, a.log)
+            print(json.dumps(info))
+        elif a.cmd == "interpolate":
+            interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, a.threads, a.precision)
+        elif a.cmd == "verify":
+            records = [verify_model(a.bin, a.model, r, a.tolerance, threads=2) for r in a.references]
+            write_json(a.out, {"model": str(a.model), "binary": str(a.bin), "checks": records,
+                               "passed": all(r["passed"] for r in records)})
+            if not all(r["passed"] for r in records):
+                raise NativeError(f"rife-bench output differs from PyTorch by more than {a.tolerance}; see {a.out}.")
+        elif a.cmd == "cross-check":
+            rec = cross_check(a.host_bin, a.bin, a.model, runner_for(a.target))
+            write_json(a.out, rec)
+            if not rec["passed"]:
+                raise NativeError(f"{a.target} output differs from host by {rec['max_abs']:.2e}; see {a.out}.")
+        elif a.cmd == "bench":
+            runs = [bench(a.bin, a.model, a.width, a.height, t, a.warmup, a.loops, a.precision, runner_for(a.target))
+                    for t in a.threads]
+            record = {"rife_bench": runs}
+            if a.stock_model:
+                base = [bench_python_ncnn(a.stock_model / "flownet.param", a.stock_model / "flownet.bin",
+                                          a.width, a.height, t, a.warmup, a.loops) for t in a.threads]
+                record["ncnn_python"] = base
+                record["speedup_vs_python"] = [round(x["median_ms"] / r["median_ms"], 3) for r, x in zip(runs, base)]
+            write_json(a.out, record)
+    except (NativeError, SourceError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_cli())
