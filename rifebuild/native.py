@@ -29,9 +29,6 @@ DEFAULT_CONFIG = {
     "build_dir": "build/native",
     "bench": {"width": 1280, "height": 736, "threads": [1, 2], "warmup": 1, "loops": 5},
     "verify_tolerance": 1e-3,
-    "verify_sizes": ["736x1280"],  # results/reference/<H>x<W>.npz files to check (add the export size)
-    "model_dir": "results/ncnn/rife-v4.6",  # the rife.Warp fp32 model
-    "stock_model_dir": "results/ncnn/rife-v4.6-stock",  # GridSample model for the Python baseline
 }
 
 # Layer types the RIFE models use, plus the ones ncnn's own layers create internally

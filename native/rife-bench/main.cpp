@@ -303,11 +303,25 @@ ncnn::Mat synthetic_frame(int w, int h, unsigned seed)
     return m;
 }
 
+// Peak RSS of this program: VmHWM belongs to the exec'd image, while getrusage's ru_maxrss keeps the
+// parent's peak across fork+exec (a Python caller with torch loaded would show up as ~200 MB).
 long peak_rss_kb()
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss; // kilobytes on Linux and Android
+    long kb = -1;
+    FILE* f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (kb < 0)
+    {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = ru.ru_maxrss;
+    }
+    return kb;
 }
 
 int cmd_bench(const Args& a)
