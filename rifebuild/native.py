@@ -26,6 +26,7 @@ DEFAULT_CONFIG = {
     "ncnn_url": None,  # optional other source archive (e.g. ncnn's full-source release zip), sha256-pinned
     "android_ndk": None,
     "jobs": 2,
+    "host_isa": "auto",  # auto = the best of avx512 / avx2 / sse2 this machine runs
     "build_dir": "build/native",
     "bench": {"width": 1280, "height": 736, "threads": [1, 2], "warmup": 1, "loops": 5},
     "verify_tolerance": 1e-3,
@@ -68,6 +69,12 @@ X86_AVX2 = {
     "NCNN_AVXVNNIINT16": "OFF", "NCNN_AVXNECONVERT": "OFF", "NCNN_AVX512": "OFF",
     "NCNN_AVX512VNNI": "OFF", "NCNN_AVX512BF16": "OFF", "NCNN_AVX512FP16": "OFF",
 }
+X86_AVX512 = {**X86_AVX2, "NCNN_AVX512": "ON", "NCNN_AVX512VNNI": "ON"}
+X86_SSE2 = {**X86_AVX2, "NCNN_AVX": "OFF", "NCNN_FMA": "OFF", "NCNN_F16C": "OFF", "NCNN_AVX2": "OFF"}
+X86_ISAS = {"avx512": X86_AVX512, "avx2": X86_AVX2, "sse2": X86_SSE2}
+# CPU flags (as /proc/cpuinfo names them) each x86 level needs.
+X86_FLAGS = {"avx512": {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni"},
+             "avx2": {"avx", "avx2", "fma", "f16c"}, "sse2": set()}
 # armv8.2-a + fp16 arithmetic + dotprod: every arm64 phone core since Cortex-A55/A75.
 ARM64_V82 = {
     "NCNN_ARM82": "ON", "NCNN_ARM82DOT": "ON", "NCNN_ARM82FP16FML": "OFF", "NCNN_ARM84BF16": "OFF",
@@ -109,9 +116,22 @@ def default_targets(ndk: str | None = None) -> list[str]:
     return ["host", "linux-arm64"] + (["android-arm64"] if find_ndk(ndk) else [])
 
 
-def target_spec(name: str, ndk: str | None = None) -> Target:
+def host_isa(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The best x86 level this machine runs: the host binary is built for it alone."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return "avx2"
+    flags = set(re.search(r"^flags\s*:(.*)$", text, flags=re.M).group(1).split()) if "flags" in text else set()
+    return next(isa for isa, need in X86_FLAGS.items() if need <= flags)
+
+
+def target_spec(name: str, ndk: str | None = None, isa: str = "auto") -> Target:
     if name == "host":
-        return Target(name, (), X86_AVX2)
+        isa = host_isa() if isa == "auto" else isa
+        if isa not in X86_ISAS:
+            raise NativeError(f"native.host_isa must be auto, {', '.join(X86_ISAS)}; got {isa!r}.")
+        return Target(name, (), X86_ISAS[isa])
     if name == "linux-arm64":
         tc = NATIVE_SRC / "cmake/aarch64-linux-gnu.toolchain.cmake"
         return Target(name, (f"-DCMAKE_TOOLCHAIN_FILE={tc}",), ARM64_V82, ("qemu-aarch64-static",))
@@ -201,16 +221,17 @@ def ncnn_source_root(cfg: dict, archive: Path | None = None, resources: Path = R
 
 
 def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_dir: Path,
-                 jobs: int = 2, ndk: str | None = None, log_path: Path | None = None) -> dict:
+                 jobs: int = 2, ndk: str | None = None, log_path: Path | None = None, isa: str = "auto") -> dict:
     """Build rife-bench for one target and copy it atomically to `out_bin`; returns timings."""
-    target = target_spec(name, ndk)
-    build_root = Path(build_dir) / name
+    target = target_spec(name, ndk, isa)
+    ncnn_root = Path(ncnn_root).resolve()  # absolute paths: same configure args from any caller
+    build_root = Path(build_dir).resolve() / name
     build_root.mkdir(parents=True, exist_ok=True)
     log_path = Path(log_path or build_root / "build.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
         t0 = time.monotonic()
-        prefix = build_ncnn(target, Path(ncnn_root), version, build_root, jobs, log)
+        prefix = build_ncnn(target, ncnn_root, version, build_root, jobs, log)
         t1 = time.monotonic()
         binary = build_rife_bench(target, prefix, build_root, jobs, log)
         t2 = time.monotonic()
@@ -419,6 +440,7 @@ def _cli(argv: list[str] | None = None) -> int:
     b.add_argument("--build-dir", type=Path, default=REPO / DEFAULT_CONFIG["build_dir"])
     b.add_argument("--jobs", type=int, default=DEFAULT_CONFIG["jobs"])
     b.add_argument("--ndk", default=None)
+    b.add_argument("--host-isa", default=DEFAULT_CONFIG["host_isa"], choices=["auto", *X86_ISAS])
     b.add_argument("--log", type=Path, default=None)
     i = sub.add_parser("interpolate", help="PNG/JPEG frames -> interpolated PNG")
     i.add_argument("--bin", type=Path, default=REPO / "results/native/host/rife-bench")
@@ -460,7 +482,7 @@ def _cli(argv: list[str] | None = None) -> int:
         elif a.cmd == "build":
             cfg = {"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url}
             root = ncnn_source_root(cfg, a.source)
-            info = build_target(a.target, root, a.version, a.out, a.build_dir, a.jobs, a.ndk, a.log)
+            info = build_target(a.target, root, a.version, a.out, a.build_dir, a.jobs, a.ndk, a.log, a.host_isa)
             print(json.dumps(info))
         elif a.cmd == "interpolate":
             interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, a.threads, a.precision)

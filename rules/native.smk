@@ -55,7 +55,7 @@ rule native_build:
     shell:
         "rm -f {log} && {NATIVE_PY} -m rifebuild.native build --target {wildcards.native_target} --out {output} "
         "--version {NATIVE[ncnn_version]} --sha256 {NATIVE[ncnn_sha256]} {params.url} {params.ndk} "
-        "--build-dir {NATIVE[build_dir]} --jobs {threads} --log {log} 2>> {log}"
+        "--host-isa {NATIVE[host_isa]} --build-dir {NATIVE[build_dir]} --jobs {threads} --log {log} 2>> {log}"
 
 
 rule native_verify:

@@ -95,10 +95,22 @@ def _torch_warp(image, flow):
 
 
 def test_only_needed_layers_and_one_isa(ncnn_root):
-    opts = native.ncnn_cmake_options(native.target_spec("host"), ncnn_root, "1.0.20261020")
+    opts = native.ncnn_cmake_options(native.target_spec("host", isa="avx2"), ncnn_root, "1.0.20261020")
     on = {o.split("=")[0][len("-DWITH_LAYER_"):] for o in opts if o.startswith("-DWITH_LAYER_") and o.endswith("=ON")}
     assert on == {n.lower() for n in native.NEEDED_LAYERS}
     assert "-DNCNN_AVX512=OFF" in opts and "-DNCNN_RUNTIME_CPU=OFF" in opts and "-DNCNN_VULKAN=OFF" in opts
+    arm = native.ncnn_cmake_options(native.target_spec("linux-arm64"), ncnn_root, "1.0.20261020")
+    assert "-DNCNN_ARM82=ON" in arm and "-DNCNN_ARM86SVE=OFF" in arm and "-DNCNN_ARM84I8MM=OFF" in arm
+
+
+def test_host_isa_from_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t: fpu sse2 avx avx2 fma f16c\n")
+    assert native.host_isa(cpuinfo) == "avx2"
+    cpuinfo.write_text("flags\t: fpu sse2\n")
+    assert native.host_isa(cpuinfo) == "sse2"
+    with pytest.raises(native.NativeError, match="host_isa"):
+        native.target_spec("host", isa="avx9")
 
 
 def test_android_without_ndk_is_one_sentence(monkeypatch):
