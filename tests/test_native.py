@@ -212,14 +212,25 @@ def test_error_mismatched_frames(binaries, blend_model, tmp_path):
         native.interpolate(binaries["host"], blend_model, tmp_path / "a.png", tmp_path / "b.png", tmp_path / "o.png")
 
 
-FULL_MODEL = REPO / "results/ncnn/rife-v4.6"
+# The workflow's own outputs (override with RIFE_NATIVE_MODEL / RIFE_NATIVE_REFERENCES folders).
+FULL_MODEL = Path(os.environ.get("RIFE_NATIVE_MODEL", REPO / "results/ncnn/rife-v4.6"))
+REFERENCES = Path(os.environ.get("RIFE_NATIVE_REFERENCES", REPO / "results/reference"))
 
 
 @pytest.mark.skipif(not (FULL_MODEL / "flownet.param").exists(),
-                    reason="no rife.Warp model at results/ncnn/rife-v4.6 (run the ncnn export rules first)")
-def test_full_model_matches_pytorch(binaries, tmp_path):
-    refs = sorted((REPO / "results/reference").glob("*.npz"))
+                    reason=f"no rife.Warp model at {FULL_MODEL} (run the ncnn export rules first)")
+def test_full_model_matches_pytorch(binaries):
+    refs = sorted(REFERENCES.glob("*.npz"))
     if not refs:
-        pytest.skip("no PyTorch reference under results/reference")
-    rec = native.verify_model(binaries["host"], FULL_MODEL, refs[0], threads=2)
+        pytest.skip(f"no PyTorch reference under {REFERENCES}")
+    for ref in refs:
+        rec = native.verify_model(binaries["host"], FULL_MODEL, ref, threads=2)
+        assert rec["passed"], json.dumps(rec)
+
+
+@pytest.mark.skipif(not (FULL_MODEL / "flownet.param").exists(),
+                    reason=f"no rife.Warp model at {FULL_MODEL} (run the ncnn export rules first)")
+def test_full_model_arm64_matches_host(binaries):
+    rec = native.cross_check(binaries["host"], binaries["linux-arm64"], FULL_MODEL, native.runner_for("linux-arm64"),
+                             height=64, width=96)
     assert rec["passed"], json.dumps(rec)
