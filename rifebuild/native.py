@@ -144,7 +144,7 @@ def target_spec(name: str, ndk: str | None = None, isa: str = "auto") -> Target:
             )
         tc = root / "build/cmake/android.toolchain.cmake"
         args = (f"-DCMAKE_TOOLCHAIN_FILE={tc}", "-DANDROID_ABI=arm64-v8a",
-                "-DANDROID_PLATFORM=android-24", "-DNCNN_OPENMP_STATIC=ON")
+                "-DANDROID_PLATFORM=android-24", "-DANDROID_STL=c++_static")
         return Target(name, args, ARM64_V82)
     raise NativeError(f"Unknown native target {name!r}; use one of {', '.join(TARGETS)}.")
 
