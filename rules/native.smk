@@ -42,6 +42,7 @@ rule native_build:
     input:
         source=rules.native_ncnn_source.output,
         code=NATIVE_CODE,
+        build_logic=Path(workflow.current_basedir, "..", "rifebuild", "native.py").resolve(),
     output:
         "results/native/{native_target}/rife-bench",
     log:
