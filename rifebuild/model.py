@@ -51,6 +51,11 @@ class IFBlock(nn.Module):
         return tmp[:, :4] * scale, tmp[:, 4:5]
 
 
+def _axis(n: int, like: torch.Tensor) -> torch.Tensor:
+    """-1..1 in n steps, in the flow's dtype (linspace would export as a float64 grid)."""
+    return torch.arange(n, dtype=like.dtype, device=like.device) * (2.0 / (n - 1)) - 1.0
+
+
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Bilinear sample of `image` at (x + fx, y + fy) in pixels, clamped to the border.
 
@@ -58,8 +63,8 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     the ONNX graph is standard; ncnn's graph pass later folds this whole subgraph into rife.Warp.
     """
     _, _, h, w = flow.shape
-    xs = torch.linspace(-1.0, 1.0, w, dtype=flow.dtype, device=flow.device).view(1, 1, 1, w).expand(1, 1, h, w)
-    ys = torch.linspace(-1.0, 1.0, h, dtype=flow.dtype, device=flow.device).view(1, 1, h, 1).expand(1, 1, h, w)
+    xs = _axis(w, flow).view(1, 1, 1, w).expand(1, 1, h, w)
+    ys = _axis(h, flow).view(1, 1, h, 1).expand(1, 1, h, w)
     base = torch.cat((xs, ys), 1)
     norm = torch.cat((flow[:, 0:1] / ((w - 1.0) / 2.0), flow[:, 1:2] / ((h - 1.0) / 2.0)), 1)
     grid = (base + norm).permute(0, 2, 3, 1)

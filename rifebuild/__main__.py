@@ -1,0 +1,5 @@
+import sys
+
+from rifebuild.cli import main
+
+sys.exit(main())

@@ -1,0 +1,33 @@
+"""Shared fixtures: a synthetic checkpoint and its real pnnx conversion at a tiny size."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rifebuild import export, weights
+
+REPO = Path(__file__).resolve().parent.parent
+PROXY = REPO.parent / "shared" / "fixtures" / "rife-v4.6-proxy" / "flownet.pkl"
+TINY_H, TINY_W = 64, 96
+
+
+@pytest.fixture(scope="session")
+def synthetic_ckpt(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ckpt") / "flownet.pkl"
+    weights.save_state_dict(weights.synthetic_state_dict(0), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def net(synthetic_ckpt):
+    return weights.load_ifnet(synthetic_ckpt)
+
+
+@pytest.fixture(scope="session")
+def pnnx_model(tmp_path_factory, net) -> tuple[Path, Path]:
+    """pnnx's own ncnn output (GridSample warps at TINY_H x TINY_W)."""
+    work = tmp_path_factory.mktemp("pnnx")
+    export.export_torchscript(net, TINY_H, TINY_W, work / "flownet.pt")
+    export.convert_with_pnnx(work / "flownet.pt", TINY_H, TINY_W, work / "flownet.param", work / "flownet.bin")
+    return work / "flownet.param", work / "flownet.bin"

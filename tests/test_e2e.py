@@ -1,0 +1,118 @@
+"""End-to-end: the real snakemake workflow on a tiny config, in a temp working directory."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+TINY_CONFIG = {
+    "weights": "synthetic",
+    "export": {"height": 64, "width": 96},
+    "verify": {"resolutions": [[96, 128]], "threads": 1},
+    "stock_resolutions": [[96, 128]],
+}
+
+
+def snakemake(workdir: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    # cwd=REPO: like a user in the checkout, so the workflow profile (profiles/default) applies.
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, **kwargs)
+
+
+def make_workdir(tmp_path: Path, **overrides) -> Path:
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**TINY_CONFIG, **overrides}))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = make_workdir(tmp_path_factory.mktemp("e2e"))
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir
+
+
+def test_outputs_and_verification_thresholds(finished_run):
+    results = finished_run / "results"
+    model = results / "ncnn" / "rife-v4.6"
+    param = (model / "flownet.param").read_text()
+    assert "rife.Warp" in param and "GridSample" not in param and "MemoryData" not in param  # beta folded
+    for variant, bound in (("rife-v4.6", 1e-3), ("rife-v4.6-fp16", 5e-3)):
+        record = json.loads((results / "ncnn" / variant / "verify.json").read_text())
+        assert [c["resolution"] for c in record["checks"]] == [[64, 96], [96, 128]]
+        assert all(c["passed"] and c["max_abs_err"] <= bound for c in record["checks"])
+    onnx_record = json.loads((results / "onnx" / "flownet.verify.json").read_text())
+    assert onnx_record["checks"][0]["max_abs_err"] <= 1e-4
+    for res in ("64x96", "96x128"):
+        stock = (results / "ncnn" / f"rife-v4.6-stock-{res}" / "flownet.param").read_text()
+        assert "GridSample" in stock and "rife.Warp" not in stock
+        record = json.loads((results / "ncnn" / f"rife-v4.6-stock-{res}" / "verify.json").read_text())
+        assert record["checks"][0]["passed"] and record["checks"][0]["max_abs_err"] <= 1e-3
+    assert (results / "benchmarks" / "pnnx.tsv").exists()
+    assert (finished_run / "logs" / "warp_rewrite.log").read_text().startswith("rewrote 8 warps")
+
+
+def test_second_run_does_nothing(finished_run):
+    before = {p: p.stat().st_mtime_ns for p in (finished_run / "results").rglob("*") if p.is_file()}
+    proc = snakemake(finished_run)
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    after = {p: p.stat().st_mtime_ns for p in (finished_run / "results").rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_artifacts_are_deterministic(finished_run, tmp_path):
+    """A fresh run from scratch gives byte-identical ncnn models."""
+    again = make_workdir(tmp_path)
+    assert snakemake(again, "results/ncnn/rife-v4.6/flownet.param").returncode == 0
+    for name in ("flownet.param", "flownet.bin"):
+        a = (finished_run / "results/ncnn/rife-v4.6" / name).read_bytes()
+        b = (again / "results/ncnn/rife-v4.6" / name).read_bytes()
+        assert a == b, name
+
+
+def test_interrupted_run_is_recovered_by_rerunning(tmp_path):
+    workdir = make_workdir(tmp_path)
+    cmd_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cmd_env,
+                            cwd=REPO, start_new_session=True)
+    deadline = time.time() + 120
+    while not (workdir / "results/export/flownet.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the middle of the pnnx conversion
+    proc.wait(timeout=60)
+    assert not (workdir / "results/ncnn/rife-v4.6/verify.json").exists()
+    leftovers = [p for p in (workdir / "results").rglob("*.tmp")]
+    assert leftovers == []
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (workdir / "results/ncnn/rife-v4.6/verify.json").exists()
+
+
+def test_bad_config_fails_with_one_sentence(tmp_path):
+    workdir = make_workdir(tmp_path, export={"height": 100, "width": 96})
+    proc = snakemake(workdir, "-n")
+    assert proc.returncode != 0
+    assert "export.height = 100: must be a multiple of 32" in proc.stdout + proc.stderr
+
+
+def test_missing_local_weights_file(tmp_path):
+    workdir = make_workdir(tmp_path, weights=str(tmp_path / "nope.pkl"))
+    proc = snakemake(workdir, "-n")
+    assert proc.returncode != 0
+    assert "is not an existing file" in proc.stdout + proc.stderr
