@@ -18,19 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 NATIVE_SRC = REPO / "native"
 TARGETS = ("host", "linux-arm64", "android-arm64")
 
-# Defaults of config.yaml's `native:` section (the schema fragment mirrors these).
-DEFAULT_CONFIG = {
-    "targets": None,  # None = host + linux-arm64, + android-arm64 when an NDK is found
-    "ncnn_version": "1.0.20261020",
-    "ncnn_sha256": "ad8cdd63e9755cfa8e23b9b6d9ce46156077d80298a89e7c3ba325ffccfca200",
-    "ncnn_url": None,  # optional other source archive (e.g. ncnn's full-source release zip), sha256-pinned
-    "android_ndk": None,
-    "jobs": 2,
-    "host_isa": "auto",  # auto = the best of avx512 / avx2 / sse2 this machine runs
-    "build_dir": "build/native",
-    "bench": {"width": 1280, "height": 736, "threads": [1, 2], "warmup": 1, "loops": 5},
-    "verify_tolerance": 1e-3,
-}
+
+
+def default_config() -> dict:
+    """The `native:` section with every default filled in (config.schema.yaml is the one source)."""
+    from rifebuild.config import validate
+
+    return validate({})["native"]
 
 # Layer types the RIFE models use, plus the ones ncnn's own layers create internally
 # (Convolution/Deconvolution -> Padding, Packing, Cast, Gemm, Flatten, InnerProduct; fused
@@ -102,13 +96,6 @@ def find_ndk(configured: str | None = None) -> Path | None:
         if cand and (Path(cand) / "build/cmake/android.toolchain.cmake").is_file():
             return Path(cand)
     return None
-
-
-def merged_config(user: dict | None) -> dict:
-    """DEFAULT_CONFIG overlaid with config.yaml's `native:` section (one level deep for `bench`)."""
-    cfg = {**DEFAULT_CONFIG, **(user or {})}
-    cfg["bench"] = {**DEFAULT_CONFIG["bench"], **((user or {}).get("bench") or {})}
-    return cfg
 
 
 def default_targets(ndk: str | None = None) -> list[str]:
@@ -426,21 +413,22 @@ def _cli(argv: list[str] | None = None) -> int:
 
     from rifebuild.ncnn_source import SourceError
 
+    defaults = default_config()
     p = argparse.ArgumentParser(prog="python -m rifebuild.native", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     src = argparse.ArgumentParser(add_help=False)
-    src.add_argument("--version", default=DEFAULT_CONFIG["ncnn_version"])
-    src.add_argument("--sha256", default=DEFAULT_CONFIG["ncnn_sha256"])
+    src.add_argument("--version", default=defaults["ncnn_version"])
+    src.add_argument("--sha256", default=defaults["ncnn_sha256"])
     src.add_argument("--url", default=None)
     sub.add_parser("source", parents=[src], help="fetch + unpack the pinned ncnn source; prints its root folder")
     b = sub.add_parser("build", parents=[src], help="build results/native/<target>/rife-bench")
     b.add_argument("--target", required=True, choices=TARGETS)
     b.add_argument("--out", required=True, type=Path)
     b.add_argument("--source", type=Path, help="ncnn source archive (default: fetch the pinned sdist)")
-    b.add_argument("--build-dir", type=Path, default=REPO / DEFAULT_CONFIG["build_dir"])
-    b.add_argument("--jobs", type=int, default=DEFAULT_CONFIG["jobs"])
+    b.add_argument("--build-dir", type=Path, default=REPO / defaults["build_dir"])
+    b.add_argument("--jobs", type=int, default=defaults["jobs"])
     b.add_argument("--ndk", default=None)
-    b.add_argument("--host-isa", default=DEFAULT_CONFIG["host_isa"], choices=["auto", *X86_ISAS])
+    b.add_argument("--host-isa", default=defaults["host_isa"], choices=["auto", *X86_ISAS])
     b.add_argument("--log", type=Path, default=None)
     i = sub.add_parser("interpolate", help="PNG/JPEG frames -> interpolated PNG")
     i.add_argument("--bin", type=Path, default=REPO / "results/native/host/rife-bench")
@@ -455,7 +443,7 @@ def _cli(argv: list[str] | None = None) -> int:
     v.add_argument("--bin", type=Path, required=True)
     v.add_argument("--model", type=Path, required=True)
     v.add_argument("--out", type=Path, required=True)
-    v.add_argument("--tolerance", type=float, default=DEFAULT_CONFIG["verify_tolerance"])
+    v.add_argument("--tolerance", type=float, default=defaults["verify_tolerance"])
     v.add_argument("references", type=Path, nargs="+")
     c = sub.add_parser("cross-check", help="another target's binary vs the host binary -> JSON")
     c.add_argument("--host-bin", type=Path, required=True)

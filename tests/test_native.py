@@ -41,7 +41,7 @@ BinaryOp add_0 2 1 a1 dt out0 0=0
 @pytest.fixture(scope="session")
 def ncnn_root():
     try:
-        return native.ncnn_source_root(native.DEFAULT_CONFIG)
+        return native.ncnn_source_root(native.default_config())
     except SourceError as exc:
         pytest.skip(f"ncnn source unavailable: {exc}")
 
@@ -50,7 +50,7 @@ def ncnn_root():
 def binaries(ncnn_root, tmp_path_factory):
     """rife-bench for host and linux-arm64, built into the shared build dir (fast when cached)."""
     out = tmp_path_factory.mktemp("native")
-    cfg = native.DEFAULT_CONFIG
+    cfg = native.default_config()
     bins = {}
     for target in ("host", "linux-arm64"):
         bins[target] = out / target / "rife-bench"
@@ -123,7 +123,7 @@ def test_android_without_ndk_is_one_sentence(monkeypatch):
 
 @pytest.mark.skipif(native.find_ndk() is None, reason="no Android NDK (set ANDROID_NDK to build android-arm64)")
 def test_android_build(ncnn_root, tmp_path):
-    info = native.build_target("android-arm64", ncnn_root, native.DEFAULT_CONFIG["ncnn_version"],
+    info = native.build_target("android-arm64", ncnn_root, native.default_config()["ncnn_version"],
                                tmp_path / "rife-bench", BUILD_DIR)
     assert info["size_bytes"] > 0
 
