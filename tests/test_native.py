@@ -234,3 +234,16 @@ def test_full_model_arm64_matches_host(binaries):
     rec = native.cross_check(binaries["host"], binaries["linux-arm64"], FULL_MODEL, native.runner_for("linux-arm64"),
                              height=64, width=96)
     assert rec["passed"], json.dumps(rec)
+
+
+def test_error_layer_missing_from_slim_build(binaries, tmp_path):
+    (tmp_path / "flownet.param").write_text("7767517\n2 2\nInput in0 0 1 in0\nSoftmax sm 1 1 in0 out0\n")
+    (tmp_path / "flownet.bin").write_bytes(b"")
+    with pytest.raises(native.NativeError, match="cannot parse model file"):
+        native.dump(binaries["host"], {"in0": np.zeros((1, 4, 4), np.float32)}, model_dir=tmp_path)
+
+
+def test_error_unknown_input_blob(binaries, warp_param):
+    x = np.zeros((2, 4, 4), np.float32)
+    with pytest.raises(native.NativeError, match="no input blob named 'flw'"):
+        native.dump(binaries["host"], {"image": x, "flw": x}, param=warp_param)

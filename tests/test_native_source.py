@@ -122,3 +122,14 @@ def test_offline_is_one_sentence(tmp_path):
 def test_explicit_url(index, tmp_path):
     url = index.replace("/simple/", f"/files/{NAME}")
     assert src.fetch_sdist(VERSION, SHA, tmp_path, url=url).read_bytes() == SDIST
+
+
+def test_unpack_zip_without_top_folder(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "ncnn-full-source.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("CMakeLists.txt", "project(ncnn)\n")
+        z.writestr("src/CMakeLists.txt", "ncnn_add_layer(Input)\n")
+    root = src.unpack(archive, tmp_path / "src")
+    assert root == tmp_path / "src" and (root / "src/CMakeLists.txt").is_file()
