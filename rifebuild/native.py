@@ -349,6 +349,17 @@ def verify_model(binary: Path, model_dir: Path, reference_npz: Path, tolerance: 
     return record
 
 
+def provenance(binary: Path, model_dir: Path, references: list[Path], runner: tuple[str, ...] = ()) -> dict:
+    """What a verification record was made from: file hashes and rife-bench's own version line."""
+    from rifebuild.ncnn_source import sha256_of
+
+    model_dir = Path(model_dir)
+    files = [Path(binary), model_dir / "flownet.param", model_dir / "flownet.bin", *map(Path, references)]
+    return {"binary": str(binary), "model": str(model_dir),
+            "version": call(binary, ["version"], runner).strip(),
+            "sha256": {str(f): sha256_of(f) for f in files}}
+
+
 def write_json(path: Path, obj) -> None:
     """Sorted, indented JSON written atomically."""
     import json
@@ -476,13 +487,14 @@ def _cli(argv: list[str] | None = None) -> int:
             interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, a.threads, a.precision)
         elif a.cmd == "verify":
             records = [verify_model(a.bin, a.model, r, a.tolerance, threads=2) for r in a.references]
-            write_json(a.out, {"model": str(a.model), "binary": str(a.bin), "checks": records,
+            write_json(a.out, {**provenance(a.bin, a.model, a.references), "checks": records,
                                "passed": all(r["passed"] for r in records)})
             if not all(r["passed"] for r in records):
                 raise NativeError(f"rife-bench output differs from PyTorch by more than {a.tolerance}; see {a.out}.")
         elif a.cmd == "cross-check":
-            rec = cross_check(a.host_bin, a.bin, a.model, runner_for(a.target))
-            write_json(a.out, rec)
+            runner = runner_for(a.target)
+            rec = cross_check(a.host_bin, a.bin, a.model, runner)
+            write_json(a.out, {**provenance(a.bin, a.model, [], runner), "host_binary": str(a.host_bin), **rec})
             if not rec["passed"]:
                 raise NativeError(f"{a.target} output differs from host by {rec['max_abs']:.2e}; see {a.out}.")
         elif a.cmd == "bench":
