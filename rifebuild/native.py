@@ -386,8 +386,9 @@ def bench_python_ncnn(param: Path, bin_: Path, width: int, height: int, threads:
     rng = np.random.default_rng(0)
     frames = [ncnn.Mat(rng.random((3, height, width), dtype=np.float32)) for _ in range(2)]
     t = ncnn.Mat(np.full((1, height, width), 0.5, np.float32))
-    ms = []
+    ms, cpu_ms = [], []
     for i in range(warmup + loops):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         with net.create_extractor() as ex:
             ex.input("in0", frames[0])
@@ -396,8 +397,9 @@ def bench_python_ncnn(param: Path, bin_: Path, width: int, height: int, threads:
             ex.extract("out0")
         if i >= warmup:
             ms.append((time.perf_counter() - t0) * 1e3)
+            cpu_ms.append((time.process_time() - c0) * 1e3)
     return {"runner": "ncnn-python", "ncnn_version": ncnn.__version__, "width": width, "height": height,
-            "threads": threads, "latency_ms": [round(m, 3) for m in ms],
+            "threads": threads, "latency_ms": [round(m, 3) for m in ms], "cpu_ms": [round(m, 3) for m in cpu_ms],
             "median_ms": round(float(np.median(ms)), 3), "min_ms": round(min(ms), 3)}
 
 

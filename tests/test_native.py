@@ -176,7 +176,7 @@ def test_interpolate_pads_and_crops(binaries, blend_model, tmp_path):
 
 def test_bench_json(binaries, blend_model):
     rec = native.bench(binaries["host"], blend_model, 64, 32, threads=2, warmup=1, loops=3)
-    assert len(rec["latency_ms"]) == 3 and rec["min_ms"] <= rec["median_ms"]
+    assert len(rec["latency_ms"]) == 3 == len(rec["cpu_ms"]) and rec["min_ms"] <= rec["median_ms"]
     assert rec["target"] == "host" and rec["ncnn_version"] == "1.0.20261020" and rec["peak_rss_kb"] > 0
 
 

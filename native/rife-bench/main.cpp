@@ -17,6 +17,7 @@
 #include <string>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <vector>
 
 #ifndef RIFE_TARGET
@@ -303,6 +304,15 @@ ncnn::Mat synthetic_frame(int w, int h, unsigned seed)
     return m;
 }
 
+// CPU time of all threads of this process: next to wall time it shows how much a busy machine
+// (other processes taking the cores) inflated a latency.
+double process_cpu_ms()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 // Peak RSS of this program: VmHWM belongs to the exec'd image, while getrusage's ru_maxrss keeps the
 // parent's peak across fork+exec (a Python caller with torch loaded would show up as ~200 MB).
 long peak_rss_kb()
@@ -334,14 +344,18 @@ int cmd_bench(const Args& a)
     ncnn::Net net;
     load_net(net, a);
     ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
-    std::vector<double> ms;
+    std::vector<double> ms, cpu_ms;
     for (int i = 0; i < warmup + loops; i++)
     {
+        double c0 = process_cpu_ms();
         auto t0 = std::chrono::steady_clock::now();
         run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
         auto t1 = std::chrono::steady_clock::now();
         if (i >= warmup)
+        {
             ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+            cpu_ms.push_back(process_cpu_ms() - c0);
+        }
     }
     std::vector<double> sorted = ms;
     std::sort(sorted.begin(), sorted.end());
@@ -352,6 +366,9 @@ int cmd_bench(const Args& a)
            RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, opt(a, "precision", "fp32").c_str(), warmup, loops);
     for (size_t i = 0; i < n; i++)
         printf("%s%.3f", i ? ", " : "", ms[i]);
+    printf("], \"cpu_ms\": [");
+    for (size_t i = 0; i < n; i++)
+        printf("%s%.3f", i ? ", " : "", cpu_ms[i]);
     printf("], \"median_ms\": %.3f, \"min_ms\": %.3f, \"peak_rss_kb\": %ld}\n", median, sorted[0], peak_rss_kb());
     return 0;
 }
