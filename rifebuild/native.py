@@ -197,14 +197,20 @@ def build_rife_bench(target: Target, prefix: Path, build_root: Path, jobs: int, 
     return build / "rife-bench"
 
 
-def ncnn_source_root(cfg: dict, archive: Path | None = None, resources: Path = REPO / "resources") -> Path:
-    """Fetch (or reuse) and unpack the pinned ncnn source; returns its root folder."""
+def ncnn_source_root(cfg: dict, resources: Path = REPO / "resources", dest: Path | None = None) -> Path:
+    """Fetch (or reuse) the pinned ncnn source archive and unpack it into `dest`; returns its root.
+
+    `dest` defaults to <build_dir>/src-<sha256 prefix>: beside the CMake build folders, so a build
+    folder shared by several working directories always sees the same source path.
+    """
     from rifebuild import ncnn_source
 
-    if archive is None:
-        archive = ncnn_source.fetch_sdist(cfg["ncnn_version"], cfg["ncnn_sha256"], resources / "ncnn",
-                                          url=cfg.get("ncnn_url"))
-    return ncnn_source.unpack(archive, resources / "ncnn" / f"src-{cfg['ncnn_sha256'][:12]}")
+    dest = dest or Path(cfg.get("build_dir", REPO / "build/native")) / f"src-{cfg['ncnn_sha256'][:12]}"
+    if ncnn_source.unpacked_sha256(dest) == cfg["ncnn_sha256"]:
+        return ncnn_source.source_root(dest)  # already unpacked: no download cache needed
+    archive = ncnn_source.fetch_sdist(cfg["ncnn_version"], cfg["ncnn_sha256"], Path(resources) / "ncnn",
+                                      url=cfg.get("ncnn_url"))
+    return ncnn_source.unpack(archive, dest)
 
 
 def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_dir: Path,
@@ -424,6 +430,7 @@ def _cli(argv: list[str] | None = None) -> int:
     import json
     import sys
 
+    from rifebuild import ncnn_source
     from rifebuild.ncnn_source import SourceError
 
     defaults = default_config()
@@ -433,12 +440,13 @@ def _cli(argv: list[str] | None = None) -> int:
     src.add_argument("--version", default=defaults["ncnn_version"])
     src.add_argument("--sha256", default=defaults["ncnn_sha256"])
     src.add_argument("--url", default=None)
+    src.add_argument("--resources", type=Path, default=REPO / "resources", help="download cache folder")
+    src.add_argument("--build-dir", type=Path, default=REPO / defaults["build_dir"])
     sub.add_parser("source", parents=[src], help="fetch + unpack the pinned ncnn source; prints its root folder")
     b = sub.add_parser("build", parents=[src], help="build results/native/<target>/rife-bench")
     b.add_argument("--target", required=True, choices=TARGETS)
     b.add_argument("--out", required=True, type=Path)
-    b.add_argument("--source", type=Path, help="ncnn source archive (default: fetch the pinned sdist)")
-    b.add_argument("--build-dir", type=Path, default=REPO / defaults["build_dir"])
+    b.add_argument("--source-dir", type=Path, help="unpacked ncnn source (default: fetch + unpack the pinned one)")
     b.add_argument("--jobs", type=int, default=defaults["jobs"])
     b.add_argument("--ndk", default=None)
     b.add_argument("--host-isa", default=defaults["host_isa"], choices=["auto", *X86_ISAS])
@@ -479,10 +487,11 @@ def _cli(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         if a.cmd == "source":
-            print(ncnn_source_root({"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url}))
+            cfg = {"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url, "build_dir": a.build_dir}
+            print(ncnn_source_root(cfg, a.resources))
         elif a.cmd == "build":
-            cfg = {"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url}
-            root = ncnn_source_root(cfg, a.source)
+            cfg = {"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url, "build_dir": a.build_dir}
+            root = ncnn_source.source_root(a.source_dir) if a.source_dir else ncnn_source_root(cfg, a.resources)
             info = build_target(a.target, root, a.version, a.out, a.build_dir, a.jobs, a.ndk, a.log, a.host_isa)
             print(json.dumps(info))
         elif a.cmd == "interpolate":

@@ -147,14 +147,28 @@ def unpack(archive: Path, dest: Path) -> Path:
         else:
             with tarfile.open(archive) as t:
                 t.extractall(tmp, filter="data")
-        (tmp / ".complete").write_text(Path(archive).name + "\n")
+        (tmp / ".complete").write_text(f"{sha256_of(Path(archive))}  {Path(archive).name}\n")
         if dest.exists():
             import shutil
 
             shutil.rmtree(dest)
         os.replace(tmp, dest)
+    return source_root(dest)
+
+
+def unpacked_sha256(dest: Path) -> str | None:
+    """sha256 of the archive a complete unpack in `dest` came from (None: not unpacked)."""
+    try:
+        return (Path(dest) / ".complete").read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def source_root(dest: Path) -> Path:
+    """The folder holding ncnn's CMakeLists.txt and src/ inside an unpacked archive."""
+    dest = Path(dest)
     roots = sorted(p.parent for p in dest.glob("*/CMakeLists.txt") if (p.parent / "src").is_dir())
     roots += [dest] if (dest / "CMakeLists.txt").exists() and (dest / "src").is_dir() else []
     if not roots:
-        raise SourceError(f"{archive} holds no ncnn source tree (CMakeLists.txt + src/); check the source URL.")
+        raise SourceError(f"{dest} holds no ncnn source tree (CMakeLists.txt + src/); check native.ncnn_url.")
     return roots[0]

@@ -7,15 +7,15 @@ from rifebuild import native as _native
 
 NATIVE = config["native"]
 NATIVE_TARGETS = NATIVE["targets"] or _native.default_targets(NATIVE["android_ndk"])
-NATIVE_SRC_DIR = f"resources/ncnn/src-{NATIVE['ncnn_sha256'][:12]}"
-NATIVE_CODE = sorted(str(p) for p in (Path(workflow.basedir) / "native").rglob("*") if p.is_file()) + [
+NATIVE_SRC_DIR = f"{NATIVE['build_dir']}/src-{NATIVE['ncnn_sha256'][:12]}"
+NATIVE_CODE = sorted(str(p) for p in (Path(workflow.basedir) / "native").rglob("*") if p.is_file() and p.suffix != ".md") + [
     str(Path(workflow.basedir) / "rifebuild" / "native.py")
 ]
 NATIVE_BENCH_RES = f"{NATIVE['bench']['height']}x{NATIVE['bench']['width']}"
 # The ncnn-Python baseline needs a stock (GridSample) model baked at the benchmark size.
 NATIVE_STOCK = f"{NCNN}-stock-{NATIVE_BENCH_RES}" if NATIVE_BENCH_RES in STOCK_RES else None
-NATIVE_SOURCE_ARGS = (f"--version {NATIVE['ncnn_version']} --sha256 {NATIVE['ncnn_sha256']}"
-                      + (f" --url '{NATIVE['ncnn_url']}'" if NATIVE["ncnn_url"] else ""))
+NATIVE_SOURCE_ARGS = (f"--version {NATIVE['ncnn_version']} --sha256 {NATIVE['ncnn_sha256']} --resources resources"
+                      f" --build-dir '{NATIVE['build_dir']}'" + (f" --url '{NATIVE['ncnn_url']}'" if NATIVE["ncnn_url"] else ""))
 
 NATIVE_BINARIES = [f"results/native/{t}/rife-bench" for t in NATIVE_TARGETS]
 NATIVE_ALL = [
@@ -58,7 +58,7 @@ rule native_build:
         "../envs/rifebuild.yaml"
     shell:
         "rm -f {log:q} && python -m rifebuild.native build --target {wildcards.native_target} --out {output:q}"
-        " {NATIVE_SOURCE_ARGS} {params.ndk} --host-isa {NATIVE[host_isa]} --build-dir {NATIVE[build_dir]:q}"
+        " {NATIVE_SOURCE_ARGS} --source-dir {NATIVE_SRC_DIR:q} {params.ndk} --host-isa {NATIVE[host_isa]}"
         " --jobs {threads} --log {log:q} 2>> {log:q}"
 
 

@@ -41,7 +41,7 @@ BinaryOp add_0 2 1 a1 dt out0 0=0
 @pytest.fixture(scope="session")
 def ncnn_root():
     try:
-        return native.ncnn_source_root(native.default_config())
+        return native.ncnn_source_root({**native.default_config(), "build_dir": BUILD_DIR})
     except SourceError as exc:
         pytest.skip(f"ncnn source unavailable: {exc}")
 

@@ -133,3 +133,14 @@ def test_unpack_zip_without_top_folder(tmp_path):
         z.writestr("src/CMakeLists.txt", "ncnn_add_layer(Input)\n")
     root = src.unpack(archive, tmp_path / "src")
     assert root == tmp_path / "src" and (root / "src/CMakeLists.txt").is_file()
+
+
+def test_unpacked_source_needs_no_archive(index, tmp_path):
+    from rifebuild import native
+
+    cfg = {"ncnn_version": VERSION, "ncnn_sha256": SHA, "ncnn_url": None, "build_dir": tmp_path / "build"}
+    src.fetch_sdist(VERSION, SHA, tmp_path / "res/ncnn", index_url=index)
+    root = native.ncnn_source_root(cfg, resources=tmp_path / "res")
+    (tmp_path / "res/ncnn" / NAME).unlink()  # a working dir without the download cache
+    assert native.ncnn_source_root(cfg, resources=tmp_path / "res") == root
+    assert src.unpacked_sha256(tmp_path / "build" / f"src-{SHA[:12]}") == SHA
