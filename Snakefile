@@ -9,9 +9,10 @@ min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
 from rifebuild.config import ConfigError, validate  # noqa: E402
-from rifebuild.workflow import put_this_python_first_on_path  # noqa: E402
+from rifebuild.workflow import import_rifebuild_from, put_this_python_first_on_path  # noqa: E402
 
 put_this_python_first_on_path()
+import_rifebuild_from(workflow.basedir)
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
@@ -26,6 +27,8 @@ include: "rules/common.smk"
 include: "rules/checkpoint.smk"
 include: "rules/export.smk"
 include: "rules/ncnn.smk"
+include: "rules/int8.smk"
+include: "rules/mnn.smk"
 
 
 rule all:
@@ -33,3 +36,5 @@ rule all:
     input:
         EXPORT_ALL,
         NCNN_ALL,
+        INT8_ALL,
+        MNN_ALL,

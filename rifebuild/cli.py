@@ -101,6 +101,44 @@ def cmd_verify_ncnn(a: argparse.Namespace) -> None:
     verify.verify_ncnn(a.model_dir, a.reference, a.precision, a.max_abs_err, a.threads, a.out)
 
 
+def cmd_calibration_data(a: argparse.Namespace) -> None:
+    """Calibration/evaluation triplets (builtin, Vimeo-90K or video frames) cached as PNG."""
+    from rifebuild.calibdata import write_cache
+
+    manifest = write_cache(a.source, {"calibration": a.calibration_size, "evaluation": a.evaluation_size},
+                           _resolution(a.resolution), [_resolution(r) for r in a.eval_resolution], a.seed,
+                           a.max_motion, a.out)
+    print(f"wrote {manifest['written']}; skipped {manifest['skipped']}")
+
+
+def cmd_calibrate(a: argparse.Namespace) -> None:
+    """fp32 model + calibration split -> flownet.table (ncnn's format) + calibration.json."""
+    from rifebuild import calibrate
+
+    calibrate.run(a.param, a.bin, a.data, a.method, a.threads, a.eq_frames, a.eq_steps, a.out_table, a.out_json)
+
+
+def cmd_sensitivity(a: argparse.Namespace) -> None:
+    """Per-layer int8 sensitivity table (one layer int8 at a time, PSNR vs fp32)."""
+    from rifebuild import int8
+
+    int8.run_sensitivity(a.param, a.bin, a.table, a.data, a.frames, a.keep_float, a.threads, a.out)
+
+
+def cmd_quantize(a: argparse.Namespace) -> None:
+    """fp32 rife.Warp model + table -> int8 model (mixed precision from config and sensitivity)."""
+    from rifebuild import int8
+
+    int8.build(a.param, a.bin, a.table, a.float_layers, a.sensitivity, a.keep_float, not a.no_requantize,
+               a.out_param, a.out_bin, a.out_json)
+
+
+def cmd_verify_int8(a: argparse.Namespace) -> None:
+    from rifebuild import verify
+
+    verify.verify_int8(a.model_dir, a.fp32_dir, a.checkpoint, a.data, a.threads, a.min_psnr, a.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rifebuild", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,11 +175,34 @@ def build_parser() -> argparse.ArgumentParser:
         (["--precision"], {"choices": ["fp32", "fp16"], **req}),
         (["--max-abs-err"], {"type": float, **req}), (["--threads"], {"type": int, "default": 2}),
         (["--out"], req))
+    add("calibration-data", cmd_calibration_data, (["--source"], req), (["--resolution"], req),
+        (["--eval-resolution"], {"nargs": "*", "default": []}),
+        (["--calibration-size"], {"type": int, **req}), (["--evaluation-size"], {"type": int, **req}),
+        (["--seed"], {"type": int, "default": 0}), (["--max-motion"], {"type": float, "default": 12.0}),
+        (["--out"], req))
+    model_in = ((["--param"], req), (["--bin"], req))
+    threads = (["--threads"], {"type": int, "default": 2})
+    add("calibrate", cmd_calibrate, *model_in, (["--data"], req), (["--method"], req), threads,
+        (["--eq-frames"], {"type": int, "default": 4}), (["--eq-steps"], {"type": int, "default": 32}),
+        (["--out-table"], req), (["--out-json"], req))
+    add("sensitivity", cmd_sensitivity, *model_in, (["--table"], req), (["--data"], req),
+        (["--frames"], {"type": int, "default": 4}), (["--keep-float"], {"type": int, "default": 0}), threads,
+        (["--out"], req))
+    add("quantize", cmd_quantize, *model_in, (["--table"], req), (["--float-layers"], {"nargs": "*", "default": []}),
+        (["--sensitivity"], {}), (["--keep-float"], {"type": int, "default": 0}),
+        (["--no-requantize"], {"action": "store_true"}), (["--out-param"], req), (["--out-bin"], req),
+        (["--out-json"], req))
+    add("verify-int8", cmd_verify_int8, (["--model-dir"], req), (["--fp32-dir"], req), (["--checkpoint"], req),
+        (["--data"], req), threads, (["--min-psnr"], {"type": float, **req}), (["--out"], req))
     return parser
 
 
 def user_errors() -> tuple[type[Exception], ...]:
+    from rifebuild.calibdata import CalibrationDataError
+    from rifebuild.calibrate import CalibrationError
     from rifebuild.config import ConfigError
+    from rifebuild.int8 import Int8Error
+    from rifebuild.quant import TableError
     from rifebuild.export import ExportError
     from rifebuild.ncnn_model import NcnnModelError
     from rifebuild.ncnn_passes import WarpPatternError
@@ -149,7 +210,8 @@ def user_errors() -> tuple[type[Exception], ...]:
     from rifebuild.weights import CheckpointError, DownloadError
 
     return (ConfigError, ExportError, NcnnModelError, WarpPatternError, VerificationError,
-            CheckpointError, DownloadError, FileNotFoundError)
+            CheckpointError, DownloadError, FileNotFoundError, CalibrationDataError, CalibrationError,
+            Int8Error, TableError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -36,24 +37,28 @@ def export_torchscript(net: IFNet, height: int, width: int, dest: Path | str) ->
 
 
 def export_onnx(net: IFNet, height: int, width: int, opset: int, dest: Path | str,
-                simplify: bool = True) -> None:
-    """torch.onnx export (TorchScript-based exporter: standard ops, GridSample for warp) + onnxsim."""
+                any_size: bool = False) -> None:
+    """torch.onnx export (TorchScript-based exporter: standard ops, GridSample for warp) + onnxsim.
+
+    any_size=False fixes the export resolution (ncnn branch); True declares H and W dynamic and builds
+    the warp grid from the runtime shape (MNN branch).
+    """
     import onnx
+    import onnxsim
 
     if opset < 16:
         raise ExportError(f"onnx opset {opset} has no GridSample; use opset >= 16")
-    module = ExportModel(net).eval()
+    module = ExportModel(net, any_size=any_size).eval()
+    axes = {name: {2: "height", 3: "width"} for name in INPUT_NAMES + OUTPUT_NAMES} if any_size else None
     with atomic_path(dest) as tmp:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # shape-to-tensor conversions warn under tracing; the verification runs prove the result
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(module, example_inputs(height, width), str(tmp), input_names=INPUT_NAMES,
-                              output_names=OUTPUT_NAMES, opset_version=opset, dynamo=False)
-        model = onnx.load(str(tmp))
-        if simplify:
-            import onnxsim
-
-            model, ok = onnxsim.simplify(model)
-            if not ok:
-                raise ExportError("onnxsim could not validate the simplified model")
+                              output_names=OUTPUT_NAMES, dynamic_axes=axes, opset_version=opset, dynamo=False)
+        model, ok = onnxsim.simplify(onnx.load(str(tmp)))
+        if not ok:
+            raise ExportError(f"{dest}: onnxsim could not validate the simplified model")
         onnx.checker.check_model(model)
         model.producer_version = torch.__version__.split("+")[0]
         onnx.save(model, str(tmp))

@@ -20,3 +20,26 @@ def compare(output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
 
 def psnr_from_mse(mse: float, peak: float = 1.0) -> float | None:
     return None if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+def ssim(output: np.ndarray, reference: np.ndarray) -> float:
+    """Mean SSIM of two [C,H,W] images in [0,1] (Gaussian window 11, sigma 1.5, per channel)."""
+    import torch
+    import torch.nn.functional as F
+
+    if output.shape != reference.shape:
+        raise ValueError(f"output shape {output.shape} != reference shape {reference.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(output, np.float64))[:, None]
+    y = torch.from_numpy(np.ascontiguousarray(reference, np.float64))[:, None]
+    g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5 ** 2))
+    g = g / g.sum()
+    window = (g[:, None] * g[None, :])[None, None]
+
+    def blur(z):
+        return F.conv2d(z, window)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    return float(s.mean())

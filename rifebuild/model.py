@@ -71,13 +71,28 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
+def warp_any_size(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """The same sampling as `warp`, with the grid built from the flow's runtime shape.
+
+    Traced, H and W become Shape ops instead of constants, so an ONNX export with dynamic axes works
+    at every size (the MNN branch needs that; ncnn gets resolution independence from rife.Warp).
+    """
+    h, w = flow.shape[2], flow.shape[3]
+    xs = torch.arange(w, dtype=flow.dtype, device=flow.device).view(1, 1, -1)
+    ys = torch.arange(h, dtype=flow.dtype, device=flow.device).view(1, -1, 1)
+    gx = (xs + flow[:, 0]) * (2.0 / (torch.as_tensor(w, dtype=flow.dtype) - 1.0)) - 1.0
+    gy = (ys + flow[:, 1]) * (2.0 / (torch.as_tensor(h, dtype=flow.dtype) - 1.0)) - 1.0
+    grid = torch.stack((gx, gy), 3)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
 class IFNet(nn.Module):
     def __init__(self):
         super().__init__()
         for i, (cin, c) in enumerate(BLOCK_SPECS):
             setattr(self, f"block{i}", IFBlock(cin, c))
 
-    def forward(self, img0, img1, timestep):
+    def forward(self, img0, img1, timestep, warp_fn=warp):
         """img0/img1: [N,3,H,W] in [0,1]; timestep: [N,1,H,W]. Returns the middle frame [N,3,H,W]."""
         blocks = (self.block0, self.block1, self.block2, self.block3)
         flow = mask = None
@@ -89,18 +104,22 @@ class IFNet(nn.Module):
                 df, dm = block(torch.cat((warped0, warped1, timestep, mask), 1), flow, scale)
                 flow = flow + df
                 mask = mask + dm
-            warped0 = warp(img0, flow[:, 0:2])
-            warped1 = warp(img1, flow[:, 2:4])
+            warped0 = warp_fn(img0, flow[:, 0:2])
+            warped1 = warp_fn(img1, flow[:, 2:4])
         m = torch.sigmoid(mask)
         return warped0 * m + warped1 * (1 - m)
 
 
 class ExportModel(nn.Module):
-    """rife-ncnn-vulkan v4 interface: in0, in1 [1,3,H,W] RGB in [0,1]; in2 [1,1,H,W] timestep; out0."""
+    """rife-ncnn-vulkan v4 interface: in0, in1 [1,3,H,W] RGB in [0,1]; in2 [1,1,H,W] timestep; out0.
 
-    def __init__(self, net: IFNet):
+    any_size=True traces warp with a runtime-shape grid (for dynamic-axes ONNX).
+    """
+
+    def __init__(self, net: IFNet, any_size: bool = False):
         super().__init__()
         self.net = net
+        self.warp_fn = warp_any_size if any_size else warp
 
     def forward(self, in0, in1, in2):
-        return self.net(in0, in1, in2)
+        return self.net(in0, in1, in2, self.warp_fn)

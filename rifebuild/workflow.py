@@ -10,3 +10,9 @@ def put_this_python_first_on_path() -> None:
     even when the venv is not activated. With --sdm conda, conda's activation still puts its env first.
     """
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+
+
+def import_rifebuild_from(basedir: str) -> None:
+    """Jobs must run this checkout's rifebuild, not whichever one the venv has installed (an
+    editable install of another checkout would otherwise win when jobs run in another directory)."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [basedir, os.environ.get("PYTHONPATH", "")] if p)

@@ -11,7 +11,8 @@ NATIVE_SRC_DIR = f"{NATIVE['build_dir']}/src-{NATIVE['ncnn_sha256'][:12]}"
 NATIVE_CODE = sorted(str(p) for p in (Path(workflow.basedir) / "native").rglob("*") if p.is_file() and p.suffix != ".md") + [
     str(Path(workflow.basedir) / "rifebuild" / "native.py")
 ]
-NATIVE_BENCH_RES = f"{NATIVE['bench']['height']}x{NATIVE['bench']['width']}"
+NATIVE_BENCH_H, NATIVE_BENCH_W = NATIVE["bench"]["size"]
+NATIVE_BENCH_RES = f"{NATIVE_BENCH_H}x{NATIVE_BENCH_W}"
 # The ncnn-Python baseline needs a stock (GridSample) model baked at the benchmark size.
 NATIVE_STOCK = f"{NCNN}-stock-{NATIVE_BENCH_RES}" if NATIVE_BENCH_RES in STOCK_RES else None
 NATIVE_SOURCE_ARGS = (f"--version {NATIVE['ncnn_version']} --sha256 {NATIVE['ncnn_sha256']} --resources resources"
@@ -113,5 +114,5 @@ rule native_bench:
         "../envs/rifebuild.yaml"
     shell:
         "python -m rifebuild.native bench --bin {input.bin:q} --model {NCNN:q} {params.stock}"
-        " --width {NATIVE[bench][width]} --height {NATIVE[bench][height]} --threads {params.threads}"
+        " --width {NATIVE_BENCH_W} --height {NATIVE_BENCH_H} --threads {params.threads}"
         " --warmup {NATIVE[bench][warmup]} --loops {NATIVE[bench][loops]} --out {output:q} > {log:q} 2>&1"

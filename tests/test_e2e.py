@@ -21,6 +21,8 @@ TINY_CONFIG = {
     "export": {"height": 64, "width": 96},
     "verify": {"resolutions": [[96, 128]], "threads": 1},
     "stock_resolutions": [[96, 128]],
+    "calibration": {"resolution": [64, 96], "calibration_size": 2, "evaluation_size": 1, "max_motion": 3},
+    "int8": {"sensitivity_frames": 1, "sensitivity_keep_float": 1},
 }
 
 
@@ -116,3 +118,29 @@ def test_missing_local_weights_file(tmp_path):
     proc = snakemake(workdir, "-n")
     assert proc.returncode != 0
     assert "is not an existing file" in proc.stdout + proc.stderr
+
+
+def test_int8_outputs(finished_run):
+    from rifebuild import int8, quant
+
+    model = finished_run / "results" / "ncnn" / "rife-v4.6-int8"
+    weights, inputs = quant.read_table(model / "flownet.table")
+    assert len(weights) == len(inputs) == 40
+    rows = int8.parse_sensitivity((model / "sensitivity.tsv").read_text())
+    summary = json.loads((model / "quantize.json").read_text())
+    assert summary["float"] == [rows[0]["layer"]] and len(summary["int8"]) == 39
+    assert summary["bin_size_ratio"] <= 0.35  # one layer kept float; all-int8 is <= 0.3 (test_int8)
+    param = (model / "flownet.param").read_text()
+    assert "rife.Warp" in param and "GridSample" not in param
+    record = json.loads((model / "verify.json").read_text())
+    assert [c["resolution"] for c in record["checks"]] == [[64, 96], [96, 128]]
+    assert all(c["passed"] and c["int8_vs_fp32_ncnn"]["psnr_db"] >= 30 for c in record["checks"])
+    assert set(record["artifact_sha256"]) == {"flownet.param", "flownet.bin", "flownet.table"}
+
+
+def test_bad_calibration_data_fails_with_one_sentence(tmp_path):
+    workdir = make_workdir(tmp_path, calibration={"data": str(tmp_path / "missing")})
+    proc = snakemake(workdir, "results/calibration/data")
+    assert proc.returncode != 0
+    log = (workdir / "logs" / "calibration_data.log").read_text()
+    assert "is not an existing directory" in log and "Traceback" not in log

@@ -1,0 +1,184 @@
+"""MNN branch, with the real tools: dynamic-shape ONNX, every .mnn variant, quantizer config, safety.
+
+All models use synthetic weights at small sizes (64x96 and 96x160), so no checkpoint is needed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rifebuild.mnn_calib import CalibrationError, quant_config, read_triplets, write_sequence_samples
+from rifebuild.reference import write_reference
+from rifebuild.weights import load_ifnet, save_state_dict, synthetic_state_dict
+
+SIZES = ((64, 96), (96, 160))
+ROOT = Path(__file__).absolute().parent.parent
+
+
+def cli(*args, check=True) -> subprocess.CompletedProcess:
+    """`python -m rifebuild.mnn ...` from the repository root, as the Snakemake rules call it."""
+    proc = subprocess.run([sys.executable, "-m", "rifebuild.mnn", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"rifebuild.mnn {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """Checkpoint, references, dynamic ONNX, the four .mnn variants: built once for the module."""
+    d = tmp_path_factory.mktemp("mnn")
+    paths = {"weights": d / "flownet.pkl", "onnx": d / "flownet-dynamic.onnx", "check": d / "onnx.check.json",
+             "frames": d / "frames", "samples": d / "calibration"}
+    cli("frames", "--out", paths["frames"], "--count", 4, "--size", "64x96")
+    save_state_dict(synthetic_state_dict(0), paths["weights"])
+    net = load_ifnet(paths["weights"])
+    paths["references"] = [d / f"{h}x{w}.npz" for h, w in SIZES]
+    for (h, w), ref in zip(SIZES, paths["references"]):
+        write_reference(net, h, w, 0, 0.5, ref)
+    cli("onnx", "--weights", paths["weights"], "--out", paths["onnx"], "--check-out", paths["check"],
+        "--reference", *paths["references"])
+    for variant, name in (("fp32", "flownet.mnn"), ("fp16", "flownet-fp16.mnn"), ("wq8", "flownet-wq8.mnn")):
+        paths[variant] = d / name
+        cli("convert", "--onnx", paths["onnx"], "--variant", variant, "--out", paths[variant])
+    cli("calib", "--frames", paths["frames"], "--out", paths["samples"], "--size", "64x96")
+    paths["int8"], paths["quant_json"] = d / "flownet-int8.mnn", d / "flownet-int8.quant.json"
+    cli("quant", "--src", paths["fp32"], "--samples", paths["samples"], "--out", paths["int8"],
+        "--config-out", paths["quant_json"], "--feature-method", "EMA", "--weight-method", "MAX_ABS")
+    return paths
+
+
+def test_dynamic_onnx_matches_pytorch_at_two_sizes(built):
+    check = json.loads(built["check"].read_text())
+    assert check["input_dims"] == [[1, 3, "height", "width"], [1, 3, "height", "width"], [1, 1, "height", "width"]]
+    assert [c["size"] for c in check["checks"]] == [list(s) for s in SIZES]
+    assert all(c["max_abs_err"] < 1e-4 for c in check["checks"])
+
+
+# PSNR vs PyTorch fp32 (dB) each variant must reach at both sizes with synthetic weights.
+MIN_PSNR = {"fp32": 80.0, "fp16": 60.0, "wq8": 45.0, "int8": 35.0}
+
+
+@pytest.mark.parametrize("variant", sorted(MIN_PSNR))
+def test_variant_runs_at_two_sizes(built, variant, tmp_path):
+    out = tmp_path / "verify.json"
+    cli("verify", "--model", built[variant], "--reference", *built["references"], "--out", out,
+        "--eval", built["frames"], "--weights", built["weights"], "--min-psnr", MIN_PSNR[variant])
+    record = json.loads(out.read_text())
+    assert [r["size"] for r in record["resolutions"]] == [list(s) for s in SIZES]
+    for row in record["resolutions"]:
+        assert row["vs_torch"]["psnr_db"] > MIN_PSNR[variant]
+        assert row["vs_torch"]["ssim"] > 0.99
+        assert len(row["inputs_sha256"]) == 64
+    assert record["tools"]["mnn"] and record["ground_truth"]["samples"] == 4
+
+
+def test_verify_below_minimum_psnr_fails_clearly(built, tmp_path):
+    out = tmp_path / "verify.json"
+    proc = cli("verify", "--model", built["wq8"], "--reference", built["references"][0], "--out", out,
+               "--min-psnr", 500, check=False)
+    assert proc.returncode == 1 and "below the configured minimum 500" in proc.stderr
+    assert not out.exists()
+
+
+def test_quantizer_config_and_sequence_layout(built):
+    config = json.loads(built["quant_json"].read_text())
+    assert config["input_type"] == "sequence"
+    assert config["feature_quantize_method"] == "EMA" and config["weight_quantize_method"] == "MAX_ABS"
+    assert config["inputs"] == [{"name": "in0", "shape": [1, 3, 64, 96]}, {"name": "in1", "shape": [1, 3, 64, 96]},
+                                {"name": "in2", "shape": [1, 1, 64, 96]}]
+    assert config["used_sample_num"] == 4 and Path(config["path"]) == built["samples"]
+    sample = built["samples"] / "0000"
+    assert sorted(p.name for p in sample.iterdir()) == ["in0.txt", "in1.txt", "in2.txt", "input.json"]
+    assert json.loads((sample / "input.json").read_text())["inputs"] == config["inputs"]
+    in0 = np.loadtxt(sample / "in0.txt", dtype=np.float32)
+    assert in0.shape == (3 * 64, 96)  # NCHW order, one image row per line
+    expected = np.load(built["frames"] / "0000" / "in0.npy").reshape(3 * 64, 96)
+    assert np.abs(in0 - expected).max() < 1e-5
+    assert np.all(np.loadtxt(sample / "in2.txt") == 0.5)
+
+
+def test_calibration_frames_from_png_triplets_are_cropped(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "frames" / "a"
+    folder.mkdir(parents=True)
+    for name in ("im1", "im2", "im3"):
+        Image.fromarray(np.full((70, 100, 3), 128, np.uint8)).save(folder / f"{name}.png")
+    samples = read_triplets(tmp_path / "frames")
+    assert samples[0]["in0"].shape == (3, 70, 100) and "gt" in samples[0]
+    assert write_sequence_samples(samples, tmp_path / "out", 64, 96) == 1
+    assert np.loadtxt(tmp_path / "out" / "0000" / "in1.txt").shape == (3 * 64, 96)
+
+
+def test_bad_calibration_input_is_one_clear_sentence(tmp_path, built):
+    with pytest.raises(CalibrationError, match="calibration/evaluation split not found"):
+        read_triplets(tmp_path / "missing")
+    with pytest.raises(CalibrationError, match=r"mnn.int8.feature_method 'KLD' is unknown; use one of KL, ADMM, EMA"):
+        quant_config(tmp_path, 1, 64, 96, "KLD", "MAX_ABS")
+    with pytest.raises(CalibrationError, match="mnn.int8.weight_method"):
+        quant_config(tmp_path, 1, 64, 96, "EMA", "MIN_MAX")
+    proc = cli("quant", "--src", built["fp32"], "--samples", tmp_path / "none", "--out", tmp_path / "x.mnn",
+               "--config-out", tmp_path / "x.json", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("error: ") and "no calibration samples" in proc.stderr
+    assert not (tmp_path / "x.mnn").exists()
+
+
+def test_converter_failure_leaves_no_model(tmp_path):
+    bogus = tmp_path / "bogus.onnx"
+    bogus.write_bytes(b"not an onnx model")
+    proc = cli("convert", "--onnx", bogus, "--variant", "fp32", "--out", tmp_path / "x.mnn", check=False)
+    assert proc.returncode == 1 and "MNN mnnconvert" in proc.stderr
+    assert list(tmp_path.iterdir()) == [bogus]
+
+
+def installed_distributions() -> list[str]:
+    code = ("import importlib.metadata as m, json; "
+            "print(json.dumps(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))")
+    return json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
+
+
+def offline_prefix(tmp_path: Path) -> tuple[list[str], dict]:
+    """A new network namespace (no interfaces up) when we may make one; else refuse sockets in Python."""
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        return ["unshare", "-n"], {}
+    site = tmp_path / "nonet"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import socket\n"
+        "def _refuse(*a, **k):\n    raise OSError('network disabled by test')\n"
+        "socket.socket.connect = socket.socket.connect_ex = _refuse\n"
+        "socket.create_connection = socket.getaddrinfo = _refuse\n")
+    return [], {"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
+
+
+def test_mnn_tools_work_offline_and_leave_the_venv_unchanged(built, tmp_path):
+    before = installed_distributions()
+    prefix, extra_env = offline_prefix(tmp_path)
+    env = {**os.environ, **extra_env}
+    probe = "import socket; socket.create_connection(('192.0.2.1', 443), timeout=2)"
+    assert subprocess.run([*prefix, sys.executable, "-c", probe], env=env, capture_output=True).returncode != 0
+    for args in (["convert", "--onnx", built["onnx"], "--variant", "fp16", "--out", tmp_path / "a.mnn"],
+                 ["quant", "--src", built["fp32"], "--samples", built["samples"], "--out", tmp_path / "b.mnn",
+                  "--config-out", tmp_path / "b.json"]):
+        proc = subprocess.run([*prefix, sys.executable, "-m", "rifebuild.mnn", *map(str, args)], cwd=ROOT,
+                              env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp or side files left
+    assert (tmp_path / "a.mnn").stat().st_size > 0 and (tmp_path / "b.mnn").stat().st_size > 0
+    after = installed_distributions()
+    assert after == before
+    assert not any(name.lower().startswith("aliyun") for name in after)
+
+
+def test_conversion_is_byte_identical(built, tmp_path):
+    # MNN stamps a random UUID into each model; mnn_tools derives it from the content instead.
+    cli("convert", "--onnx", built["onnx"], "--variant", "fp32", "--out", tmp_path / "again.mnn")
+    assert (tmp_path / "again.mnn").read_bytes() == built["fp32"].read_bytes()
