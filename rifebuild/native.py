@@ -14,10 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rifebuild.atomic import atomic_path, atomic_write_json
+from rifebuild.metrics import compare
+
 REPO = Path(__file__).resolve().parent.parent
 NATIVE_SRC = REPO / "native"
 TARGETS = ("host", "linux-arm64", "android-arm64")
-
 
 
 def default_config() -> dict:
@@ -25,6 +27,7 @@ def default_config() -> dict:
     from rifebuild.config import validate
 
     return validate({})["native"]
+
 
 # Layer types the RIFE models use, plus the ones ncnn's own layers create internally
 # (Convolution/Deconvolution -> Padding, Packing, Cast, Gemm, Flatten, InnerProduct; fused
@@ -229,10 +232,8 @@ def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_
         binary = build_rife_bench(target, prefix, build_root, jobs, log)
         t2 = time.monotonic()
     out_bin = Path(out_bin)
-    out_bin.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_bin.with_name(out_bin.name + ".tmp")
-    shutil.copy2(binary, tmp)
-    os.replace(tmp, out_bin)
+    with atomic_path(out_bin) as tmp:
+        shutil.copy2(binary, tmp)
     return {"target": name, "ncnn_s": round(t1 - t0, 1), "rife_bench_s": round(t2 - t1, 1),
             "size_bytes": out_bin.stat().st_size}
 
@@ -310,11 +311,8 @@ def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: 
             ppm.append(Path(tmp) / f"in{i}.ppm")
         call(binary, ["interpolate", "--model", model_dir, "--in0", ppm[0], "--in1", ppm[1], "--t", timestep,
                       "--threads", threads, "--precision", precision, "--out", Path(tmp) / "out.ppm"], runner)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        part = out.with_name(out.name + ".tmp")
-        with Image.open(Path(tmp) / "out.ppm") as img:
+        with Image.open(Path(tmp) / "out.ppm") as img, atomic_path(out) as part:
             img.save(part, format="PNG")
-        os.replace(part, out)
     return out
 
 
@@ -328,18 +326,6 @@ def bench(binary: Path, model_dir: Path, width: int, height: int, threads: int =
     return json.loads(out)
 
 
-def compare(output, reference) -> dict:
-    """max/mean abs error and PSNR (peak 1.0) of `output` against `reference`."""
-    import numpy as np
-
-    out = np.asarray(output, dtype=np.float64).reshape(np.shape(reference)[-3:])
-    ref = np.asarray(reference, dtype=np.float64).reshape(out.shape)
-    err = np.abs(out - ref)
-    mse = float(np.mean(err ** 2))
-    return {"max_abs": float(err.max()), "mean_abs": float(err.mean()),
-            "psnr_db": None if mse == 0 else float(10 * np.log10(1.0 / mse))}
-
-
 def verify_model(binary: Path, model_dir: Path, reference_npz: Path, tolerance: float = 1e-3, threads: int = 1,
                  runner: tuple[str, ...] = ()) -> dict:
     """Run the rife.Warp fp32 model on a PyTorch reference (npz of in0, in1, in2, out0) and compare."""
@@ -349,9 +335,9 @@ def verify_model(binary: Path, model_dir: Path, reference_npz: Path, tolerance: 
         inputs = {k: data[k] for k in ("in0", "in1", "in2")}
         ref = data["out0"]
     got = dump(binary, inputs, model_dir=model_dir, threads=threads, runner=runner)
-    record = compare(got, ref)
+    record = compare(got, ref.reshape(got.shape))
     record.update({"reference": str(reference_npz), "shape": list(got.shape), "tolerance": tolerance,
-                   "passed": record["max_abs"] <= tolerance})
+                   "passed": record["max_abs_err"] <= tolerance})
     return record
 
 
@@ -364,17 +350,6 @@ def provenance(binary: Path, model_dir: Path, references: list[Path], runner: tu
     return {"binary": str(binary), "model": str(model_dir),
             "version": call(binary, ["version"], runner).strip(),
             "sha256": {str(f): sha256_of(f) for f in files}}
-
-
-def write_json(path: Path, obj) -> None:
-    """Sorted, indented JSON written atomically."""
-    import json
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def bench_python_ncnn(param: Path, bin_: Path, width: int, height: int, threads: int = 1, warmup: int = 1,
@@ -421,7 +396,7 @@ def cross_check(host_bin: Path, other_bin: Path, model_dir: Path, runner: tuple[
     host = dump(host_bin, inputs, model_dir=model_dir, threads=2)
     other = dump(other_bin, inputs, model_dir=model_dir, threads=2, runner=runner)
     record = compare(other, host)
-    record.update({"shape": list(host.shape), "tolerance": tolerance, "passed": record["max_abs"] <= tolerance})
+    record.update({"shape": list(host.shape), "tolerance": tolerance, "passed": record["max_abs_err"] <= tolerance})
     return record
 
 
@@ -498,16 +473,16 @@ def _cli(argv: list[str] | None = None) -> int:
             interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, a.threads, a.precision)
         elif a.cmd == "verify":
             records = [verify_model(a.bin, a.model, r, a.tolerance, threads=2) for r in a.references]
-            write_json(a.out, {**provenance(a.bin, a.model, a.references), "checks": records,
+            atomic_write_json(a.out, {**provenance(a.bin, a.model, a.references), "checks": records,
                                "passed": all(r["passed"] for r in records)})
             if not all(r["passed"] for r in records):
                 raise NativeError(f"rife-bench output differs from PyTorch by more than {a.tolerance}; see {a.out}.")
         elif a.cmd == "cross-check":
             runner = runner_for(a.target)
             rec = cross_check(a.host_bin, a.bin, a.model, runner)
-            write_json(a.out, {**provenance(a.bin, a.model, [], runner), "host_binary": str(a.host_bin), **rec})
+            atomic_write_json(a.out, {**provenance(a.bin, a.model, [], runner), "host_binary": str(a.host_bin), **rec})
             if not rec["passed"]:
-                raise NativeError(f"{a.target} output differs from host by {rec['max_abs']:.2e}; see {a.out}.")
+                raise NativeError(f"{a.target} output differs from host by {rec['max_abs_err']:.2e}; see {a.out}.")
         elif a.cmd == "bench":
             runs = [bench(a.bin, a.model, a.width, a.height, t, a.warmup, a.loops, a.precision, runner_for(a.target))
                     for t in a.threads]
@@ -517,7 +492,7 @@ def _cli(argv: list[str] | None = None) -> int:
                                           a.width, a.height, t, a.warmup, a.loops) for t in a.threads]
                 record["ncnn_python"] = base
                 record["speedup_vs_python"] = [round(x["median_ms"] / r["median_ms"], 3) for r, x in zip(runs, base)]
-            write_json(a.out, record)
+            atomic_write_json(a.out, record)
     except (NativeError, SourceError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
