@@ -408,7 +408,10 @@ def _cli(argv: list[str] | None = None) -> int:
     from rifebuild import ncnn_source
     from rifebuild.ncnn_source import SourceError
 
-    defaults = default_config()
+    from rifebuild.config import validate
+
+    config = validate({})
+    defaults = config["native"]
     p = argparse.ArgumentParser(prog="python -m rifebuild.native", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     src = argparse.ArgumentParser(add_help=False)
@@ -439,7 +442,7 @@ def _cli(argv: list[str] | None = None) -> int:
     v.add_argument("--bin", type=Path, required=True)
     v.add_argument("--model", type=Path, required=True)
     v.add_argument("--out", type=Path, required=True)
-    v.add_argument("--tolerance", type=float, default=defaults["verify_tolerance"])
+    v.add_argument("--tolerance", type=float, default=config["verify"]["fp32_max_abs_err"])
     v.add_argument("references", type=Path, nargs="+")
     c = sub.add_parser("cross-check", help="another target's binary vs the host binary -> JSON")
     c.add_argument("--host-bin", type=Path, required=True)

@@ -78,7 +78,7 @@ rule native_verify:
     output:
         "results/native/host/verify.json",
     params:
-        tolerance=NATIVE["verify_tolerance"],
+        tolerance=config["verify"]["fp32_max_abs_err"],
     log:
         "logs/native/host.verify.log",
     threads: 2
