@@ -1,0 +1,396 @@
+// rife-bench: run a RIFE ncnn model (flownet.param/.bin, rife.Warp layer included) the way an app does.
+//   rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm
+//   rife-bench dump --model DIR|--param P [--bin B] --input NAME=FILE(.npy|.ppm)... [--output out0] --out OUT.npy
+//   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision fp32|fp16|int8]
+// Common options: --threads N (default 1), --precision fp32|fp16|int8 (default fp32).
+#include "imageio.h"
+#include "warp.h"
+
+#include <net.h>
+#include <platform.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <vector>
+
+#ifndef RIFE_TARGET
+#define RIFE_TARGET "unknown"
+#endif
+
+namespace {
+
+const int kAlign = 32; // RIFE v4 downsamples by 16 then 2x in the flow blocks: sizes must divide by 32
+
+struct Args
+{
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> inputs; // --input NAME=FILE, in order
+};
+
+[[noreturn]] void fail(const std::string& msg)
+{
+    fprintf(stderr, "rife-bench: %s.\n", msg.c_str());
+    exit(2);
+}
+
+void usage()
+{
+    fprintf(stderr,
+            "usage:\n"
+            "  rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm\n"
+            "  rife-bench dump (--model DIR | --param P [--bin B]) --input NAME=FILE.npy|.ppm ... [--output out0] --out OUT.npy\n"
+            "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
+            "common: [--threads 1] [--precision fp32|fp16|int8]\n");
+    exit(2);
+}
+
+Args parse(int argc, char** argv)
+{
+    Args a;
+    for (int i = 2; i < argc; i++)
+    {
+        std::string key = argv[i];
+        if (key.rfind("--", 0) != 0 || i + 1 >= argc)
+            fail("unexpected argument '" + key + "'; options take the form --name value");
+        std::string value = argv[++i];
+        if (key == "--input")
+            a.inputs.push_back(value);
+        else
+            a.opts[key.substr(2)] = value;
+    }
+    return a;
+}
+
+std::string opt(const Args& a, const std::string& key, const std::string& def = "")
+{
+    auto it = a.opts.find(key);
+    if (it != a.opts.end())
+        return it->second;
+    if (def.empty())
+        fail("missing option --" + key);
+    return def;
+}
+
+int opt_int(const Args& a, const std::string& key, const std::string& def = "")
+{
+    std::string s = opt(a, key, def);
+    char* end;
+    long v = strtol(s.c_str(), &end, 10);
+    if (*end || v < 0)
+        fail("--" + key + " must be a non-negative integer, got '" + s + "'");
+    return (int)v;
+}
+
+bool is_file(const std::string& path)
+{
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool ends_with(const std::string& s, const std::string& suffix)
+{
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Net options for a precision mode: fp32, fp16 storage (weights + blobs, fp32 arithmetic), int8 inference.
+void set_precision(ncnn::Option& o, const std::string& precision)
+{
+    o.use_bf16_storage = false;
+    o.use_fp16_arithmetic = false;
+    if (precision == "fp32")
+    {
+        o.use_fp16_packed = o.use_fp16_storage = false;
+        o.use_int8_inference = false;
+    }
+    else if (precision == "fp16")
+    {
+        o.use_fp16_packed = o.use_fp16_storage = true;
+        o.use_int8_inference = false;
+    }
+    else if (precision == "int8")
+    {
+        o.use_fp16_packed = o.use_fp16_storage = false;
+        o.use_int8_inference = true;
+    }
+    else
+        fail("--precision must be fp32, fp16 or int8, got '" + precision + "'");
+}
+
+void load_net(ncnn::Net& net, const Args& a)
+{
+    std::string param, bin;
+    if (a.opts.count("model"))
+    {
+        param = a.opts.at("model") + "/flownet.param";
+        bin = a.opts.at("model") + "/flownet.bin";
+    }
+    else
+    {
+        param = opt(a, "param");
+        bin = a.opts.count("bin") ? a.opts.at("bin") : "";
+    }
+    if (!is_file(param))
+        fail("model file " + param + " not found; point --model at a folder holding flownet.param and flownet.bin");
+    if (!bin.empty() && !is_file(bin))
+        fail("model file " + bin + " not found; point --model at a folder holding flownet.param and flownet.bin");
+
+    net.opt.num_threads = opt_int(a, "threads", "1");
+    net.opt.lightmode = true;
+    set_precision(net.opt, opt(a, "precision", "fp32"));
+    rife::register_warp(net);
+    if (net.load_param(param.c_str()) != 0)
+        fail("cannot parse model file " + param + "; re-export it (layer types this build lacks are listed above)");
+    if (bin.empty())
+        net.load_model((const unsigned char*)""); // a weightless graph (e.g. Input + rife.Warp)
+    else if (net.load_model(bin.c_str()) != 0)
+        fail("cannot load weights " + bin + "; it does not match " + param + ", re-export both");
+}
+
+bool has_input(const ncnn::Net& net, const char* name)
+{
+    for (const char* n : net.input_names())
+        if (std::string(n) == name)
+            return true;
+    return false;
+}
+
+void check_rife_size(int w, int h)
+{
+    if (w <= 0 || h <= 0 || w % kAlign || h % kAlign)
+        fail("size " + std::to_string(w) + "x" + std::to_string(h) + " (WxH) cannot be fed to the model: width and "
+             "height must be positive multiples of " + std::to_string(kAlign) + " (interpolate pads automatically)");
+}
+
+ncnn::Mat timestep_map(int w, int h, float t)
+{
+    ncnn::Mat m(w, h, 1);
+    m.fill(t);
+    return m;
+}
+
+ncnn::Mat run(const ncnn::Net& net, const std::vector<std::pair<std::string, ncnn::Mat> >& inputs, const std::string& output)
+{
+    ncnn::Extractor ex = net.create_extractor();
+    for (const auto& kv : inputs)
+        if (ex.input(kv.first.c_str(), kv.second) != 0)
+            fail("the model has no input blob named '" + kv.first + "'");
+    ncnn::Mat out;
+    if (ex.extract(output.c_str(), out) != 0 || out.empty())
+        fail("running the model failed at output '" + output + "'; see the ncnn message above");
+    return out;
+}
+
+ncnn::Mat image_to_mat(const rife::Image& img)
+{
+    ncnn::Mat m = ncnn::Mat::from_pixels(img.rgb.data(), ncnn::Mat::PIXEL_RGB, img.w, img.h);
+    const float norm[3] = {1 / 255.f, 1 / 255.f, 1 / 255.f};
+    m.substract_mean_normalize(0, norm);
+    return m;
+}
+
+rife::Image load_image(const std::string& path)
+{
+    rife::Image img;
+    std::string err = rife::read_ppm(path, img);
+    if (!err.empty())
+        fail(err);
+    return img;
+}
+
+int cmd_interpolate(const Args& a)
+{
+    ncnn::Net net;
+    load_net(net, a);
+    rife::Image i0 = load_image(opt(a, "in0"));
+    rife::Image i1 = load_image(opt(a, "in1"));
+    if (i0.w != i1.w || i0.h != i1.h)
+        fail("frames " + opt(a, "in0") + " (" + std::to_string(i0.w) + "x" + std::to_string(i0.h) + ") and " + opt(a, "in1") + " ("
+             + std::to_string(i1.w) + "x" + std::to_string(i1.h) + ") differ in size; both frames must have the same size");
+    float t = (float)atof(opt(a, "t", "0.5").c_str());
+    if (!(t >= 0.f && t <= 1.f))
+        fail("--t must be in [0, 1]");
+
+    // Pad right/bottom to a multiple of 32 by replicating the edge (like rife-ncnn-vulkan), crop back after.
+    const int w = i0.w, h = i0.h;
+    const int pw = (w + kAlign - 1) / kAlign * kAlign, ph = (h + kAlign - 1) / kAlign * kAlign;
+    ncnn::Mat m0, m1;
+    ncnn::copy_make_border(image_to_mat(i0), m0, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
+    ncnn::copy_make_border(image_to_mat(i1), m1, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
+    ncnn::Mat out = run(net, {{"in0", m0}, {"in1", m1}, {"in2", timestep_map(pw, ph, t)}}, "out0");
+    if (out.c != 3 || out.w != pw || out.h != ph)
+        fail("the model's out0 is " + std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w)
+             + ", expected 3xHxW of the input; is this a RIFE v4 model?");
+
+    rife::Image res;
+    res.w = w;
+    res.h = h;
+    res.rgb.resize((size_t)w * h * 3);
+    for (int q = 0; q < 3; q++)
+    {
+        const float* p = out.channel(q);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                float v = std::min(std::max(p[y * pw + x] * 255.f + 0.5f, 0.f), 255.f);
+                res.rgb[((size_t)y * w + x) * 3 + q] = (unsigned char)v;
+            }
+    }
+    std::string err = rife::write_ppm(opt(a, "out"), res);
+    if (!err.empty())
+        fail(err);
+    return 0;
+}
+
+int cmd_dump(const Args& a)
+{
+    ncnn::Net net;
+    load_net(net, a);
+    std::vector<std::pair<std::string, ncnn::Mat> > inputs;
+    for (const std::string& spec : a.inputs)
+    {
+        size_t eq = spec.find('=');
+        if (eq == std::string::npos)
+            fail("--input takes NAME=FILE, got '" + spec + "'");
+        std::string name = spec.substr(0, eq), path = spec.substr(eq + 1);
+        ncnn::Mat m;
+        if (ends_with(path, ".npy"))
+        {
+            std::string err = rife::read_npy(path, m);
+            if (!err.empty())
+                fail(err);
+        }
+        else
+            m = image_to_mat(load_image(path));
+        inputs.push_back({name, m});
+    }
+    if (inputs.empty())
+        fail("dump needs at least one --input NAME=FILE");
+    if (has_input(net, "in2"))
+    {
+        const ncnn::Mat& m = inputs[0].second;
+        check_rife_size(m.w, m.h);
+        for (const auto& kv : inputs)
+            if (kv.second.w != m.w || kv.second.h != m.h)
+                fail("input '" + kv.first + "' is " + std::to_string(kv.second.w) + "x" + std::to_string(kv.second.h)
+                     + " but '" + inputs[0].first + "' is " + std::to_string(m.w) + "x" + std::to_string(m.h) + "; all inputs must have the same size");
+    }
+    ncnn::Mat out = run(net, inputs, opt(a, "output", "out0"));
+    std::string err = rife::write_npy(opt(a, "out"), out);
+    if (!err.empty())
+        fail(err);
+    return 0;
+}
+
+// Deterministic pseudo-random frame in [0,1] (a fixed LCG: same inputs on every target).
+ncnn::Mat synthetic_frame(int w, int h, unsigned seed)
+{
+    ncnn::Mat m(w, h, 3);
+    for (int q = 0; q < 3; q++)
+    {
+        float* p = m.channel(q);
+        for (int i = 0; i < w * h; i++)
+        {
+            seed = seed * 1664525u + 1013904223u;
+            p[i] = (float)(seed >> 8) / 16777216.f;
+        }
+    }
+    return m;
+}
+
+// CPU time of all threads of this process: next to wall time it shows how much a busy machine
+// (other processes taking the cores) inflated a latency.
+double process_cpu_ms()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// Peak RSS of this program: VmHWM belongs to the exec'd image, while getrusage's ru_maxrss keeps the
+// parent's peak across fork+exec (a Python caller with torch loaded would show up as ~200 MB).
+long peak_rss_kb()
+{
+    long kb = -1;
+    FILE* f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (kb < 0)
+    {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = ru.ru_maxrss;
+    }
+    return kb;
+}
+
+int cmd_bench(const Args& a)
+{
+    const int w = opt_int(a, "width"), h = opt_int(a, "height");
+    check_rife_size(w, h);
+    const int warmup = opt_int(a, "warmup", "1"), loops = opt_int(a, "loops", "5");
+    if (loops < 1)
+        fail("--loops must be at least 1");
+    ncnn::Net net;
+    load_net(net, a);
+    ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
+    std::vector<double> ms, cpu_ms;
+    for (int i = 0; i < warmup + loops; i++)
+    {
+        double c0 = process_cpu_ms();
+        auto t0 = std::chrono::steady_clock::now();
+        run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
+        auto t1 = std::chrono::steady_clock::now();
+        if (i >= warmup)
+        {
+            ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+            cpu_ms.push_back(process_cpu_ms() - c0);
+        }
+    }
+    std::vector<double> sorted = ms;
+    std::sort(sorted.begin(), sorted.end());
+    size_t n = sorted.size();
+    double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"width\": %d, \"height\": %d, \"threads\": %d, "
+           "\"precision\": \"%s\", \"warmup\": %d, \"loops\": %d, \"latency_ms\": [",
+           RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, opt(a, "precision", "fp32").c_str(), warmup, loops);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%.3f", i ? ", " : "", ms[i]);
+    printf("], \"cpu_ms\": [");
+    for (size_t i = 0; i < n; i++)
+        printf("%s%.3f", i ? ", " : "", cpu_ms[i]);
+    printf("], \"median_ms\": %.3f, \"min_ms\": %.3f, \"peak_rss_kb\": %ld}\n", median, sorted[0], peak_rss_kb());
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2)
+        usage();
+    std::string cmd = argv[1];
+    Args a = parse(argc, argv);
+    if (cmd == "interpolate")
+        return cmd_interpolate(a);
+    if (cmd == "dump")
+        return cmd_dump(a);
+    if (cmd == "bench")
+        return cmd_bench(a);
+    if (cmd == "version")
+    {
+        printf("rife-bench %s ncnn %s\n", RIFE_TARGET, NCNN_VERSION_STRING);
+        return 0;
+    }
+    usage();
+}
