@@ -29,6 +29,7 @@ include: "rules/export.smk"
 include: "rules/ncnn.smk"
 include: "rules/int8.smk"
 include: "rules/mnn.smk"
+include: "rules/native.smk"
 
 
 rule all:
@@ -38,3 +39,4 @@ rule all:
         NCNN_ALL,
         INT8_ALL,
         MNN_ALL,
+        NATIVE_ALL,

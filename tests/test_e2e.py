@@ -23,6 +23,9 @@ TINY_CONFIG = {
     "stock_resolutions": [[96, 128]],
     "calibration": {"resolution": [64, 96], "calibration_size": 2, "evaluation_size": 1, "max_motion": 3},
     "int8": {"sensitivity_frames": 1, "sensitivity_keep_float": 1},
+    # The native build is shared with tests/test_native.py (absolute build_dir): cold once per machine.
+    "native": {"targets": ["host", "linux-arm64"], "build_dir": str(REPO / "build" / "native"),
+               "bench": {"size": [64, 96], "threads": [1], "warmup": 0, "loops": 1}},
 }
 
 
@@ -65,6 +68,15 @@ def test_outputs_and_verification_thresholds(finished_run):
         assert record["checks"][0]["passed"] and record["checks"][0]["max_abs_err"] <= 1e-3
     assert (results / "benchmarks" / "pnnx.tsv").exists()
     assert (finished_run / "logs" / "warp_rewrite.log").read_text().startswith("rewrote 8 warps")
+
+
+def test_native_outputs(finished_run):
+    native = finished_run / "results" / "native"
+    verify = json.loads((native / "host" / "verify.json").read_text())
+    assert verify["checks"] and all(c["max_abs_err"] <= 1e-3 for c in verify["checks"])
+    assert json.loads((native / "linux-arm64" / "cross_check.json").read_text())["max_abs_err"] <= 1e-3
+    bench = json.loads((native / "host" / "bench.json").read_text())
+    assert bench
 
 
 def test_mnn_outputs(finished_run):
