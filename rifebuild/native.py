@@ -327,18 +327,28 @@ def bench(binary: Path, model_dir: Path, width: int, height: int, threads: int =
 
 
 def verify_model(binary: Path, model_dir: Path, reference_npz: Path, tolerance: float = 1e-3, threads: int = 1,
-                 runner: tuple[str, ...] = ()) -> dict:
-    """Run the rife.Warp fp32 model on a PyTorch reference (npz of in0, in1, in2, out0) and compare."""
+                 runner: tuple[str, ...] = (), precision: str = "fp32", min_psnr: float | None = None) -> dict:
+    """Run the rife.Warp model on a PyTorch reference (npz of in0, in1, in2, out0) and compare.
+
+    Float models pass on max abs error <= tolerance; quantized ones (min_psnr given) on PSNR >= min_psnr.
+    """
     import numpy as np
 
     with np.load(reference_npz) as data:
         inputs = {k: data[k] for k in ("in0", "in1", "in2")}
         ref = data["out0"]
-    got = dump(binary, inputs, model_dir=model_dir, threads=threads, runner=runner)
+    got = dump(binary, inputs, model_dir=model_dir, threads=threads, precision=precision, runner=runner)
     record = compare(got, ref.reshape(got.shape))
-    record.update({"reference": str(reference_npz), "shape": list(got.shape), "tolerance": tolerance,
-                   "passed": record["max_abs_err"] <= tolerance})
+    record.update({"reference": str(reference_npz), "shape": list(got.shape), "precision": precision,
+                   **_verdict(record, tolerance, min_psnr)})
     return record
+
+
+def _verdict(record: dict, tolerance: float, min_psnr: float | None) -> dict:
+    if min_psnr is None:
+        return {"tolerance": tolerance, "passed": record["max_abs_err"] <= tolerance}
+    psnr = record["psnr_db"]
+    return {"min_psnr_db": min_psnr, "passed": psnr is None or psnr >= min_psnr}
 
 
 def provenance(binary: Path, model_dir: Path, references: list[Path], runner: tuple[str, ...] = ()) -> dict:
@@ -385,7 +395,8 @@ def bench_python_ncnn(param: Path, bin_: Path, width: int, height: int, threads:
 
 
 def cross_check(host_bin: Path, other_bin: Path, model_dir: Path, runner: tuple[str, ...], height: int = 64,
-                width: int = 64, tolerance: float = 1e-3) -> dict:
+                width: int = 64, tolerance: float = 1e-3, precision: str = "fp32",
+                min_psnr: float | None = None) -> dict:
     """Same seeded inputs through the host binary and another target's binary (e.g. under qemu)."""
     import numpy as np
 
@@ -393,10 +404,10 @@ def cross_check(host_bin: Path, other_bin: Path, model_dir: Path, runner: tuple[
     inputs = {"in0": rng.random((3, height, width), dtype=np.float32),
               "in1": rng.random((3, height, width), dtype=np.float32),
               "in2": np.full((1, height, width), 0.5, np.float32)}
-    host = dump(host_bin, inputs, model_dir=model_dir, threads=2)
-    other = dump(other_bin, inputs, model_dir=model_dir, threads=2, runner=runner)
+    host = dump(host_bin, inputs, model_dir=model_dir, threads=2, precision=precision)
+    other = dump(other_bin, inputs, model_dir=model_dir, threads=2, precision=precision, runner=runner)
     record = compare(other, host)
-    record.update({"shape": list(host.shape), "tolerance": tolerance, "passed": record["max_abs_err"] <= tolerance})
+    record.update({"shape": list(host.shape), "precision": precision, **_verdict(record, tolerance, min_psnr)})
     return record
 
 
@@ -443,6 +454,8 @@ def _cli(argv: list[str] | None = None) -> int:
     v.add_argument("--model", type=Path, required=True)
     v.add_argument("--out", type=Path, required=True)
     v.add_argument("--tolerance", type=float, default=config["verify"]["fp32_max_abs_err"])
+    v.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
+    v.add_argument("--min-psnr", type=float, default=None, help="pass on PSNR (quantized models) instead of max error")
     v.add_argument("references", type=Path, nargs="+")
     c = sub.add_parser("cross-check", help="another target's binary vs the host binary -> JSON")
     c.add_argument("--host-bin", type=Path, required=True)
@@ -450,6 +463,8 @@ def _cli(argv: list[str] | None = None) -> int:
     c.add_argument("--target", required=True, choices=TARGETS)
     c.add_argument("--model", type=Path, required=True)
     c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
+    c.add_argument("--min-psnr", type=float, default=None)
     k = sub.add_parser("bench", help="latency JSON for rife-bench (and the ncnn Python baseline)")
     k.add_argument("--bin", type=Path, required=True)
     k.add_argument("--target", default="host", choices=TARGETS)
@@ -461,6 +476,8 @@ def _cli(argv: list[str] | None = None) -> int:
     k.add_argument("--warmup", type=int, default=1)
     k.add_argument("--loops", type=int, default=5)
     k.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
+    k.add_argument("--baseline-model", type=Path, default=None,
+                   help="fp32 model dir benchmarked alternately in the same run (e.g. fp32 next to int8)")
     k.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     try:
@@ -475,21 +492,32 @@ def _cli(argv: list[str] | None = None) -> int:
         elif a.cmd == "interpolate":
             interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, a.threads, a.precision)
         elif a.cmd == "verify":
-            records = [verify_model(a.bin, a.model, r, a.tolerance, threads=2) for r in a.references]
-            atomic_write_json(a.out, {**provenance(a.bin, a.model, a.references), "checks": records,
-                               "passed": all(r["passed"] for r in records)})
+            records = [verify_model(a.bin, a.model, r, a.tolerance, threads=2, precision=a.precision,
+                                    min_psnr=a.min_psnr) for r in a.references]
             if not all(r["passed"] for r in records):
-                raise NativeError(f"rife-bench output differs from PyTorch by more than {a.tolerance}; see {a.out}.")
+                bound = f"PSNR {a.min_psnr} dB" if a.min_psnr is not None else f"max abs error {a.tolerance}"
+                raise NativeError(f"rife-bench {a.precision} output vs PyTorch misses {bound}: "
+                                  + ", ".join(f"{r['max_abs_err']:.2e} / {r['psnr_db']} dB" for r in records))
+            atomic_write_json(a.out, {**provenance(a.bin, a.model, a.references), "checks": records, "passed": True})
         elif a.cmd == "cross-check":
             runner = runner_for(a.target)
-            rec = cross_check(a.host_bin, a.bin, a.model, runner)
-            atomic_write_json(a.out, {**provenance(a.bin, a.model, [], runner), "host_binary": str(a.host_bin), **rec})
+            rec = cross_check(a.host_bin, a.bin, a.model, runner, precision=a.precision, min_psnr=a.min_psnr)
             if not rec["passed"]:
-                raise NativeError(f"{a.target} output differs from host by {rec['max_abs_err']:.2e}; see {a.out}.")
+                raise NativeError(f"{a.target} {a.precision} output differs from host by {rec['max_abs_err']:.2e}"
+                                  f" ({rec['psnr_db']} dB)")
+            atomic_write_json(a.out, {**provenance(a.bin, a.model, [], runner), "host_binary": str(a.host_bin), **rec})
         elif a.cmd == "bench":
-            runs = [bench(a.bin, a.model, a.width, a.height, t, a.warmup, a.loops, a.precision, runner_for(a.target))
-                    for t in a.threads]
+            runs, baseline = [], []
+            for t in a.threads:
+                runs.append(bench(a.bin, a.model, a.width, a.height, t, a.warmup, a.loops, a.precision,
+                                  runner_for(a.target)))
+                if a.baseline_model:
+                    baseline.append(bench(a.bin, a.baseline_model, a.width, a.height, t, a.warmup, a.loops,
+                                          "fp32", runner_for(a.target)))
             record = {"rife_bench": runs}
+            if baseline:
+                record["fp32_baseline"] = baseline
+                record["ratio_vs_fp32"] = [round(r["median_ms"] / b["median_ms"], 3) for r, b in zip(runs, baseline)]
             if a.stock_model:
                 base = [bench_python_ncnn(a.stock_model / "flownet.param", a.stock_model / "flownet.bin",
                                           a.width, a.height, t, a.warmup, a.loops) for t in a.threads]

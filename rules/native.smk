@@ -19,9 +19,9 @@ NATIVE_SOURCE_ARGS = (f"--version {NATIVE['ncnn_version']} --sha256 {NATIVE['ncn
                       f" --build-dir '{NATIVE['build_dir']}'" + (f" --url '{NATIVE['ncnn_url']}'" if NATIVE["ncnn_url"] else ""))
 NATIVE_BUILD_ARGS = (f"{NATIVE_SOURCE_ARGS} --source-dir '{NATIVE_SRC_DIR}' --host-isa {NATIVE['host_isa']}"
                      + (f" --ndk '{NATIVE['android_ndk']}'" if NATIVE["android_ndk"] else ""))
-NATIVE_BENCH_ARGS = (f"--width {NATIVE_BENCH_W} --height {NATIVE_BENCH_H} --warmup {NATIVE['bench']['warmup']}"
-                     f" --loops {NATIVE['bench']['loops']} --threads " + " ".join(map(str, NATIVE["bench"]["threads"]))
-                     + (f" --stock-model {NATIVE_STOCK}" if NATIVE_STOCK else ""))
+NATIVE_TIMING_ARGS = (f"--width {NATIVE_BENCH_W} --height {NATIVE_BENCH_H} --warmup {NATIVE['bench']['warmup']}"
+                      f" --loops {NATIVE['bench']['loops']} --threads " + " ".join(map(str, NATIVE["bench"]["threads"])))
+NATIVE_BENCH_ARGS = NATIVE_TIMING_ARGS + (f" --stock-model {NATIVE_STOCK}" if NATIVE_STOCK else "")
 
 NATIVE_BINARIES = [f"results/native/{t}/rife-bench" for t in NATIVE_TARGETS]
 NATIVE_ALL = [
@@ -29,6 +29,10 @@ NATIVE_ALL = [
     "results/native/host/verify.json",
     "results/native/host/bench.json",
     *[f"results/native/{t}/cross_check.json" for t in NATIVE_TARGETS if t == "linux-arm64"],
+    # the int8 model (rules/int8.smk) through the native runtime: accuracy, arm64 vs host, int8 vs fp32 latency
+    "results/native/host/verify-int8.json",
+    "results/native/host/bench-int8.json",
+    *[f"results/native/{t}/cross_check-int8.json" for t in NATIVE_TARGETS if t == "linux-arm64"],
 ]
 
 
@@ -125,3 +129,65 @@ rule native_bench:
     shell:
         "python -m rifebuild.native bench --bin {input.bin:q} --model $(dirname {input.param:q}) {params.args}"
         " --out {output:q} > {log:q} 2>&1"
+
+
+rule native_verify_int8:
+    input:
+        bin="results/native/host/rife-bench",
+        param=f"{INT8}/flownet.param",
+        bin_=f"{INT8}/flownet.bin",
+        refs=expand("results/reference/{res}.npz", res=VERIFY_RES),
+    output:
+        "results/native/host/verify-int8.json",
+    params:
+        min_psnr=config["int8"]["min_psnr_vs_fp32"],
+    log:
+        "logs/native/host.verify-int8.log",
+    threads: 2
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "python -m rifebuild.native verify --bin {input.bin:q} --model $(dirname {input.param:q}) --out {output:q}"
+        " --precision int8 --min-psnr {params.min_psnr} {input.refs:q} > {log:q} 2>&1"
+
+
+rule native_cross_check_int8:
+    input:
+        host="results/native/host/rife-bench",
+        bin="results/native/{native_target}/rife-bench",
+        param=f"{INT8}/flownet.param",
+        bin_=f"{INT8}/flownet.bin",
+    output:
+        "results/native/{native_target}/cross_check-int8.json",
+    params:
+        min_psnr=config["int8"]["min_psnr_vs_fp32"],
+    log:
+        "logs/native/{native_target}.cross_check-int8.log",
+    threads: 2
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "python -m rifebuild.native cross-check --host-bin {input.host:q} --bin {input.bin:q} --precision int8"
+        " --min-psnr {params.min_psnr} --target {wildcards.native_target} --model $(dirname {input.param:q})"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+rule native_bench_int8:
+    input:
+        bin="results/native/host/rife-bench",
+        param=f"{INT8}/flownet.param",
+        bin_=f"{INT8}/flownet.bin",
+        fp32_param=f"{NCNN}/flownet.param",
+        fp32_bin=f"{NCNN}/flownet.bin",
+    output:
+        "results/native/host/bench-int8.json",
+    params:
+        args=NATIVE_TIMING_ARGS,
+    log:
+        "logs/native/host.bench-int8.log",
+    threads: max(NATIVE["bench"]["threads"])
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "python -m rifebuild.native bench --bin {input.bin:q} --model $(dirname {input.param:q}) {params.args}"
+        " --precision int8 --baseline-model $(dirname {input.fp32_param:q}) --out {output:q} > {log:q} 2>&1"

@@ -76,7 +76,19 @@ def test_native_outputs(finished_run):
     assert verify["checks"] and all(c["max_abs_err"] <= 1e-3 for c in verify["checks"])
     assert json.loads((native / "linux-arm64" / "cross_check.json").read_text())["max_abs_err"] <= 1e-3
     bench = json.loads((native / "host" / "bench.json").read_text())
-    assert bench
+    assert bench["rife_bench"][0]["median_ms"] > 0 and bench["ncnn_python"][0]["median_ms"] > 0
+
+
+def test_native_runs_the_int8_model(finished_run):
+    """rife-bench with int8 inference on the int8 rife.Warp model: host vs PyTorch, arm64 (qemu) vs host."""
+    native = finished_run / "results" / "native"
+    verify = json.loads((native / "host" / "verify-int8.json").read_text())
+    assert [c["precision"] for c in verify["checks"]] == ["int8", "int8"]
+    assert all(c["psnr_db"] >= 30 for c in verify["checks"])
+    cross = json.loads((native / "linux-arm64" / "cross_check-int8.json").read_text())
+    assert cross["passed"] and cross["psnr_db"] >= 30
+    bench = json.loads((native / "host" / "bench-int8.json").read_text())
+    assert bench["rife_bench"][0]["median_ms"] > 0 and bench["ratio_vs_fp32"][0] > 0
 
 
 def test_mnn_outputs(finished_run):
