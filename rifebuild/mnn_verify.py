@@ -6,41 +6,18 @@ ncnn branch uses); the models are shape-mutable, so this also proves they work a
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from rifebuild.metrics import compare, psnr_from_mse
+from rifebuild.metrics import compare, psnr_from_mse, ssim
 from rifebuild.mnn_calib import center_crop, read_triplets
 from rifebuild.mnn_run import forward, load_module
 from rifebuild.model import IFNet
 from rifebuild.reference import inputs_digest, load_reference
 from rifebuild.runner import run_torch
+from rifebuild.verify import tool_versions
 from rifebuild.weights import sha256_of
-
-
-def ssim(output: np.ndarray, reference: np.ndarray) -> float:
-    """Mean SSIM over channels of two [C,H,W] images in [0,1] (Gaussian 11x11, sigma 1.5)."""
-    a = torch.from_numpy(np.ascontiguousarray(output, dtype=np.float64))[:, None]
-    b = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float64))[:, None]
-    g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5.0) ** 2) / (2 * 1.5 ** 2))
-    g = g / g.sum()
-    window = (g[:, None] * g[None, :])[None, None]
-    blur = lambda x: F.conv2d(x, window)  # noqa: E731 - valid region only, no padding artefacts
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    value = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return float(value.mean())
-
-
-def tool_versions() -> dict[str, str]:
-    return {name: importlib.metadata.version(name) for name in ("mnn", "torch", "numpy", "onnx")}
 
 
 def verify_model(path: Path | str, references, eval_dir: Path | str | None = None, net: IFNet | None = None,

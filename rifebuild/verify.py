@@ -11,7 +11,7 @@ from rifebuild.reference import inputs_digest, load_reference
 from rifebuild.runner import run_ncnn, run_onnx
 from rifebuild.weights import sha256_of
 
-TOOLS = ("torch", "onnx", "onnxruntime", "onnxsim", "pnnx", "ncnn", "numpy")
+TOOLS = ("torch", "onnx", "onnxruntime", "onnxsim", "pnnx", "ncnn", "mnn", "numpy")
 
 
 class VerificationError(RuntimeError):
