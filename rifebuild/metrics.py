@@ -23,21 +23,22 @@ def psnr_from_mse(mse: float, peak: float = 1.0) -> float | None:
 
 
 def ssim(output: np.ndarray, reference: np.ndarray) -> float:
-    """Mean SSIM of two [C,H,W] images in [0,1] (Gaussian window 11, sigma 1.5, per channel)."""
-    import torch
-    import torch.nn.functional as F
+    """Mean SSIM of two [C,H,W] images in [0,1] (Gaussian window 11, sigma 1.5, per channel).
+
+    Only the valid region counts (no padding artefacts). The window is separable, so it runs as two
+    11-tap passes in float64 (scipy), fast enough for every evaluation frame at 736x1280.
+    """
+    from scipy.ndimage import correlate1d
 
     if output.shape != reference.shape:
         raise ValueError(f"output shape {output.shape} != reference shape {reference.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(output, np.float64))[:, None]
-    y = torch.from_numpy(np.ascontiguousarray(reference, np.float64))[:, None]
-    g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5 ** 2))
-    g = g / g.sum()
-    window = (g[:, None] * g[None, :])[None, None]
+    g = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5 ** 2))
+    g /= g.sum()
 
     def blur(z):
-        return F.conv2d(z, window)
+        return correlate1d(correlate1d(z, g, axis=-2), g, axis=-1)[..., 5:-5, 5:-5]
 
+    x, y = output.astype(np.float64), reference.astype(np.float64)
     mx, my = blur(x), blur(y)
     vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
     c1, c2 = 0.01 ** 2, 0.03 ** 2

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from rifebuild import metrics
+
+
+def ssim_direct(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM written the slow, obvious way: a full 11x11 Gaussian window at every valid position."""
+    g = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5 ** 2))
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    values = []
+    for x, y in zip(a.astype(np.float64), b.astype(np.float64)):
+        for i in range(x.shape[0] - 10):
+            for j in range(x.shape[1] - 10):
+                px, py = x[i:i + 11, j:j + 11], y[i:i + 11, j:j + 11]
+                mx, my = (w * px).sum(), (w * py).sum()
+                vx, vy = (w * px * px).sum() - mx ** 2, (w * py * py).sum() - my ** 2
+                cxy = (w * px * py).sum() - mx * my
+                values.append(((2 * mx * my + 1e-4) * (2 * cxy + 9e-4))
+                              / ((mx ** 2 + my ** 2 + 1e-4) * (vx + vy + 9e-4)))
+    return float(np.mean(values))
+
+
+def test_ssim_matches_the_direct_definition():
+    rng = np.random.default_rng(0)
+    a = rng.random((2, 20, 24)).astype(np.float32)
+    b = np.clip(a + 0.1 * rng.standard_normal(a.shape), 0, 1).astype(np.float32)
+    assert metrics.ssim(a, b) == pytest.approx(ssim_direct(a, b), abs=1e-12)
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+
+
+def test_compare_and_psnr():
+    a = np.zeros((3, 4, 4), np.float32)
+    b = a.copy()
+    b[0, 0, 0] = 0.5
+    result = metrics.compare(b, a)
+    assert result["max_abs_err"] == 0.5
+    assert result["mean_abs_err"] == pytest.approx(0.5 / 48)
+    assert result["psnr_db"] == pytest.approx(10 * np.log10(48 / 0.25))
+    assert metrics.compare(a, a)["psnr_db"] is None  # identical: no finite PSNR, JSON-safe
+    with pytest.raises(ValueError, match="shape"):
+        metrics.compare(a, a[:2])
