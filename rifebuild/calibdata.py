@@ -127,7 +127,7 @@ def builtin_triplets(split: str, count: int, height: int, width: int, seed: int,
 # directories: Vimeo-90K layout or consecutive video frames
 
 
-def _load_image(path: Path) -> np.ndarray:
+def load_image(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -139,7 +139,7 @@ def _load_image(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / 255.0
 
 
-def _center_crop(image: np.ndarray, height: int, width: int, path: Path) -> np.ndarray:
+def center_crop(image: np.ndarray, height: int, width: int, path: Path | str) -> np.ndarray:
     h, w = image.shape[1:]
     if h < height or w < width:
         raise FrameTooSmall(
@@ -150,13 +150,13 @@ def _center_crop(image: np.ndarray, height: int, width: int, path: Path) -> np.n
 
 
 def _load_triplet(paths: list[Path], height: int, width: int) -> Triplet:
-    images = [_load_image(p) for p in paths]
+    images = [load_image(p) for p in paths]
     shapes = {img.shape for img in images}
     if len(shapes) != 1:
         sizes = ", ".join(f"{p.name} {img.shape[1]}x{img.shape[2]}" for p, img in zip(paths, images))
         raise CalibrationDataError(
             f"{paths[0].parent}: frames of one triplet differ in size ({sizes}); all three must match")
-    return tuple(_center_crop(img, height, width, p) for img, p in zip(images, paths))  # type: ignore[return-value]
+    return tuple(center_crop(img, height, width, p) for img, p in zip(images, paths))  # type: ignore[return-value]
 
 
 def _vimeo_sequences(root: Path) -> list[Path]:

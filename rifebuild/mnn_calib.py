@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rifebuild.calibdata import center_crop, load_image
+
 
 FEATURE_METHODS = ("KL", "ADMM", "EMA")
 WEIGHT_METHODS = ("MAX_ABS", "ADMM")
@@ -42,9 +44,9 @@ def read_triplets(root: Path | str) -> list[dict[str, np.ndarray]]:
 
 def _read_sample(folder: Path) -> dict[str, np.ndarray]:
     if (folder / "im1.png").is_file() and (folder / "im3.png").is_file():
-        sample = {"in0": _png(folder / "im1.png"), "in1": _png(folder / "im3.png")}
+        sample = {"in0": load_image(folder / "im1.png"), "in1": load_image(folder / "im3.png")}
         if (folder / "im2.png").is_file():
-            sample["gt"] = _png(folder / "im2.png")
+            sample["gt"] = load_image(folder / "im2.png")
         return sample
     if (folder / "in0.npy").is_file() and (folder / "in1.npy").is_file():
         sample = {k: np.load(folder / f"{k}.npy").astype(np.float32) for k in ("in0", "in1")}
@@ -54,30 +56,20 @@ def _read_sample(folder: Path) -> dict[str, np.ndarray]:
     raise CalibrationError(f"{folder}: expected im1.png + im3.png (+ im2.png) or in0.npy + in1.npy")
 
 
-def _png(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1))
-
-
 def write_synthetic_frames(dest: Path | str, count: int, height: int, width: int, seed: int = 100) -> None:
     """Deterministic stand-in triplets in npy form: a smooth random image under an even pixel shift,
     so the true middle frame (half the shift) is known exactly.
 
-    For tests, and for `mnn.int8.calibration_dir: synthetic` until a real calibration split exists."""
-    import torch
-    import torch.nn.functional as F
+    For tests of the MNN branch (`python -m rifebuild.mnn frames`); the workflow uses the calibration
+    and evaluation splits of rifebuild.calibdata."""
+    from rifebuild.reference import smooth_field
 
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     for i in range(count):
         rng = np.random.default_rng(seed + i)
-        coarse = torch.from_numpy(rng.random((1, 3, height // 16 + 2, width // 16 + 2), dtype=np.float32))
-        big = F.interpolate(coarse, size=(height + 16, width + 16), mode="bicubic", align_corners=False)
-        big = big.clamp(0.0, 1.0)[0].numpy()
+        big = smooth_field(rng, height, width)
         dy, dx = (2 * int(v) for v in rng.integers(0, 5, size=2))  # even shifts up to 8 px
         crop = lambda oy, ox: np.ascontiguousarray(big[:, 8 - oy:8 - oy + height, 8 - ox:8 - ox + width])  # noqa: E731
         folder = tmp / f"{i:04d}"
@@ -91,14 +83,6 @@ def write_synthetic_frames(dest: Path | str, count: int, height: int, width: int
 def _replace_dir(tmp: Path, dest: Path) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
-
-
-def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    _, h, w = image.shape
-    if h < height or w < width:
-        raise CalibrationError(f"frame of {h}x{w} is smaller than the calibration size {height}x{width}")
-    top, left = (h - height) // 2, (w - width) // 2
-    return np.ascontiguousarray(image[:, top:top + height, left:left + width])
 
 
 def check_size(height: int, width: int) -> None:
@@ -122,8 +106,9 @@ def write_sequence_samples(samples: list[dict[str, np.ndarray]], dest: Path | st
     for index, sample in enumerate(samples):
         folder = tmp / f"{index:04d}"
         folder.mkdir()
-        arrays = {"in0": center_crop(sample["in0"], height, width),
-                  "in1": center_crop(sample["in1"], height, width),
+        where = f"calibration sample {index}"
+        arrays = {"in0": center_crop(sample["in0"], height, width, where),
+                  "in1": center_crop(sample["in1"], height, width, where),
                   "in2": np.full((1, height, width), timestep, np.float32)}
         for name, array in arrays.items():
             np.savetxt(folder / f"{name}.txt", array.reshape(-1, width), fmt="%.5f")

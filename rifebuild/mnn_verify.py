@@ -10,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
+from rifebuild.atomic import sha256_of
 from rifebuild.metrics import compare, psnr_from_mse, ssim
-from rifebuild.mnn_calib import center_crop, read_triplets
+from rifebuild.calibdata import center_crop
+from rifebuild.mnn_calib import read_triplets
 from rifebuild.mnn_run import forward, load_module
 from rifebuild.model import IFNet
 from rifebuild.reference import inputs_digest, load_reference
 from rifebuild.runner import run_torch
 from rifebuild.verify import tool_versions
-from rifebuild.weights import sha256_of
 
 
 def verify_model(path: Path | str, references, eval_dir: Path | str | None = None, net: IFNet | None = None,
@@ -50,9 +51,9 @@ def _vs_ground_truth(module, net: IFNet, eval_dir, timestep: float) -> dict:
     for sample in samples:
         _, h, w = sample["in0"].shape
         h, w = h // 32 * 32, w // 32 * 32  # the model's contract: callers crop or pad to 32
-        inputs = {k: center_crop(sample[k], h, w) for k in ("in0", "in1")}
+        inputs = {k: center_crop(sample[k], h, w, eval_dir) for k in ("in0", "in1")}
         inputs["in2"] = np.full((1, h, w), timestep, np.float32)
-        truth = center_crop(sample["gt"], h, w)
+        truth = center_crop(sample["gt"], h, w, eval_dir)
         digest.update(inputs_digest(inputs).encode())
         outputs = {"mnn": forward(module, inputs), "torch": run_torch(net, inputs)}
         psnrs["mnn_vs_torch"].append(_psnr(outputs["mnn"], outputs["torch"]))

@@ -353,7 +353,7 @@ def _verdict(record: dict, tolerance: float, min_psnr: float | None) -> dict:
 
 def provenance(binary: Path, model_dir: Path, references: list[Path], runner: tuple[str, ...] = ()) -> dict:
     """What a verification record was made from: file hashes and rife-bench's own version line."""
-    from rifebuild.ncnn_source import sha256_of
+    from rifebuild.atomic import sha256_of
 
     model_dir = Path(model_dir)
     files = [Path(binary), model_dir / "flownet.param", model_dir / "flownet.bin", *map(Path, references)]
@@ -364,31 +364,35 @@ def provenance(binary: Path, model_dir: Path, references: list[Path], runner: tu
 
 def bench_python_ncnn(param: Path, bin_: Path, width: int, height: int, threads: int = 1, warmup: int = 1,
                       loops: int = 5) -> dict:
-    """Baseline: the ncnn Python package running a stock (GridSample) model on the same inputs shape."""
+    """Baseline: the ncnn Python package running a stock (GridSample) model on the same inputs shape.
+
+    The net is loaded (fp32 options) by runner.NcnnSession; only the inference itself is timed.
+    """
     import ncnn
     import numpy as np
 
-    net = ncnn.Net()
-    net.opt.num_threads = threads
-    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    if net.load_param(str(param)) != 0 or net.load_model(str(bin_)) != 0:
-        raise NativeError(f"Cannot load {param} / {bin_} with the ncnn Python package; re-export the stock model.")
+    from rifebuild.runner import NcnnSession
+
     rng = np.random.default_rng(0)
     frames = [ncnn.Mat(rng.random((3, height, width), dtype=np.float32)) for _ in range(2)]
     t = ncnn.Mat(np.full((1, height, width), 0.5, np.float32))
     ms, cpu_ms = [], []
-    for i in range(warmup + loops):
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        with net.create_extractor() as ex:
-            ex.input("in0", frames[0])
-            ex.input("in1", frames[1])
-            ex.input("in2", t)
-            ex.extract("out0")
-        if i >= warmup:
-            ms.append((time.perf_counter() - t0) * 1e3)
-            cpu_ms.append((time.process_time() - c0) * 1e3)
+    try:
+        session = NcnnSession(param, bin_, threads)
+    except RuntimeError as exc:
+        raise NativeError(f"{exc} with the ncnn Python package; re-export the stock model.") from exc
+    with session:
+        for i in range(warmup + loops):
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            with session.net.create_extractor() as ex:
+                ex.input("in0", frames[0])
+                ex.input("in1", frames[1])
+                ex.input("in2", t)
+                ex.extract("out0")
+            if i >= warmup:
+                ms.append((time.perf_counter() - t0) * 1e3)
+                cpu_ms.append((time.process_time() - c0) * 1e3)
     return {"runner": "ncnn-python", "ncnn_version": ncnn.__version__, "width": width, "height": height,
             "threads": threads, "latency_ms": [round(m, 3) for m in ms], "cpu_ms": [round(m, 3) for m in cpu_ms],
             "median_ms": round(float(np.median(ms)), 3), "min_ms": round(min(ms), 3)}

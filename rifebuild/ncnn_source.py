@@ -17,6 +17,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from rifebuild.atomic import sha256_of
+
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
 
 
@@ -86,14 +88,6 @@ def find_file_url(index_url: str, project: str, filename: str) -> str:
         if name == filename:
             return urllib.parse.urljoin(page, href).split("#")[0]
     raise SourceError(f"{filename} is not listed on the package index page {page}; check native.ncnn_version.")
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fetch(url: str, dest: Path, sha256: str) -> Path:

@@ -18,11 +18,20 @@ from rifebuild.model import IFNet
 from rifebuild.runner import Inputs, run_torch
 
 
+MARGIN = 8
+
+
+def smooth_field(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A smooth random RGB image [3, H+2*MARGIN, W+2*MARGIN] in [0,1]: room to crop shifted frames."""
+    coarse = torch.from_numpy(rng.random((1, 3, height // 16 + 2, width // 16 + 2), dtype=np.float32))
+    big = F.interpolate(coarse, size=(height + 2 * MARGIN, width + 2 * MARGIN), mode="bicubic",
+                        align_corners=False)
+    return big.clamp(0.0, 1.0)[0].numpy()
+
+
 def fixed_inputs(height: int, width: int, seed: int, timestep: float) -> Inputs:
     rng = np.random.default_rng(seed)
-    coarse = torch.from_numpy(rng.random((1, 3, height // 16 + 2, width // 16 + 2), dtype=np.float32))
-    big = F.interpolate(coarse, size=(height + 16, width + 16), mode="bicubic", align_corners=False)
-    big = big.clamp(0.0, 1.0)[0].numpy()
+    big = smooth_field(rng, height, width)
     dy, dx = (int(v) for v in rng.integers(1, 8, size=2))
     in0 = big[:, 8:8 + height, 8:8 + width]
     in1 = big[:, 8 - dy:8 - dy + height, 8 - dx:8 - dx + width]

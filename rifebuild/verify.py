@@ -6,10 +6,9 @@ import tempfile
 from pathlib import Path
 
 from rifebuild import metrics, ncnn_model, ncnn_passes
-from rifebuild.atomic import atomic_write_json
+from rifebuild.atomic import atomic_write_json, sha256_of
 from rifebuild.reference import inputs_digest, load_reference
 from rifebuild.runner import run_ncnn, run_onnx
-from rifebuild.weights import sha256_of
 
 TOOLS = ("torch", "onnx", "onnxruntime", "onnxsim", "pnnx", "ncnn", "mnn", "numpy")
 
@@ -69,13 +68,9 @@ def verify_ncnn(model_dir, reference_paths, precision: str, bound: float, thread
     for reference_path in reference_paths:
         inputs, reference = load_reference(reference_path)
         h, w = reference.shape[1:]
-        model = ncnn_model.read(param, bin_)
-        ncnn_passes.lower_warp(model, int(h), int(w))
         with tempfile.TemporaryDirectory(prefix="rife-verify-") as tmp:
-            lowered = Path(tmp)
-            ncnn_model.write(model, lowered / "flownet.param", lowered / "flownet.bin")
-            output = run_ncnn(lowered / "flownet.param", lowered / "flownet.bin", inputs, threads,
-                              fp16=precision == "fp16")
+            lowered = _lowered_pair(model_dir, int(h), int(w), Path(tmp), "flownet")
+            output = run_ncnn(*lowered, inputs, threads, fp16=precision == "fp16")
         checks.append(_check(output, Path(reference_path), inputs, reference, bound))
     record = {"artifact": str(model_dir), "runtime": "ncnn (Python package), rife.Warp lowered to GridSample",
               "precision": precision, "artifact_sha256": {p.name: sha256_of(p) for p in (param, bin_)},

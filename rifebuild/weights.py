@@ -27,14 +27,6 @@ class DownloadError(RuntimeError):
     """A download that failed, with what to do instead."""
 
 
-def sha256_of(path: Path | str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download(url: str, dest: Path | str, sha256: str | None = None, timeout: float = 30.0,
              retries: int = 3, backoff: float = 1.0, progress: bool = True) -> Path:
     """Fetch `url` into `dest` atomically, with retries and an optional sha256 pin.
