@@ -137,6 +137,21 @@ def test_warp_matches_grid_sample(binaries, warp_param, threads):
     assert np.abs(got - want).max() <= 1e-5
 
 
+def test_warp_non_finite_flow_clamps_to_border(binaries, warp_param):
+    """A NaN or infinite flow must not read outside the image: NaN samples at 0, +/-inf at the border."""
+    image, _ = _warp_inputs(h=8, w=8)
+    flow = np.zeros((2, 8, 8), np.float32)
+    flow[:, 2, 3] = [np.nan, np.inf]
+    flow[:, 4, 5] = [-np.inf, np.nan]
+    flow[:, 6, 1] = [np.inf, -np.inf]
+    got = native.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param)
+    want = image.copy()
+    want[:, 2, 3] = image[:, 7, 0]
+    want[:, 4, 5] = image[:, 0, 0]
+    want[:, 6, 1] = image[:, 0, 7]
+    assert np.array_equal(got, want)
+
+
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_warp_ignores_storage_precision(binaries, warp_param, precision):
     image, flow = _warp_inputs(c=8, h=16, w=24, seed=1)  # 8 channels: ncnn would pack them by 8
