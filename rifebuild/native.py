@@ -6,6 +6,7 @@ few minutes. CMake build folders under build/native/<target>/ are kept, so a re-
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -145,6 +146,13 @@ def all_layers(ncnn_root: Path) -> list[str]:
     return re.findall(r"^\s*ncnn_add_layer\((\w+)", text, flags=re.M)
 
 
+def profiling_variant(target: Target) -> Target:
+    """The same target with ncnn's per-layer timing on (NCNN_BENCHMARK), in its own build folder:
+    the benchmarked rife-bench never carries the timing overhead."""
+    return dataclasses.replace(target, name=f"{target.name}-profile",
+                               ncnn_options={**target.ncnn_options, "NCNN_BENCHMARK": "ON"})
+
+
 def ncnn_cmake_options(target: Target, ncnn_root: Path, version: str) -> list[str]:
     """-D options of the slim static libncnn for `target` (sorted: deterministic command line)."""
     opts = dict(COMMON_NCNN_OPTIONS)
@@ -217,11 +225,14 @@ def ncnn_source_root(cfg: dict, resources: Path = REPO / "resources", dest: Path
 
 
 def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_dir: Path,
-                 jobs: int = 2, ndk: str | None = None, log_path: Path | None = None, isa: str = "auto") -> dict:
+                 jobs: int = 2, ndk: str | None = None, log_path: Path | None = None, isa: str = "auto",
+                 profile: bool = False) -> dict:
     """Build rife-bench for one target and copy it atomically to `out_bin`; returns timings."""
     target = target_spec(name, ndk, isa)
+    if profile:
+        target = profiling_variant(target)
     ncnn_root = Path(ncnn_root).resolve()  # absolute paths: same configure args from any caller
-    build_root = Path(build_dir).resolve() / name
+    build_root = Path(build_dir).resolve() / target.name
     build_root.mkdir(parents=True, exist_ok=True)
     log_path = Path(log_path or build_root / "build.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -234,7 +245,7 @@ def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_
     out_bin = Path(out_bin)
     with atomic_path(out_bin) as tmp:
         shutil.copy2(binary, tmp)
-    return {"target": name, "ncnn_s": round(t1 - t0, 1), "rife_bench_s": round(t2 - t1, 1),
+    return {"target": target.name, "ncnn_s": round(t1 - t0, 1), "rife_bench_s": round(t2 - t1, 1),
             "size_bytes": out_bin.stat().st_size}
 
 
@@ -362,6 +373,52 @@ def provenance(binary: Path, model_dir: Path, references: list[Path], runner: tu
             "sha256": {str(f): sha256_of(f) for f in files}}
 
 
+def _pooled(runs: list[dict]) -> dict:
+    """One record from several bench runs of the same configuration: latencies pooled, median over all."""
+    import numpy as np
+
+    ms = [m for r in runs for m in r["latency_ms"]]
+    cpu = [m for r in runs for m in r.get("cpu_ms", [])]
+    merged = {**runs[0], "loops": len(ms), "rounds": len(runs), "latency_ms": ms, "cpu_ms": cpu,
+              "median_ms": round(float(np.median(ms)), 3), "min_ms": round(min(ms), 3)}
+    if "peak_rss_kb" in runs[0]:
+        merged["peak_rss_kb"] = max(r["peak_rss_kb"] for r in runs)
+    return merged
+
+
+def bench_alternating(binary: Path, model_dir: Path, width: int, height: int, threads: list[int], warmup: int,
+                      loops: int, rounds: int, precision: str = "fp32", baseline_dir: Path | None = None,
+                      stock_dir: Path | None = None, runner: tuple[str, ...] = ()) -> dict:
+    """Latency of `model_dir` per thread count, with its baselines timed in turn in the same run.
+
+    Why rounds: on a shared machine the load drifts over seconds; letting the model, the fp32
+    baseline (`baseline_dir`) and the ncnn-Python baseline (`stock_dir`) take turns `rounds` times
+    exposes them to the same drift, so the ratios hold even when the absolute numbers move.
+    """
+    runs = {t: {"model": [], "baseline": [], "python": []} for t in threads}
+    for _ in range(rounds):
+        for t in threads:
+            runs[t]["model"].append(bench(binary, model_dir, width, height, t, warmup, loops, precision, runner))
+            if baseline_dir:
+                runs[t]["baseline"].append(bench(binary, baseline_dir, width, height, t, warmup, loops, "fp32",
+                                                 runner))
+            if stock_dir:
+                runs[t]["python"].append(bench_python_ncnn(Path(stock_dir) / "flownet.param",
+                                                           Path(stock_dir) / "flownet.bin", width, height, t,
+                                                           warmup, loops))
+    model = [_pooled(runs[t]["model"]) for t in threads]
+    record = {"rife_bench": model}
+    if baseline_dir:
+        base = [_pooled(runs[t]["baseline"]) for t in threads]
+        record["fp32_baseline"] = base
+        record["ratio_vs_fp32"] = [round(m["median_ms"] / b["median_ms"], 3) for m, b in zip(model, base)]
+    if stock_dir:
+        py = [_pooled(runs[t]["python"]) for t in threads]
+        record["ncnn_python"] = py
+        record["speedup_vs_python"] = [round(x["median_ms"] / m["median_ms"], 3) for m, x in zip(model, py)]
+    return record
+
+
 def bench_python_ncnn(param: Path, bin_: Path, width: int, height: int, threads: int = 1, warmup: int = 1,
                       loops: int = 5) -> dict:
     """Baseline: the ncnn Python package running a stock (GridSample) model on the same inputs shape.
@@ -479,10 +536,26 @@ def _cli(argv: list[str] | None = None) -> int:
     k.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     k.add_argument("--warmup", type=int, default=1)
     k.add_argument("--loops", type=int, default=5)
+    k.add_argument("--rounds", type=int, default=defaults["bench"]["rounds"],
+                   help="the model and its baselines take turns this many times; latencies are pooled")
     k.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
     k.add_argument("--baseline-model", type=Path, default=None,
                    help="fp32 model dir benchmarked alternately in the same run (e.g. fp32 next to int8)")
     k.add_argument("--out", type=Path, required=True)
+    f = sub.add_parser("profile", parents=[src],
+                       help="per-layer times (NCNN_BENCHMARK build of rife-bench, host only) -> JSON + table")
+    f.add_argument("--model", type=Path, required=True)
+    f.add_argument("--precision", default="int8", choices=["fp32", "fp16", "int8"])
+    f.add_argument("--baseline-model", type=Path, default=None, help="fp32 model dir profiled alternately")
+    f.add_argument("--width", type=int, default=1280)
+    f.add_argument("--height", type=int, default=736)
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--warmup", type=int, default=1)
+    f.add_argument("--loops", type=int, default=5)
+    f.add_argument("--rounds", type=int, default=2)
+    f.add_argument("--jobs", type=int, default=defaults["jobs"])
+    f.add_argument("--host-isa", default=defaults["host_isa"], choices=["auto", *X86_ISAS])
+    f.add_argument("--out", required=True, type=Path)
     a = p.parse_args(argv)
     try:
         if a.cmd == "source":
@@ -511,23 +584,20 @@ def _cli(argv: list[str] | None = None) -> int:
                                   f" ({rec['psnr_db']} dB)")
             atomic_write_json(a.out, {**provenance(a.bin, a.model, [], runner), "host_binary": str(a.host_bin), **rec})
         elif a.cmd == "bench":
-            runs, baseline = [], []
-            for t in a.threads:
-                runs.append(bench(a.bin, a.model, a.width, a.height, t, a.warmup, a.loops, a.precision,
-                                  runner_for(a.target)))
-                if a.baseline_model:
-                    baseline.append(bench(a.bin, a.baseline_model, a.width, a.height, t, a.warmup, a.loops,
-                                          "fp32", runner_for(a.target)))
-            record = {"rife_bench": runs}
-            if baseline:
-                record["fp32_baseline"] = baseline
-                record["ratio_vs_fp32"] = [round(r["median_ms"] / b["median_ms"], 3) for r, b in zip(runs, baseline)]
-            if a.stock_model:
-                base = [bench_python_ncnn(a.stock_model / "flownet.param", a.stock_model / "flownet.bin",
-                                          a.width, a.height, t, a.warmup, a.loops) for t in a.threads]
-                record["ncnn_python"] = base
-                record["speedup_vs_python"] = [round(x["median_ms"] / r["median_ms"], 3) for r, x in zip(runs, base)]
+            record = bench_alternating(a.bin, a.model, a.width, a.height, a.threads, a.warmup, a.loops, a.rounds,
+                                       a.precision, a.baseline_model, a.stock_model, runner_for(a.target))
             atomic_write_json(a.out, record)
+        elif a.cmd == "profile":
+            from rifebuild import native_profile
+
+            cfg = {"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url, "build_dir": a.build_dir}
+            binary = Path(a.build_dir) / "host-profile" / "rife-bench"
+            build_target("host", ncnn_source_root(cfg, a.resources), a.version, binary, a.build_dir, a.jobs,
+                         isa=a.host_isa, profile=True)
+            record = native_profile.profile(binary, a.model, a.precision, a.baseline_model, a.width, a.height,
+                                            a.threads, a.warmup, a.loops, a.rounds)
+            atomic_write_json(a.out, record)
+            print(native_profile.format_profile(record), end="")
     except (NativeError, SourceError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -20,7 +20,8 @@ NATIVE_SOURCE_ARGS = (f"--version {NATIVE['ncnn_version']} --sha256 {NATIVE['ncn
 NATIVE_BUILD_ARGS = (f"{NATIVE_SOURCE_ARGS} --source-dir '{NATIVE_SRC_DIR}' --host-isa {NATIVE['host_isa']}"
                      + (f" --ndk '{NATIVE['android_ndk']}'" if NATIVE["android_ndk"] else ""))
 NATIVE_TIMING_ARGS = (f"--width {NATIVE_BENCH_W} --height {NATIVE_BENCH_H} --warmup {NATIVE['bench']['warmup']}"
-                      f" --loops {NATIVE['bench']['loops']} --threads " + " ".join(map(str, NATIVE["bench"]["threads"])))
+                      f" --loops {NATIVE['bench']['loops']} --rounds {NATIVE['bench']['rounds']}"
+                      " --threads " + " ".join(map(str, NATIVE["bench"]["threads"])))
 NATIVE_BENCH_ARGS = NATIVE_TIMING_ARGS + (f" --stock-model {NATIVE_STOCK}" if NATIVE_STOCK else "")
 
 NATIVE_BINARIES = [f"results/native/{t}/rife-bench" for t in NATIVE_TARGETS]

@@ -89,6 +89,7 @@ def test_native_runs_the_int8_model(finished_run):
     assert cross["passed"] and cross["psnr_db"] >= 30
     bench = json.loads((native / "host" / "bench-int8.json").read_text())
     assert bench["rife_bench"][0]["median_ms"] > 0 and bench["ratio_vs_fp32"][0] > 0
+    assert bench["rife_bench"][0]["rounds"] == 3  # int8 and fp32 took turns (native.bench.rounds)
 
 
 def test_mnn_outputs(finished_run):
