@@ -30,6 +30,7 @@ include: "rules/ncnn.smk"
 include: "rules/int8.smk"
 include: "rules/mnn.smk"
 include: "rules/native.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -40,3 +41,4 @@ rule all:
         INT8_ALL,
         MNN_ALL,
         NATIVE_ALL,
+        REPORT_ALL,

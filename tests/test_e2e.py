@@ -1,6 +1,7 @@
 """End-to-end: the real snakemake workflow on a tiny config, in a temp working directory."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ TINY_CONFIG = {
     # The native build is shared with tests/test_native.py (absolute build_dir): cold once per machine.
     "native": {"targets": ["host", "linux-arm64"], "build_dir": str(REPO / "build" / "native"),
                "bench": {"size": [64, 96], "threads": [1], "warmup": 0, "loops": 1}},
+    "mnn": {"bench": {"size": [64, 96], "runs": 2}},
 }
 
 
@@ -92,6 +94,25 @@ def test_native_runs_the_int8_model(finished_run):
     assert bench["rife_bench"][0]["rounds"] == 3  # int8 and fp32 took turns (native.bench.rounds)
 
 
+def test_report_covers_every_artifact(finished_run):
+    results = finished_run / "results"
+    report = json.loads((results / "report.json").read_text())
+    keys = [a["key"] for a in report["artifacts"]]
+    assert keys == ["pytorch", "onnx", "ncnn-fp32", "ncnn-fp16", "ncnn-stock-64x96", "ncnn-stock-96x128",
+                    "ncnn-int8", "mnn-fp32", "mnn-fp16", "mnn-wq8", "mnn-int8"]
+    assert all(a["passed"] for a in report["artifacts"])
+    int8 = report["artifacts"][keys.index("ncnn-int8")]
+    assert 0 < int8["size_vs_ncnn_fp32"] < 0.35 and set(int8["vs_pytorch"]) == {"64x96", "96x128"}
+    assert int8["vs_ground_truth"]["64x96"]["psnr_db"] > 0
+    models = [row["model"] for row in report["latency"]]
+    assert "ncnn int8 (rife-bench, rife.Warp)" in models and sum(m.startswith("MNN") for m in models) == 4
+    assert next(r for r in report["latency"] if r["model"].startswith("ncnn int8"))["ratio_vs_fp32"] > 0
+    assert {(c["target"], c["precision"]) for c in report["native_checks"] if c["check"] == "vs host binary"} == {
+        ("linux-arm64", "fp32"), ("linux-arm64", "int8")}
+    text = (results / "report.md").read_text()
+    assert text.startswith("# rife-v4.6 build report") and "| ncnn int8 ¹ |" in text and "## int8" in text
+
+
 def test_mnn_outputs(finished_run):
     mnn = finished_run / "results" / "mnn" / "rife-v4.6"
     for name in ("flownet", "flownet-fp16", "flownet-wq8", "flownet-int8"):
@@ -130,14 +151,22 @@ def test_interrupted_run_is_recovered_by_rerunning(tmp_path):
     deadline = time.time() + 120
     while not (workdir / "results/export/flownet.pt").exists() and time.time() < deadline:
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the middle of the pnnx conversion
-    proc.wait(timeout=60)
-    assert not (workdir / "results/ncnn/rife-v4.6/verify.json").exists()
+    # Ctrl-C in the middle of the conversion, repeated as a user would until the run stops: once, in
+    # a loaded full test run, a single SIGINT did not stop Snakemake and the run went on to the end.
+    deadline = time.time() + 60
+    while proc.poll() is None and time.time() < deadline:
+        os.killpg(proc.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+    assert proc.poll() is not None, "snakemake did not stop on Ctrl-C"
+    # The report needs every other output, so it cannot exist yet (jobs running at the interrupt may
+    # still finish: how far the run got depends on the machine's load).
+    assert not (workdir / "results/report.md").exists()
     leftovers = [p for p in (workdir / "results").rglob("*.tmp")]
     assert leftovers == []
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (workdir / "results/ncnn/rife-v4.6/verify.json").exists()
+    assert (workdir / "results/ncnn/rife-v4.6/verify.json").exists() and (workdir / "results/report.md").exists()
 
 
 def test_bad_config_fails_with_one_sentence(tmp_path):

@@ -1,0 +1,97 @@
+"""The report: ROLE=PATH inputs, rows from records in the stages' schemas, partial inputs, markdown."""
+import json
+
+import pytest
+
+from rifebuild import report
+
+
+def _check(res, err, psnr):
+    return {"resolution": res, "max_abs_err": err, "mean_abs_err": err / 10, "psnr_db": psnr, "passed": True,
+            "max_abs_err_bound": 1e-3, "reference": f"results/reference/{res[0]}x{res[1]}.npz"}
+
+
+def _write(tmp_path, name, obj=None, size=None):
+    path = tmp_path / name
+    if size is not None:
+        path.write_bytes(b"\0" * size)
+    else:
+        path.write_text(json.dumps(obj) if not isinstance(obj, str) else obj)
+    return f"{path}"
+
+
+def _gt(psnr):
+    return {"psnr_db": psnr, "ssim": 0.96}
+
+
+@pytest.fixture()
+def roles(tmp_path):
+    fp32 = {"runtime": "ncnn (Python package)", "tool_versions": {"ncnn": "1.0"},
+            "checks": [_check([64, 96], 3e-6, 128.0), _check([96, 128], 1e-5, 120.0)]}
+    int8 = {"runtime": "ncnn (Python package)", "checks": [
+        {"resolution": [64, 96], "passed": True, "int8_vs_pytorch": _gt(50.0), "int8_vs_ground_truth": _gt(33.6),
+         "int8_vs_fp32_ncnn": _gt(50.1), "fp32_ncnn_vs_ground_truth": _gt(33.7),
+         "pytorch_vs_ground_truth": _gt(33.71)}]}
+    native8 = {"checks": [{"shape": [3, 64, 96], "max_abs_err": 8e-3, "psnr_db": 66.0, "precision": "int8",
+                           "passed": True}]}
+    bench8 = {"rife_bench": [{"threads": 2, "height": 736, "width": 1280, "median_ms": 374.0, "min_ms": 356.0,
+                              "latency_ms": [374.0] * 15}],
+              "fp32_baseline": [{"threads": 2, "height": 736, "width": 1280, "median_ms": 445.0, "min_ms": 394.0,
+                                 "latency_ms": [445.0] * 15}],
+              "ratio_vs_fp32": [0.84]}
+    cross = {"shape": [3, 64, 64], "max_abs_err": 1.7e-4, "psnr_db": 92.8, "precision": "fp32", "passed": True}
+    return {
+        "checkpoint": _write(tmp_path, "flownet.pkl", size=1000),
+        "ncnn-fp32.verify": _write(tmp_path, "fp32.json", fp32),
+        "ncnn-fp32.model": _write(tmp_path, "fp32.bin", size=400),
+        "ncnn-int8.verify": _write(tmp_path, "int8.json", int8),
+        "ncnn-int8.model": _write(tmp_path, "int8.bin", size=111),
+        "ncnn-int8.quantize": _write(tmp_path, "quantize.json", {"int8": ["a", "b"], "float": ["c"],
+                                                                  "requantize_fused": ["a"], "bin_size_ratio": 0.2775}),
+        "ncnn-int8.sensitivity": _write(tmp_path, "sens.tsv", "rank\tlayer\tpsnr_db_vs_fp32\tkept_float\n"
+                                        "1\tc\t52.9\t1\n2\ta\t60.0\t0\n"),
+        "native-host.verify-int8": _write(tmp_path, "native8.json", native8),
+        "native-host.bench-int8": _write(tmp_path, "bench8.json", bench8),
+        "native-linux-arm64.cross_check": _write(tmp_path, "cross.json", cross),
+    }
+
+
+def test_roles_must_exist_and_be_role_path_pairs(tmp_path):
+    with pytest.raises(report.ReportError, match="ROLE=PATH"):
+        report.parse_roles(["no-equals-sign"])
+    with pytest.raises(report.ReportError, match="ncnn-fp32.verify"):
+        report.parse_roles([f"ncnn-fp32.verify={tmp_path / 'missing.json'}"])
+
+
+def test_rows_from_records(roles):
+    rep = report.build_report(report.parse_roles([f"{k}={v}" for k, v in roles.items()]), "rife-v4.6")
+    arts = {a["key"]: a for a in rep["artifacts"]}
+    assert list(arts) == ["pytorch", "ncnn-fp32", "ncnn-int8"]
+    assert arts["pytorch"]["bytes"] == 1000 and arts["pytorch"]["vs_ground_truth"]["64x96"]["psnr_db"] == 33.71
+    assert arts["ncnn-fp32"]["vs_pytorch"]["96x128"] == {"psnr_db": 120.0, "max_abs_err": 1e-5}
+    assert arts["ncnn-fp32"]["vs_ground_truth"]["64x96"]["psnr_db"] == 33.7  # from the int8 verification
+    assert arts["ncnn-int8"]["size_vs_ncnn_fp32"] == round(111 / 400, 4)
+    assert arts["ncnn-int8"]["vs_pytorch"] == {"64x96": {"psnr_db": 66.0, "max_abs_err": 8e-3}}  # rife-bench
+    (lat,) = rep["latency"]
+    assert lat["ratio_vs_fp32"] == 0.84 and lat["fp32_median_ms_same_run"] == 445.0 and lat["runs"] == 15
+    assert rep["native_checks"][0]["check"] == "vs PyTorch" and rep["native_checks"][1]["target"] == "linux-arm64"
+    assert rep["int8"]["most_sensitive"][0] == {"layer": "c", "psnr_db_vs_fp32": 52.9}
+    text = report.render_markdown(rep)
+    assert "| ncnn int8 ¹ | 0.00 | 27.8% | 66.0 dB (8.0e-03) | – |" in text
+    assert "2 Convolutions int8, float: c; 1 requantize fusions; weights 27.8% of fp32." in text
+
+
+def test_partial_inputs_give_partial_report(roles):
+    rep = report.build_report(report.parse_roles([f"ncnn-fp32.verify={roles['ncnn-fp32.verify']}"]), "m")
+    assert [a["key"] for a in rep["artifacts"]] == ["ncnn-fp32"] and rep["artifacts"][0]["bytes"] is None
+    text = report.render_markdown(rep)
+    assert "## Latency" not in text and "## int8" not in text and "| ncnn fp32 (rife.Warp) | – | – |" in text
+
+
+def test_cli_writes_both_files(roles, tmp_path):
+    md, js = tmp_path / "out" / "report.md", tmp_path / "out" / "report.json"
+    args = [a for k, v in roles.items() for a in ("--input", f"{k}={v}")]
+    assert report.main([*args, "--out-md", str(md), "--out-json", str(js)]) == 0
+    assert md.read_text().startswith("# rife-v4.6 build report")
+    assert json.loads(js.read_text())["records"]["checkpoint"].endswith("flownet.pkl")
+    assert report.main(["--input", "bad", "--out-md", str(md), "--out-json", str(js)]) == 1
