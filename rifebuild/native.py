@@ -261,8 +261,8 @@ def runner_for(target: str) -> tuple[str, ...]:
     return target_spec(target).runner
 
 
-def call(binary: Path, args: list, runner: tuple[str, ...] = ()) -> str:
-    """Run rife-bench; its one-sentence error becomes a NativeError. Returns stdout."""
+def run_rife_bench(binary: Path, args: list, runner: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run rife-bench; its one-sentence error (its last stderr line) becomes a NativeError."""
     binary = Path(binary)
     if not binary.is_file():
         raise NativeError(f"{binary} does not exist; build it first (snakemake {binary}).")
@@ -270,7 +270,12 @@ def call(binary: Path, args: list, runner: tuple[str, ...] = ()) -> str:
     if proc.returncode != 0:
         msg = proc.stderr.strip().splitlines()
         raise NativeError(msg[-1] if msg else f"{binary} exited with status {proc.returncode}.")
-    return proc.stdout
+    return proc
+
+
+def call(binary: Path, args: list, runner: tuple[str, ...] = ()) -> str:
+    """Run rife-bench; returns its stdout."""
+    return run_rife_bench(binary, args, runner).stdout
 
 
 def _save_npy(path: Path, array) -> Path:
@@ -327,13 +332,19 @@ def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: 
     return out
 
 
+def bench_args(model_dir: Path, width: int, height: int, threads: int, warmup: int, loops: int,
+               precision: str) -> list:
+    """rife-bench's `bench` command line (shared with the per-layer profile)."""
+    return ["bench", "--model", model_dir, "--width", width, "--height", height, "--threads", threads,
+            "--warmup", warmup, "--loops", loops, "--precision", precision]
+
+
 def bench(binary: Path, model_dir: Path, width: int, height: int, threads: int = 1, warmup: int = 1,
           loops: int = 5, precision: str = "fp32", runner: tuple[str, ...] = ()) -> dict:
     """rife-bench bench: per-run latencies, median, min, peak RSS, ncnn version, target."""
     import json
 
-    out = call(binary, ["bench", "--model", model_dir, "--width", width, "--height", height, "--threads", threads,
-                        "--warmup", warmup, "--loops", loops, "--precision", precision], runner)
+    out = call(binary, bench_args(model_dir, width, height, threads, warmup, loops, precision), runner)
     return json.loads(out)
 
 
@@ -605,4 +616,8 @@ def _cli(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_cli())
+    # Run the CLI of the imported module, not of this __main__ copy: helpers in other modules
+    # (native_profile) raise rifebuild.native.NativeError, which _cli must catch as the same class.
+    from rifebuild.native import _cli as _module_cli
+
+    raise SystemExit(_module_cli())

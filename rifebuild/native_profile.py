@@ -12,7 +12,7 @@ import re
 import statistics
 from pathlib import Path
 
-from rifebuild.native import NativeError
+from rifebuild.native import NativeError, bench_args, run_rife_bench
 
 # ncnn's benchmark.cpp: "%-24s %-30s %8.2lfms    |" then optional "in_shape -> out_shape  kernel/stride".
 LAYER_LINE = re.compile(r"^(?P<type>\S+)\s+(?P<name>\S+)\s+(?P<ms>\d+\.\d+)ms\s+\|\s*(?P<shape>.*?)\s*$")
@@ -51,16 +51,8 @@ def profile_once(binary: Path, model_dir: Path, precision: str, width: int, heig
                  warmup: int, loops: int) -> tuple[list[dict], float]:
     """One rife-bench bench run; returns its per-layer rows and its median wall time."""
     import json
-    import subprocess
 
-    cmd = [str(binary), "bench", "--model", str(model_dir), "--width", str(width), "--height", str(height),
-           "--threads", str(threads), "--warmup", str(warmup), "--loops", str(loops), "--precision", precision]
-    if not Path(binary).is_file():
-        raise NativeError(f"{binary} does not exist; build it with `python -m rifebuild.native profile` first.")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        msg = [line for line in proc.stderr.splitlines() if line.strip() and not LAYER_LINE.match(line)]
-        raise NativeError(msg[-1] if msg else f"{binary} exited with status {proc.returncode}.")
+    proc = run_rife_bench(binary, bench_args(model_dir, width, height, threads, warmup, loops, precision))
     return parse_layer_times(proc.stderr, warmup + loops, warmup), json.loads(proc.stdout)["median_ms"]
 
 
@@ -92,7 +84,7 @@ def profile(binary: Path, model_dir: Path, precision: str = "int8", baseline_dir
 
 
 def format_profile(record: dict) -> str:
-    """Plain-text table: time per layer type (and per Convolution) for the model vs the baseline."""
+    """Plain-text table: time per layer type for the model vs the baseline (per layer: the JSON)."""
     model, base = record["model"], record.get("baseline")
     lines = [f"{record['width']}x{record['height']}, {record['threads']} threads, median of "
              f"{record['loops']} loops x {record['rounds']} rounds (ms)"]

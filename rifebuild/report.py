@@ -69,7 +69,7 @@ def _int8_row(record: dict, native: dict | None) -> dict:
     checks = record["checks"]
     vs_pytorch = {}
     if native:
-        vs_pytorch = {"x".join(map(str, c["shape"][1:])): {"psnr_db": c["psnr_db"], "max_abs_err": c["max_abs_err"]}
+        vs_pytorch = {_res(c["shape"][1:]): {"psnr_db": c["psnr_db"], "max_abs_err": c["max_abs_err"]}
                       for c in native["checks"]}
     return {"artifact": "ncnn int8", "runtime": record["runtime"], "passed": all(c["passed"] for c in checks),
             "vs_pytorch": vs_pytorch, "vs_pytorch_runtime": "rife-bench (host)" if native else None,
@@ -166,11 +166,11 @@ def native_checks(roles: dict[str, Path]) -> list[dict]:
         if "checks" in rec:  # rife-bench vs PyTorch references
             for c in rec["checks"]:
                 rows.append({"target": target, "check": "vs PyTorch", "precision": c["precision"],
-                             "size": "x".join(map(str, c["shape"][1:])), "max_abs_err": c["max_abs_err"],
+                             "size": _res(c["shape"][1:]), "max_abs_err": c["max_abs_err"],
                              "psnr_db": c["psnr_db"], "passed": c["passed"]})
         else:  # another target's binary vs the host binary
             rows.append({"target": target, "check": "vs host binary", "precision": rec["precision"],
-                         "size": "x".join(map(str, rec["shape"][1:])), "max_abs_err": rec["max_abs_err"],
+                         "size": _res(rec["shape"][1:]), "max_abs_err": rec["max_abs_err"],
                          "psnr_db": rec["psnr_db"], "passed": rec["passed"]})
     return rows
 

@@ -71,3 +71,8 @@ def test_bench_alternates_model_and_baselines_and_pools(monkeypatch):
     assert one_thread["latency_ms"] == [20.0, 21.0, 60.0, 61.0] and one_thread["median_ms"] == 40.5
     assert one_thread["rounds"] == 2 and one_thread["loops"] == 4 and one_thread["peak_rss_kb"] == 5
     assert rec["ratio_vs_fp32"][0] == round(40.5 / rec["fp32_baseline"][0]["median_ms"], 3)
+
+
+def test_profile_of_a_missing_binary_or_model_is_one_sentence(tmp_path):
+    with pytest.raises(native.NativeError, match="does not exist"):
+        native_profile.profile_once(tmp_path / "rife-bench", tmp_path, "int8", 96, 64, 1, 0, 1)
