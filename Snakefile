@@ -8,11 +8,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
-from rifebuild.config import ConfigError, validate  # noqa: E402
-from rifebuild.workflow import import_rifebuild_from, put_this_python_first_on_path  # noqa: E402
+from rifebuild.core.errors import ConfigError  # noqa: E402
+from rifebuild.core.config import validate  # noqa: E402
+from rifebuild.core.workflow import use_this_checkout  # noqa: E402
 
-put_this_python_first_on_path()
-import_rifebuild_from(workflow.basedir)
+use_this_checkout(workflow.basedir)
+
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
@@ -26,7 +27,9 @@ except ConfigError as exc:
 include: "rules/common.smk"
 include: "rules/checkpoint.smk"
 include: "rules/export.smk"
+include: "rules/evaluate.smk"
 include: "rules/ncnn.smk"
+include: "rules/calibration.smk"
 include: "rules/int8.smk"
 include: "rules/mnn.smk"
 include: "rules/native.smk"
@@ -36,9 +39,6 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        EXPORT_ALL,
-        NCNN_ALL,
-        INT8_ALL,
-        MNN_ALL,
-        NATIVE_ALL,
-        REPORT_ALL,
+        rules.report.output,
+        f"{MNN}/flownet-dynamic.check.json",
+        expand("results/native/{target}/rife-bench", target=NATIVE_TARGETS),

@@ -1,31 +1,41 @@
+# Checkpoint: the official download (sha256-pinned), a local file, or synthetic weights.
+
+
 rule fetch_weights:
+    input:
+        code=code_files("checkpoint"),
     output:
         "resources/weights/flownet_v4.6.pkl",
     params:
         url=config["weights_url"],
         sha256=config["weights_sha256"],
+        deadline=config["download_deadline"],
     log:
-        "logs/fetch_weights.log",
+        "logs/checkpoint/fetch_weights.log",
     benchmark:
-        f"{BENCH}/fetch_weights.tsv"
+        f"{BENCH}/checkpoint/fetch_weights.tsv"
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "python -m rifebuild fetch-weights --url {params.url:q} --sha256 '{params.sha256}' --out {output:q} > {log:q} 2>&1"
+        "rifebuild checkpoint fetch --url={params.url:q} --sha256={params.sha256:q}"
+        " --deadline={params.deadline:q} --out={output:q} 2>&1 | tee {log:q}"
 
 
 rule prepare_checkpoint:
     input:
-        checkpoint_source(),
+        source=checkpoint_source,
+        code=code_files("checkpoint"),
     output:
-        "results/checkpoint/flownet.pkl",
+        CHECKPOINT,
     params:
-        args=checkpoint_args(),
+        seed=config["synthetic_seed"],
+    threads: THREADS
     log:
-        "logs/prepare_checkpoint.log",
+        "logs/checkpoint/prepare.log",
     benchmark:
-        f"{BENCH}/prepare_checkpoint.tsv"
+        f"{BENCH}/checkpoint/prepare.tsv"
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "python -m rifebuild checkpoint {params.args} --out {output:q} > {log:q} 2>&1"
+        "rifebuild --threads={threads} checkpoint prepare --synthetic-seed={params.seed:q}"
+        " --out={output:q} -- {input.source:q} > {log:q} 2>&1"

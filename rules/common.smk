@@ -1,19 +1,35 @@
-# Names and paths shared by the rules. Values come from the validated config only.
+# Names and paths shared by the rules; values come from the validated config only.
+from rifebuild.calibration.triplets import source_files
+from rifebuild.core.workflow import code_files
+from rifebuild.native.source import archive_name
+from rifebuild.native.targets import native_sources, native_targets
+
 MODEL = config["model_name"]
-EXPORT_H, EXPORT_W = config["export"]["height"], config["export"]["width"]
-EXPORT_RES = f"{EXPORT_H}x{EXPORT_W}"
-VERIFY_RES = list(dict.fromkeys([EXPORT_RES] + [f"{h}x{w}" for h, w in config["verify"]["resolutions"]]))
-STOCK_RES = list(dict.fromkeys([EXPORT_RES] + [f"{h}x{w}" for h, w in config["stock_resolutions"]]))
+THREADS = config["threads"]
+EXPORT_RES = f"{config['export']['height']}x{config['export']['width']}"
+VERIFY_RES = list(
+    dict.fromkeys([EXPORT_RES] + [f"{h}x{w}" for h, w in config["verify"]["resolutions"]])
+)
+STOCK_RES = list(
+    dict.fromkeys([EXPORT_RES] + [f"{h}x{w}" for h, w in config["stock_resolutions"]])
+)
 NCNN = f"results/ncnn/{MODEL}"
+INT8 = f"{NCNN}-int8"
+MNN = f"results/mnn/{MODEL}"
 BENCH = "results/benchmarks"
+CHECKPOINT = "results/checkpoint/flownet.pkl"
+REFERENCES = expand("results/reference/{res}.npz", res=VERIFY_RES)
+CALIBRATION_DATA = "results/calibration/data"
+NATIVE_TARGETS = native_targets(config["native"])
+
 
 wildcard_constraints:
     res=r"\d+x\d+",
     variant=r"(-fp16)?",
 
 
-def checkpoint_source():
-    """Input of the checkpoint rule: nothing (synthetic), the download, or the user's file."""
+def checkpoint_source(wildcards):
+    """The checkpoint rule's input: nothing (synthetic), the download, or the user's file."""
     weights = config["weights"]
     if weights == "synthetic":
         return []
@@ -21,17 +37,22 @@ def checkpoint_source():
         return "resources/weights/flownet_v4.6.pkl"
     if not os.path.isfile(weights):
         raise WorkflowError(
-            f"weights: {weights!r} is not an existing file; set `weights` to a local flownet.pkl, "
-            "`official` (download) or `synthetic`")
+            f"weights: {weights!r} is not an existing file; set `weights` to a local "
+            "flownet.pkl, `official` (download) or `synthetic`"
+        )
     return weights
 
 
-def checkpoint_args():
-    if config["weights"] == "synthetic":
-        return f"--synthetic-seed {config['synthetic_seed']}"
-    return f"--source '{checkpoint_source()}'"
+CAL_RES = "{}x{}".format(*config["calibration"]["resolution"])
+# MNN calibrates and evaluates on the int8 branch's splits unless its own folders are configured.
+MNN_NAMES = {"fp32": "flownet", "fp16": "flownet-fp16", "wq8": "flownet-wq8", "int8": "flownet-int8"}
+MNN_VARIANT = {name: variant for variant, name in MNN_NAMES.items()}
+MNN_FRAMES_INPUT = config["mnn"]["int8"]["calibration_dir"] or CALIBRATION_DATA
+MNN_FRAMES = config["mnn"]["int8"]["calibration_dir"] or f"{CALIBRATION_DATA}/calibration/{CAL_RES}"
+MNN_EVAL_INPUT = config["mnn"]["eval_dir"] or CALIBRATION_DATA
+MNN_EVAL = config["mnn"]["eval_dir"] or f"{CALIBRATION_DATA}/evaluation/{CAL_RES}"
 
 
-def verify_bound(wildcards):
-    """fp16 variants get the fp16 bound, fp32 the fp32 one."""
-    return config["verify"]["fp16_max_abs_err" if wildcards.variant else "fp32_max_abs_err"]
+def calibration_source(wildcards):
+    """Every file of a calibration frames folder, so a changed frame re-runs what depends on it."""
+    return source_files(config["calibration"]["data"])

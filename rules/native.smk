@@ -1,194 +1,185 @@
-# Native runtime branch of the DAG: ncnn source -> slim static libncnn + rife-bench per target ->
-# numeric checks (vs PyTorch; linux-arm64 under qemu vs host) and the latency benchmark.
-# Final targets: NATIVE_BINARIES (need no model) and NATIVE_ALL (+ the checks and the benchmark).
-from pathlib import Path
-
-from rifebuild import native as _native
-
+# Native runtime: ncnn source -> slim static libncnn + rife-bench per target -> numeric checks
+# (vs PyTorch; linux-arm64 under qemu vs host) and latency. CMake build trees are kept under
+# native.build_dir (incremental re-runs; `make clean` removes them).
 NATIVE = config["native"]
-NATIVE_TARGETS = NATIVE["targets"] or _native.default_targets(NATIVE["android_ndk"])
 NATIVE_SRC_DIR = f"{NATIVE['build_dir']}/src-{NATIVE['ncnn_sha256'][:12]}"
-NATIVE_CODE = sorted(str(p) for p in (Path(workflow.basedir) / "native").rglob("*") if p.is_file() and p.suffix != ".md") + [
-    str(Path(workflow.basedir) / "rifebuild" / "native.py")
-]
-NATIVE_BENCH_H, NATIVE_BENCH_W = NATIVE["bench"]["size"]
-NATIVE_BENCH_RES = f"{NATIVE_BENCH_H}x{NATIVE_BENCH_W}"
+NATIVE_BENCH_RES = "{}x{}".format(*NATIVE["bench"]["size"])
 # The ncnn-Python baseline needs a stock (GridSample) model baked at the benchmark size.
-NATIVE_STOCK = f"{NCNN}-stock-{NATIVE_BENCH_RES}" if NATIVE_BENCH_RES in STOCK_RES else None
-NATIVE_SOURCE_ARGS = (f"--version {NATIVE['ncnn_version']} --sha256 {NATIVE['ncnn_sha256']} --resources resources"
-                      f" --build-dir '{NATIVE['build_dir']}'" + (f" --url '{NATIVE['ncnn_url']}'" if NATIVE["ncnn_url"] else ""))
-NATIVE_BUILD_ARGS = (f"{NATIVE_SOURCE_ARGS} --source-dir '{NATIVE_SRC_DIR}' --host-isa {NATIVE['host_isa']}"
-                     + (f" --ndk '{NATIVE['android_ndk']}'" if NATIVE["android_ndk"] else ""))
-NATIVE_TIMING_ARGS = (f"--width {NATIVE_BENCH_W} --height {NATIVE_BENCH_H} --warmup {NATIVE['bench']['warmup']}"
-                      f" --loops {NATIVE['bench']['loops']} --rounds {NATIVE['bench']['rounds']}"
-                      " --threads " + " ".join(map(str, NATIVE["bench"]["threads"])))
-NATIVE_BENCH_ARGS = NATIVE_TIMING_ARGS + (f" --stock-model {NATIVE_STOCK}" if NATIVE_STOCK else "")
-
-NATIVE_BINARIES = [f"results/native/{t}/rife-bench" for t in NATIVE_TARGETS]
-NATIVE_ALL = [
-    *NATIVE_BINARIES,
-    "results/native/host/verify.json",
-    "results/native/host/bench.json",
-    *[f"results/native/{t}/cross_check.json" for t in NATIVE_TARGETS if t == "linux-arm64"],
-    # the int8 model (rules/int8.smk) through the native runtime: accuracy, arm64 vs host, int8 vs fp32 latency
-    "results/native/host/verify-int8.json",
-    "results/native/host/bench-int8.json",
-    *[f"results/native/{t}/cross_check-int8.json" for t in NATIVE_TARGETS if t == "linux-arm64"],
-]
+NATIVE_STOCK = f"{NCNN}-stock-{NATIVE_BENCH_RES}"
+CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
 
 
 wildcard_constraints:
-    native_target="|".join(_native.TARGETS),
+    native_target="host|linux-arm64|android-arm64",
 
 
-rule native_ncnn_source:
+rule native_source:
+    input:
+        code=code_files("native"),
     output:
-        f"{NATIVE_SRC_DIR}/.complete",
+        archive=f"resources/ncnn/{archive_name(NATIVE['ncnn_version'], NATIVE['ncnn_url'])}",
+        unpacked=f"{NATIVE_SRC_DIR}/.complete",
     params:
-        args=NATIVE_SOURCE_ARGS,
+        version=NATIVE["ncnn_version"],
+        sha256=NATIVE["ncnn_sha256"],
+        url=NATIVE["ncnn_url"] or "",
+        build_dir=NATIVE["build_dir"],
     log:
-        "logs/native/ncnn_source.log",
+        "logs/native/source.log",
+    benchmark:
+        f"{BENCH}/native/source.tsv"
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "python -m rifebuild.native source {params.args} > {log:q} 2>&1"
+        "rifebuild native source --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q}"
+        " --resources=resources --build-dir={params.build_dir:q} > {log:q} 2>&1"
 
 
 rule native_build:
     input:
-        source=rules.native_ncnn_source.output,
-        code=NATIVE_CODE,
+        source=rules.native_source.output.unpacked,
+        code=code_files("native"),
+        sources=native_sources(),
     output:
         "results/native/{native_target}/rife-bench",
     params:
-        args=NATIVE_BUILD_ARGS,
+        version=NATIVE["ncnn_version"],
+        sha256=NATIVE["ncnn_sha256"],
+        url=NATIVE["ncnn_url"] or "",
+        build_dir=NATIVE["build_dir"],
+        source_dir=NATIVE_SRC_DIR,
+        host_isa=NATIVE["host_isa"],
+        ndk=NATIVE["android_ndk"] or "",
+    threads: NATIVE["jobs"]
     log:
         "logs/native/{native_target}.build.log",
     benchmark:
         f"{BENCH}/native/{{native_target}}.build.tsv"
-    threads: NATIVE["jobs"]
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "rm -f {log:q} && python -m rifebuild.native build --target {wildcards.native_target} --out {output:q}"
-        " {params.args} --jobs {threads} --log {log:q} 2>> {log:q}"
+        "rifebuild native build --target={wildcards.native_target:q} --out={output:q}"
+        " --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q} --resources=resources"
+        " --build-dir={params.build_dir:q} --source-dir={params.source_dir:q} --host-isa={params.host_isa:q}"
+        " --ndk={params.ndk:q} --jobs={threads} --log={log:q} 2>> {log:q}"
 
 
 rule native_verify:
     input:
-        bin="results/native/host/rife-bench",
-        param=f"{NCNN}/flownet.param",
-        bin_=f"{NCNN}/flownet.bin",
-        refs=expand("results/reference/{res}.npz", res=VERIFY_RES),
+        bench="results/native/host/rife-bench",
+        param=f"{NCNN}{{variant}}/flownet.param",
+        bin=f"{NCNN}{{variant}}/flownet.bin",
+        references=REFERENCES,
+        code=code_files("native"),
     output:
-        "results/native/host/verify.json",
+        "results/native/host/verify{variant}.json",
+    wildcard_constraints:
+        variant=r"(-int8)?",
     params:
+        model=f"{NCNN}{{variant}}",
+        precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
+        min_psnr=lambda wildcards: config["int8"]["min_psnr_vs_fp32"] if wildcards.variant else "",
         tolerance=config["verify"]["fp32_max_abs_err"],
-    log:
-        "logs/native/host.verify.log",
     threads: 2
+    log:
+        "logs/native/host.verify{variant}.log",
+    benchmark:
+        f"{BENCH}/native/host.verify{{variant}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "python -m rifebuild.native verify --bin {input.bin:q} --model $(dirname {input.param:q}) --out {output:q}"
-        " --tolerance {params.tolerance} {input.refs:q} > {log:q} 2>&1"
+        "rifebuild native verify --bin={input.bench:q} --model={params.model:q} --out={output:q}"
+        " --tolerance={params.tolerance:q} --precision={params.precision:q} --min-psnr={params.min_psnr:q}"
+        " -- {input.references:q} > {log:q} 2>&1"
 
 
 rule native_cross_check:
     input:
         host="results/native/host/rife-bench",
-        bin="results/native/{native_target}/rife-bench",
-        param=f"{NCNN}/flownet.param",
-        bin_=f"{NCNN}/flownet.bin",
+        bench="results/native/{native_target}/rife-bench",
+        param=f"{NCNN}{{variant}}/flownet.param",
+        bin=f"{NCNN}{{variant}}/flownet.bin",
+        code=code_files("native"),
     output:
-        "results/native/{native_target}/cross_check.json",
-    log:
-        "logs/native/{native_target}.cross_check.log",
+        "results/native/{native_target}/cross_check{variant}.json",
+    wildcard_constraints:
+        variant=r"(-int8)?",
+    params:
+        model=f"{NCNN}{{variant}}",
+        precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
+        min_psnr=lambda wildcards: config["int8"]["min_psnr_vs_fp32"] if wildcards.variant else "",
     threads: 2
+    log:
+        "logs/native/{native_target}.cross_check{variant}.log",
+    benchmark:
+        f"{BENCH}/native/{{native_target}}.cross_check{{variant}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "python -m rifebuild.native cross-check --host-bin {input.host:q} --bin {input.bin:q}"
-        " --target {wildcards.native_target} --model $(dirname {input.param:q}) --out {output:q} > {log:q} 2>&1"
+        "rifebuild native cross-check --host-bin={input.host:q} --bin={input.bench:q}"
+        " --target={wildcards.native_target:q} --model={params.model:q} --precision={params.precision:q}"
+        " --min-psnr={params.min_psnr:q} --out={output:q} > {log:q} 2>&1"
 
 
 rule native_bench:
     input:
-        bin="results/native/host/rife-bench",
+        bench="results/native/host/rife-bench",
         param=f"{NCNN}/flownet.param",
-        bin_=f"{NCNN}/flownet.bin",
-        stock=multiext(f"{NATIVE_STOCK}/flownet", ".param", ".bin") if NATIVE_STOCK else [],
+        bin=f"{NCNN}/flownet.bin",
+        stock=multiext(f"{NATIVE_STOCK}/flownet", ".param", ".bin"),
+        code=code_files("native"),
     output:
         "results/native/host/bench.json",
     params:
-        args=NATIVE_BENCH_ARGS,
+        model=NCNN,
+        stock=NATIVE_STOCK,
+        height=NATIVE["bench"]["size"][0],
+        width=NATIVE["bench"]["size"][1],
+        warmup=NATIVE["bench"]["warmup"],
+        loops=NATIVE["bench"]["loops"],
+        rounds=NATIVE["bench"]["rounds"],
+        threads=NATIVE["bench"]["threads"],
+    threads: max(NATIVE["bench"]["threads"])
     log:
         "logs/native/host.bench.log",
-    threads: max(NATIVE["bench"]["threads"])
+    benchmark:
+        f"{BENCH}/native/host.bench.tsv"
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "python -m rifebuild.native bench --bin {input.bin:q} --model $(dirname {input.param:q}) {params.args}"
-        " --out {output:q} > {log:q} 2>&1"
-
-
-rule native_verify_int8:
-    input:
-        bin="results/native/host/rife-bench",
-        param=f"{INT8}/flownet.param",
-        bin_=f"{INT8}/flownet.bin",
-        refs=expand("results/reference/{res}.npz", res=VERIFY_RES),
-    output:
-        "results/native/host/verify-int8.json",
-    params:
-        min_psnr=config["int8"]["min_psnr_vs_fp32"],
-    log:
-        "logs/native/host.verify-int8.log",
-    threads: 2
-    conda:
-        "../envs/rifebuild.yaml"
-    shell:
-        "python -m rifebuild.native verify --bin {input.bin:q} --model $(dirname {input.param:q}) --out {output:q}"
-        " --precision int8 --min-psnr {params.min_psnr} {input.refs:q} > {log:q} 2>&1"
-
-
-rule native_cross_check_int8:
-    input:
-        host="results/native/host/rife-bench",
-        bin="results/native/{native_target}/rife-bench",
-        param=f"{INT8}/flownet.param",
-        bin_=f"{INT8}/flownet.bin",
-    output:
-        "results/native/{native_target}/cross_check-int8.json",
-    params:
-        min_psnr=config["int8"]["min_psnr_vs_fp32"],
-    log:
-        "logs/native/{native_target}.cross_check-int8.log",
-    threads: 2
-    conda:
-        "../envs/rifebuild.yaml"
-    shell:
-        "python -m rifebuild.native cross-check --host-bin {input.host:q} --bin {input.bin:q} --precision int8"
-        " --min-psnr {params.min_psnr} --target {wildcards.native_target} --model $(dirname {input.param:q})"
-        " --out {output:q} > {log:q} 2>&1"
+        "rifebuild native bench --bin={input.bench:q} --model={params.model:q} --stock-model={params.stock:q}"
+        " --height={params.height:q} --width={params.width:q} --warmup={params.warmup:q} --loops={params.loops:q}"
+        " --rounds={params.rounds:q} --out={output:q} --bench-threads {params.threads:q} > {log:q} 2>&1"
 
 
 rule native_bench_int8:
     input:
-        bin="results/native/host/rife-bench",
+        bench="results/native/host/rife-bench",
         param=f"{INT8}/flownet.param",
-        bin_=f"{INT8}/flownet.bin",
+        bin=f"{INT8}/flownet.bin",
         fp32_param=f"{NCNN}/flownet.param",
         fp32_bin=f"{NCNN}/flownet.bin",
+        code=code_files("native"),
     output:
         "results/native/host/bench-int8.json",
     params:
-        args=NATIVE_TIMING_ARGS,
+        model=INT8,
+        baseline=NCNN,
+        height=NATIVE["bench"]["size"][0],
+        width=NATIVE["bench"]["size"][1],
+        warmup=NATIVE["bench"]["warmup"],
+        loops=NATIVE["bench"]["loops"],
+        rounds=NATIVE["bench"]["rounds"],
+        threads=NATIVE["bench"]["threads"],
+    threads: max(NATIVE["bench"]["threads"])
     log:
         "logs/native/host.bench-int8.log",
-    threads: max(NATIVE["bench"]["threads"])
+    benchmark:
+        f"{BENCH}/native/host.bench-int8.tsv"
     conda:
         "../envs/rifebuild.yaml"
     shell:
-        "python -m rifebuild.native bench --bin {input.bin:q} --model $(dirname {input.param:q}) {params.args}"
-        " --precision int8 --baseline-model $(dirname {input.fp32_param:q}) --out {output:q} > {log:q} 2>&1"
+        "rifebuild native bench --bin={input.bench:q} --model={params.model:q} --precision=int8"
+        " --baseline-model={params.baseline:q} --height={params.height:q} --width={params.width:q}"
+        " --warmup={params.warmup:q} --loops={params.loops:q} --rounds={params.rounds:q} --out={output:q}"
+        " --bench-threads {params.threads:q} > {log:q} 2>&1"

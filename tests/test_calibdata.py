@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rifebuild import calibdata as cd
-from rifebuild.calibdata import CalibrationDataError
+from rifebuild.calibration import triplets as cd
+from rifebuild.calibration.triplets import CalibrationDataError
 
 
 def save(path, h=64, w=96, value=0):

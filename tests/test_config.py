@@ -1,7 +1,7 @@
 import pytest
 
-from rifebuild import config
-from rifebuild.config import ConfigError
+from rifebuild.core import config
+from rifebuild.core.config import ConfigError
 
 
 def test_defaults_fill_everything():

@@ -180,7 +180,8 @@ def test_missing_local_weights_file(tmp_path):
 
 
 def test_int8_outputs(finished_run):
-    from rifebuild import int8, quant
+    from rifebuild.int8 import quantize as int8
+    from rifebuild.int8 import quant
 
     model = finished_run / "results" / "ncnn" / "rife-v4.6-int8"
     weights, inputs = quant.read_table(model / "flownet.table")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rifebuild import metrics
+from rifebuild.evaluate import metrics
 
 
 def ssim_direct(a: np.ndarray, b: np.ndarray) -> float:

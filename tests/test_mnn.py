@@ -13,20 +13,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rifebuild.mnn_calib import CalibrationError, quant_config, read_triplets, write_sequence_samples
-from rifebuild.reference import write_reference
-from rifebuild.weights import load_ifnet, save_state_dict, synthetic_state_dict
+from rifebuild.calibration.triplets import read_triplets
+from rifebuild.core.errors import CalibrationDataError, CalibrationError
+from rifebuild.mnn.samples import quant_config, write_sequence_samples, write_synthetic_frames
+from rifebuild.evaluate.reference import write_reference
+from rifebuild.checkpoint.load import load_ifnet, save_state_dict, synthetic_state_dict
 
 SIZES = ((64, 96), (96, 160))
 ROOT = Path(__file__).absolute().parent.parent
 
 
 def cli(*args, check=True) -> subprocess.CompletedProcess:
-    """`python -m rifebuild.mnn ...` from the repository root, as the Snakemake rules call it."""
-    proc = subprocess.run([sys.executable, "-m", "rifebuild.mnn", *map(str, args)], cwd=ROOT,
+    """`rifebuild mnn ...` from the repository root, as the Snakemake rules call it."""
+    proc = subprocess.run([sys.executable, "-m", "rifebuild", "mnn", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise AssertionError(f"rifebuild.mnn {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(f"rifebuild mnn {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
@@ -36,20 +38,20 @@ def built(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("mnn")
     paths = {"weights": d / "flownet.pkl", "onnx": d / "flownet-dynamic.onnx", "check": d / "onnx.check.json",
              "frames": d / "frames", "samples": d / "calibration"}
-    cli("frames", "--out", paths["frames"], "--count", 4, "--size", "64x96")
+    write_synthetic_frames(paths["frames"], 4, 64, 96)
     save_state_dict(synthetic_state_dict(0), paths["weights"])
     net = load_ifnet(paths["weights"])
     paths["references"] = [d / f"{h}x{w}.npz" for h, w in SIZES]
     for (h, w), ref in zip(SIZES, paths["references"]):
         write_reference(net, h, w, 0, 0.5, ref)
-    cli("onnx", "--weights", paths["weights"], "--out", paths["onnx"], "--check-out", paths["check"],
+    cli("onnx", "--checkpoint", paths["weights"], "--out", paths["onnx"], "--check-out", paths["check"],
         "--reference", *paths["references"])
     for variant, name in (("fp32", "flownet.mnn"), ("fp16", "flownet-fp16.mnn"), ("wq8", "flownet-wq8.mnn")):
         paths[variant] = d / name
         cli("convert", "--onnx", paths["onnx"], "--variant", variant, "--out", paths[variant])
-    cli("calib", "--frames", paths["frames"], "--out", paths["samples"], "--size", "64x96")
+    cli("samples", "--frames", paths["frames"], "--out", paths["samples"], "--resolution", "64x96")
     paths["int8"], paths["quant_json"] = d / "flownet-int8.mnn", d / "flownet-int8.quant.json"
-    cli("quant", "--src", paths["fp32"], "--samples", paths["samples"], "--out", paths["int8"],
+    cli("quantize", "--src", paths["fp32"], "--samples", paths["samples"], "--out", paths["int8"],
         "--config-out", paths["quant_json"], "--feature-method", "EMA", "--weight-method", "MAX_ABS")
     return paths
 
@@ -118,16 +120,16 @@ def test_calibration_frames_from_png_triplets_are_cropped(tmp_path):
 
 
 def test_bad_calibration_input_is_one_clear_sentence(tmp_path, built):
-    with pytest.raises(CalibrationError, match="calibration/evaluation split not found"):
+    with pytest.raises(CalibrationDataError, match="calibration/evaluation split not found"):
         read_triplets(tmp_path / "missing")
     with pytest.raises(CalibrationError, match=r"mnn.int8.feature_method 'KLD' is unknown; use one of KL, ADMM, EMA"):
         quant_config(tmp_path, 1, 64, 96, "KLD", "MAX_ABS")
     with pytest.raises(CalibrationError, match="mnn.int8.weight_method"):
         quant_config(tmp_path, 1, 64, 96, "EMA", "MIN_MAX")
-    proc = cli("quant", "--src", built["fp32"], "--samples", tmp_path / "none", "--out", tmp_path / "x.mnn",
+    proc = cli("quantize", "--src", built["fp32"], "--samples", tmp_path / "none", "--out", tmp_path / "x.mnn",
                "--config-out", tmp_path / "x.json", check=False)
-    assert proc.returncode == 1
-    assert proc.stderr.strip().startswith("error: ") and "no calibration samples" in proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("rifebuild mnn quantize: error: ") and "no calibration samples" in proc.stderr
     assert not (tmp_path / "x.mnn").exists()
 
 
@@ -135,7 +137,7 @@ def test_converter_failure_leaves_no_model(tmp_path):
     bogus = tmp_path / "bogus.onnx"
     bogus.write_bytes(b"not an onnx model")
     proc = cli("convert", "--onnx", bogus, "--variant", "fp32", "--out", tmp_path / "x.mnn", check=False)
-    assert proc.returncode == 1 and "MNN mnnconvert" in proc.stderr
+    assert proc.returncode == 2 and "MNN mnnconvert" in proc.stderr
     assert list(tmp_path.iterdir()) == [bogus]
 
 
@@ -166,9 +168,9 @@ def test_mnn_tools_work_offline_and_leave_the_venv_unchanged(built, tmp_path):
     probe = "import socket; socket.create_connection(('192.0.2.1', 443), timeout=2)"
     assert subprocess.run([*prefix, sys.executable, "-c", probe], env=env, capture_output=True).returncode != 0
     for args in (["convert", "--onnx", built["onnx"], "--variant", "fp16", "--out", tmp_path / "a.mnn"],
-                 ["quant", "--src", built["fp32"], "--samples", built["samples"], "--out", tmp_path / "b.mnn",
+                 ["quantize", "--src", built["fp32"], "--samples", built["samples"], "--out", tmp_path / "b.mnn",
                   "--config-out", tmp_path / "b.json"]):
-        proc = subprocess.run([*prefix, sys.executable, "-m", "rifebuild.mnn", *map(str, args)], cwd=ROOT,
+        proc = subprocess.run([*prefix, sys.executable, "-m", "rifebuild", "mnn", *map(str, args)], cwd=ROOT,
                               env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp or side files left

@@ -12,8 +12,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rifebuild import native
-from rifebuild.ncnn_source import SourceError
+from rifebuild.native import bench as native_bench
+from rifebuild.native import build as native_build
+from rifebuild.native import check as native_check
+from rifebuild.core.config import validate
+from rifebuild.core.errors import NativeError
+from rifebuild.native import run as native_run
+from rifebuild.native import source as native_source
+from rifebuild.native import targets as native_targets
+from rifebuild.native.source import SourceError
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_DIR = Path(os.environ.get("RIFE_NATIVE_BUILD_DIR", REPO / "build/native"))
@@ -41,7 +48,7 @@ BinaryOp add_0 2 1 a1 dt out0 0=0
 @pytest.fixture(scope="session")
 def ncnn_root():
     try:
-        return native.ncnn_source_root({**native.default_config(), "build_dir": BUILD_DIR})
+        return native_source.ncnn_source_root({**default_config(), "build_dir": BUILD_DIR})
     except SourceError as exc:
         pytest.skip(f"ncnn source unavailable: {exc}")
 
@@ -50,11 +57,11 @@ def ncnn_root():
 def binaries(ncnn_root, tmp_path_factory):
     """rife-bench for host and linux-arm64, built into the shared build dir (fast when cached)."""
     out = tmp_path_factory.mktemp("native")
-    cfg = native.default_config()
+    cfg = default_config()
     bins = {}
     for target in ("host", "linux-arm64"):
         bins[target] = out / target / "rife-bench"
-        native.build_target(target, ncnn_root, cfg["ncnn_version"], bins[target], BUILD_DIR, jobs=cfg["jobs"])
+        native_build.build_target(target, ncnn_root, cfg["ncnn_version"], bins[target], BUILD_DIR, jobs=cfg["jobs"])
     return bins
 
 
@@ -95,35 +102,35 @@ def _torch_warp(image, flow):
 
 
 def test_only_needed_layers_and_one_isa(ncnn_root):
-    opts = native.ncnn_cmake_options(native.target_spec("host", isa="avx2"), ncnn_root, "1.0.20261020")
+    opts = native_targets.ncnn_cmake_options(native_targets.target_spec("host", isa="avx2"), ncnn_root, "1.0.20261020")
     on = {o.split("=")[0][len("-DWITH_LAYER_"):] for o in opts if o.startswith("-DWITH_LAYER_") and o.endswith("=ON")}
-    assert on == {n.lower() for n in native.NEEDED_LAYERS}
+    assert on == {n.lower() for n in native_targets.NEEDED_LAYERS}
     assert "-DNCNN_AVX512=OFF" in opts and "-DNCNN_RUNTIME_CPU=OFF" in opts and "-DNCNN_VULKAN=OFF" in opts
-    arm = native.ncnn_cmake_options(native.target_spec("linux-arm64"), ncnn_root, "1.0.20261020")
+    arm = native_targets.ncnn_cmake_options(native_targets.target_spec("linux-arm64"), ncnn_root, "1.0.20261020")
     assert "-DNCNN_ARM82=ON" in arm and "-DNCNN_ARM86SVE=OFF" in arm and "-DNCNN_ARM84I8MM=OFF" in arm
 
 
 def test_host_isa_from_cpu_flags(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("flags\t: fpu sse2 avx avx2 fma f16c\n")
-    assert native.host_isa(cpuinfo) == "avx2"
+    assert native_targets.host_isa(cpuinfo) == "avx2"
     cpuinfo.write_text("flags\t: fpu sse2\n")
-    assert native.host_isa(cpuinfo) == "sse2"
-    with pytest.raises(native.NativeError, match="host_isa"):
-        native.target_spec("host", isa="avx9")
+    assert native_targets.host_isa(cpuinfo) == "sse2"
+    with pytest.raises(NativeError, match="host_isa"):
+        native_targets.target_spec("host", isa="avx9")
 
 
 def test_android_without_ndk_is_one_sentence(monkeypatch):
     for var in ("ANDROID_NDK", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT"):
         monkeypatch.delenv(var, raising=False)
-    assert "android-arm64" not in native.default_targets()
-    with pytest.raises(native.NativeError, match="needs the Android NDK"):
-        native.target_spec("android-arm64")
+    assert "android-arm64" not in native_targets.default_targets()
+    with pytest.raises(NativeError, match="needs the Android NDK"):
+        native_targets.target_spec("android-arm64")
 
 
-@pytest.mark.skipif(native.find_ndk() is None, reason="no Android NDK (set ANDROID_NDK to build android-arm64)")
+@pytest.mark.skipif(native_targets.find_ndk() is None, reason="no Android NDK (set ANDROID_NDK to build android-arm64)")
 def test_android_build(ncnn_root, tmp_path):
-    info = native.build_target("android-arm64", ncnn_root, native.default_config()["ncnn_version"],
+    info = native_build.build_target("android-arm64", ncnn_root, default_config()["ncnn_version"],
                                tmp_path / "rife-bench", BUILD_DIR)
     assert info["size_bytes"] > 0
 
@@ -131,7 +138,7 @@ def test_android_build(ncnn_root, tmp_path):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_warp_matches_grid_sample(binaries, warp_param, threads):
     image, flow = _warp_inputs()
-    got = native.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param, threads=threads)
+    got = native_run.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param, threads=threads)
     want = _torch_warp(image, flow)
     assert got.shape == want.shape
     assert np.abs(got - want).max() <= 1e-5
@@ -144,7 +151,7 @@ def test_warp_non_finite_flow_clamps_to_border(binaries, warp_param):
     flow[:, 2, 3] = [np.nan, np.inf]
     flow[:, 4, 5] = [-np.inf, np.nan]
     flow[:, 6, 1] = [np.inf, -np.inf]
-    got = native.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param)
+    got = native_run.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param)
     want = image.copy()
     want[:, 2, 3] = image[:, 7, 0]
     want[:, 4, 5] = image[:, 0, 0]
@@ -155,7 +162,7 @@ def test_warp_non_finite_flow_clamps_to_border(binaries, warp_param):
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_warp_ignores_storage_precision(binaries, warp_param, precision):
     image, flow = _warp_inputs(c=8, h=16, w=24, seed=1)  # 8 channels: ncnn would pack them by 8
-    got = native.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param, precision=precision)
+    got = native_run.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param, precision=precision)
     assert np.abs(got - _torch_warp(image, flow)).max() <= 2e-3
 
 
@@ -163,12 +170,12 @@ def test_linux_arm64_under_qemu_matches_host(binaries, warp_param, blend_model):
     if shutil.which("qemu-aarch64-static") is None:
         pytest.fail("qemu-aarch64-static is missing: run scripts/setup.sh (installs qemu-user-static).")
     image, flow = _warp_inputs(h=32, w=32, seed=2)
-    host = native.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param)
-    arm = native.dump(binaries["linux-arm64"], {"image": image, "flow": flow}, param=warp_param,
-                      runner=native.runner_for("linux-arm64"), threads=2)
+    host = native_run.dump(binaries["host"], {"image": image, "flow": flow}, param=warp_param)
+    arm = native_run.dump(binaries["linux-arm64"], {"image": image, "flow": flow}, param=warp_param,
+                      runner=native_targets.runner_for("linux-arm64"), threads=2)
     assert np.abs(arm - host).max() <= 1e-3
     assert np.abs(arm - _torch_warp(image, flow)).max() <= 1e-5
-    rec = native.bench(binaries["linux-arm64"], blend_model, 64, 32, loops=1, runner=native.runner_for("linux-arm64"))
+    rec = native_bench.bench(binaries["linux-arm64"], blend_model, 64, 32, loops=1, runner=native_targets.runner_for("linux-arm64"))
     assert rec["target"] == "linux-arm64"
 
 
@@ -181,7 +188,7 @@ def test_interpolate_pads_and_crops(binaries, blend_model, tmp_path):
     Image.fromarray(a).save(tmp_path / "a.png")
     Image.fromarray(b).save(tmp_path / "b.jpg", quality=100)
     b = np.asarray(Image.open(tmp_path / "b.jpg").convert("RGB"))
-    out = native.interpolate(binaries["host"], blend_model, tmp_path / "a.png", tmp_path / "b.jpg",
+    out = native_run.interpolate(binaries["host"], blend_model, tmp_path / "a.png", tmp_path / "b.jpg",
                              tmp_path / "out.png", timestep=0.25)
     got = np.asarray(Image.open(out)).astype(np.float64)
     want = a * 0.75 + b * 0.25
@@ -190,30 +197,30 @@ def test_interpolate_pads_and_crops(binaries, blend_model, tmp_path):
 
 
 def test_bench_json(binaries, blend_model):
-    rec = native.bench(binaries["host"], blend_model, 64, 32, threads=2, warmup=1, loops=3)
+    rec = native_bench.bench(binaries["host"], blend_model, 64, 32, threads=2, warmup=1, loops=3)
     assert len(rec["latency_ms"]) == 3 == len(rec["cpu_ms"]) and rec["min_ms"] <= rec["median_ms"]
     assert rec["target"] == "host" and rec["ncnn_version"] == "1.0.20261020" and rec["peak_rss_kb"] > 0
 
 
 def test_error_missing_model(binaries, tmp_path):
-    with pytest.raises(native.NativeError, match=r"model file .*flownet.param not found"):
-        native.bench(binaries["host"], tmp_path, 64, 32)
+    with pytest.raises(NativeError, match=r"model file .*flownet.param not found"):
+        native_bench.bench(binaries["host"], tmp_path, 64, 32)
 
 
 def test_error_size_not_multiple_of_32(binaries, blend_model):
-    with pytest.raises(native.NativeError, match="multiples of 32"):
-        native.bench(binaries["host"], blend_model, 100, 32)
-    with pytest.raises(native.NativeError, match="multiples of 32"):
+    with pytest.raises(NativeError, match="multiples of 32"):
+        native_bench.bench(binaries["host"], blend_model, 100, 32)
+    with pytest.raises(NativeError, match="multiples of 32"):
         x = np.zeros((3, 30, 32), np.float32)
-        native.dump(binaries["host"], {"in0": x, "in1": x, "in2": x[:1]}, model_dir=blend_model)
+        native_run.dump(binaries["host"], {"in0": x, "in1": x, "in2": x[:1]}, model_dir=blend_model)
 
 
 def test_error_unreadable_image(binaries, blend_model, tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    with pytest.raises(native.NativeError, match="Cannot read image .*bad.png"):
-        native.interpolate(binaries["host"], blend_model, tmp_path / "bad.png", tmp_path / "bad.png", tmp_path / "o.png")
-    with pytest.raises(native.NativeError, match="not an 8-bit binary PPM"):
-        native.call(binaries["host"], ["interpolate", "--model", blend_model, "--in0", tmp_path / "bad.png",
+    with pytest.raises(NativeError, match="Cannot read image .*bad.png"):
+        native_run.interpolate(binaries["host"], blend_model, tmp_path / "bad.png", tmp_path / "bad.png", tmp_path / "o.png")
+    with pytest.raises(NativeError, match="not an 8-bit binary PPM"):
+        native_run.call(binaries["host"], ["interpolate", "--model", blend_model, "--in0", tmp_path / "bad.png",
                                        "--in1", tmp_path / "bad.png", "--out", tmp_path / "o.ppm"])
     assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.ppm").exists()
 
@@ -223,8 +230,8 @@ def test_error_mismatched_frames(binaries, blend_model, tmp_path):
 
     Image.new("RGB", (64, 32)).save(tmp_path / "a.png")
     Image.new("RGB", (32, 32)).save(tmp_path / "b.png")
-    with pytest.raises(native.NativeError, match="differ in size"):
-        native.interpolate(binaries["host"], blend_model, tmp_path / "a.png", tmp_path / "b.png", tmp_path / "o.png")
+    with pytest.raises(NativeError, match="differ in size"):
+        native_run.interpolate(binaries["host"], blend_model, tmp_path / "a.png", tmp_path / "b.png", tmp_path / "o.png")
 
 
 # The workflow's own outputs (override with RIFE_NATIVE_MODEL / RIFE_NATIVE_REFERENCES folders).
@@ -239,14 +246,14 @@ def test_full_model_matches_pytorch(binaries):
     if not refs:
         pytest.skip(f"no PyTorch reference under {REFERENCES}")
     for ref in refs:
-        rec = native.verify_model(binaries["host"], FULL_MODEL, ref, threads=2)
+        rec = native_check.verify_model(binaries["host"], FULL_MODEL, ref, threads=2)
         assert rec["passed"], json.dumps(rec)
 
 
 @pytest.mark.skipif(not (FULL_MODEL / "flownet.param").exists(),
                     reason=f"no rife.Warp model at {FULL_MODEL} (run the ncnn export rules first)")
 def test_full_model_arm64_matches_host(binaries):
-    rec = native.cross_check(binaries["host"], binaries["linux-arm64"], FULL_MODEL, native.runner_for("linux-arm64"),
+    rec = native_check.cross_check(binaries["host"], binaries["linux-arm64"], FULL_MODEL, native_targets.runner_for("linux-arm64"),
                              height=64, width=96)
     assert rec["passed"], json.dumps(rec)
 
@@ -254,11 +261,15 @@ def test_full_model_arm64_matches_host(binaries):
 def test_error_layer_missing_from_slim_build(binaries, tmp_path):
     (tmp_path / "flownet.param").write_text("7767517\n2 2\nInput in0 0 1 in0\nSoftmax sm 1 1 in0 out0\n")
     (tmp_path / "flownet.bin").write_bytes(b"")
-    with pytest.raises(native.NativeError, match="cannot parse model file"):
-        native.dump(binaries["host"], {"in0": np.zeros((1, 4, 4), np.float32)}, model_dir=tmp_path)
+    with pytest.raises(NativeError, match="cannot parse model file"):
+        native_run.dump(binaries["host"], {"in0": np.zeros((1, 4, 4), np.float32)}, model_dir=tmp_path)
 
 
 def test_error_unknown_input_blob(binaries, warp_param):
     x = np.zeros((2, 4, 4), np.float32)
-    with pytest.raises(native.NativeError, match="no input blob named 'flw'"):
-        native.dump(binaries["host"], {"image": x, "flw": x}, param=warp_param)
+    with pytest.raises(NativeError, match="no input blob named 'flw'"):
+        native_run.dump(binaries["host"], {"image": x, "flw": x}, param=warp_param)
+
+
+def default_config() -> dict:
+    return validate({})["native"]

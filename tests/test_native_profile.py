@@ -1,7 +1,10 @@
 """Per-layer profile: parsing ncnn's NCNN_BENCHMARK lines, medians, totals, the profiling build variant."""
 import pytest
 
-from rifebuild import native, native_profile
+from rifebuild.native import bench as native_bench
+from rifebuild.core.errors import NativeError
+from rifebuild.native import targets as native_targets
+from rifebuild.native import profile as native_profile
 
 # Two forward passes as ncnn 1.0.20261020's benchmark.cpp prints them (format "%-24s %-30s %8.2lfms    |").
 PASS = [
@@ -30,9 +33,9 @@ def test_parse_takes_per_layer_median_of_timed_passes():
 
 
 def test_parse_refuses_output_of_a_normal_build():
-    with pytest.raises(native.NativeError, match="profiling build"):
+    with pytest.raises(NativeError, match="profiling build"):
         native_profile.parse_layer_times('{"median_ms": 1.0}\n', runs=2, skip=1)
-    with pytest.raises(native.NativeError, match="profiling build"):
+    with pytest.raises(NativeError, match="profiling build"):
         native_profile.parse_layer_times(_stderr([[1, 2, 3]]), runs=2, skip=1)  # lines of one pass, two expected
 
 
@@ -49,8 +52,8 @@ def test_format_lists_types_with_ratio():
 
 
 def test_profiling_variant_is_a_separate_build():
-    host = native.target_spec("host", isa="avx2")
-    prof = native.profiling_variant(host)
+    host = native_targets.target_spec("host", isa="avx2")
+    prof = native_targets.profiling_variant(host)
     assert prof.name == "host-profile" and prof.cmake_args == host.cmake_args
     assert prof.ncnn_options["NCNN_BENCHMARK"] == "ON" and "NCNN_BENCHMARK" not in host.ncnn_options
 
@@ -65,7 +68,7 @@ def test_bench_alternates_model_and_baselines_and_pools(monkeypatch):
                 "peak_rss_kb": len(calls)}
 
     monkeypatch.setattr(native, "bench", fake_bench)
-    rec = native.bench_alternating("rb", "int8", 96, 64, [1, 2], 0, 2, 2, "int8", baseline_dir="fp32")
+    rec = native_bench.bench_alternating("rb", "int8", 96, 64, [1, 2], 0, 2, 2, "int8", baseline_dir="fp32")
     assert calls == [("int8", 1, "int8"), ("fp32", 1, "fp32"), ("int8", 2, "int8"), ("fp32", 2, "fp32")] * 2
     one_thread = rec["rife_bench"][0]
     assert one_thread["latency_ms"] == [20.0, 21.0, 60.0, 61.0] and one_thread["median_ms"] == 40.5
@@ -74,5 +77,5 @@ def test_bench_alternates_model_and_baselines_and_pools(monkeypatch):
 
 
 def test_profile_of_a_missing_binary_or_model_is_one_sentence(tmp_path):
-    with pytest.raises(native.NativeError, match="does not exist"):
+    with pytest.raises(NativeError, match="does not exist"):
         native_profile.profile_once(tmp_path / "rife-bench", tmp_path, "int8", 96, 64, 1, 0, 1)

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from rifebuild import ncnn_source as src
+from rifebuild.native import source as src
 
 VERSION = "1.0.20990101"
 NAME = f"ncnn-{VERSION}.tar.gz"
@@ -136,11 +136,11 @@ def test_unpack_zip_without_top_folder(tmp_path):
 
 
 def test_unpacked_source_needs_no_archive(index, tmp_path):
-    from rifebuild import native
+    from rifebuild.native import source as native_source
 
     cfg = {"ncnn_version": VERSION, "ncnn_sha256": SHA, "ncnn_url": None, "build_dir": tmp_path / "build"}
     src.fetch_sdist(VERSION, SHA, tmp_path / "res/ncnn", index_url=index)
-    root = native.ncnn_source_root(cfg, resources=tmp_path / "res")
+    root = native_source.ncnn_source_root(cfg, resources=tmp_path / "res")
     (tmp_path / "res/ncnn" / NAME).unlink()  # a working dir without the download cache
-    assert native.ncnn_source_root(cfg, resources=tmp_path / "res") == root
+    assert native_source.ncnn_source_root(cfg, resources=tmp_path / "res") == root
     assert src.unpacked_sha256(tmp_path / "build" / f"src-{SHA[:12]}") == SHA

@@ -3,8 +3,8 @@ import struct
 import numpy as np
 import pytest
 
-from rifebuild import ncnn_model as nm
-from rifebuild.ncnn_model import Layer, Model, NcnnModelError, Weight
+from rifebuild.ncnn import graph as nm
+from rifebuild.ncnn.graph import Layer, Model, NcnnModelError, Weight
 
 
 def tiny_conv_model(tag=nm.TAG_FP32, dtype=np.float32) -> Model:

@@ -3,10 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rifebuild import metrics, ncnn_model as nm, ncnn_passes as P
-from rifebuild.ncnn_model import Layer, Model
-from rifebuild.reference import fixed_inputs
-from rifebuild.runner import run_ncnn, run_torch
+from rifebuild.evaluate import metrics
+from rifebuild.ncnn import graph as nm
+from rifebuild.ncnn import passes as P
+from rifebuild.ncnn.graph import Layer, Model
+from rifebuild.evaluate.reference import fixed_inputs
+from rifebuild.evaluate.runtimes import run_ncnn, run_torch
 
 from conftest import TINY_H, TINY_W
 
@@ -48,7 +50,7 @@ def test_lowered_warp_matches_torch_grid_sample_even_far_out_of_range(tmp_path):
     assert P.lower_warp(model, h, w) == 1
     assert "GridSample" in model.layer_types() and "rife.Warp" not in model.layer_types()
     got = run_warp_model(model, tmp_path, image, flow)
-    from rifebuild.model import warp
+    from rifebuild.model.ifnet import warp
 
     want = warp(torch.from_numpy(image)[None], torch.from_numpy(flow)[None])[0].numpy()
     assert np.abs(got - want).max() < 1e-5

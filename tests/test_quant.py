@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from rifebuild import quant
+from rifebuild.int8 import quant
 
 
 def kl_by_loops(p: np.ndarray, threshold: int) -> float:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from rifebuild import report
+from rifebuild.report import page as report
 
 
 def _check(res, err, psnr):

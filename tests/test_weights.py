@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rifebuild import weights
-from rifebuild.weights import CheckpointError, DownloadError
+from rifebuild.checkpoint import load as weights
+from rifebuild.checkpoint.load import CheckpointError, DownloadError
 
 BODY = b"rife-weights-" * 5000
 

@@ -1,0 +1,36 @@
+"""Get the checkpoint: download the official one, or validate a local file, or make synthetic weights."""
+from __future__ import annotations
+
+import shutil
+
+from rifebuild.core.args import action, out
+from rifebuild.core.files import atomic_path
+
+
+def fetch(a) -> None:
+    """Download the official checkpoint (sha256-pinned when a pin is given) and check it loads."""
+    from rifebuild.checkpoint.load import fetch_checkpoint
+
+    fetch_checkpoint(a.url, a.out, sha256=a.sha256 or None, deadline=a.deadline)
+
+
+def prepare(a) -> None:
+    """Validate the checkpoint (strict IFNet v4.6 keys, finite weights) and place it at results/checkpoint/."""
+    from rifebuild.checkpoint.load import load_ifnet, save_state_dict, synthetic_state_dict
+
+    if not a.source:
+        save_state_dict(synthetic_state_dict(a.synthetic_seed), a.out)
+        load_ifnet(a.out)
+        return
+    source = a.source
+    load_ifnet(source)
+    with atomic_path(a.out) as tmp:
+        shutil.copyfile(source, tmp)
+
+
+def register(actions) -> None:
+    action(actions, "fetch", fetch, (["--url"], {"required": True}), (["--sha256"], {"default": ""}),
+           (["--deadline"], {"type": float, "default": 600.0, "help": "seconds for the whole download"}), out())
+    action(actions, "prepare", prepare, out(),
+           (["--synthetic-seed"], {"type": int, "default": 0, "help": "seed of the synthetic weights"}),
+           (["source"], {"nargs": "?", "help": "a checkpoint file; none: synthetic weights"}))

@@ -1,0 +1,38 @@
+"""Argument types and the one way the stage CLIs declare their actions."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def resolution(text: str) -> tuple[int, int]:
+    """'256x448' -> (256, 448): height x width, positive multiples of 32."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"resolution {text!r}: write it as HEIGHTxWIDTH, e.g. 256x448") from None
+    if h <= 0 or w <= 0 or h % 32 or w % 32:
+        raise argparse.ArgumentTypeError(f"resolution {text!r}: height and width must be positive multiples of 32")
+    return h, w
+
+
+def optional_float(text: str) -> float | None:
+    """A number, or the empty string for "not set" (rules pass every value, quoted)."""
+    return None if text == "" else float(text)
+
+
+def action(actions, name: str, func, *arguments: tuple[list[str], dict]) -> argparse.ArgumentParser:
+    """Add `rifebuild <stage> <name>`, running func(args); help text is func's docstring's first line."""
+    parser = actions.add_parser(name, help=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else None)
+    for flags, kwargs in arguments:
+        parser.add_argument(*flags, **kwargs)
+    parser.set_defaults(func=func)
+    return parser
+
+
+REQUIRED = {"required": True}
+PATH = {"type": Path, "required": True}
+
+
+def out() -> tuple[list[str], dict]:
+    return (["--out"], PATH)

@@ -1,0 +1,45 @@
+"""int8: calibration table (ncnn's format), per-layer sensitivity, the int8 model."""
+from __future__ import annotations
+
+import argparse
+
+from rifebuild.core import threads
+from rifebuild.core.args import PATH, action, out
+
+MODEL_IN = ((["--param"], PATH), (["--bin"], PATH))
+
+
+def calibrate(a) -> None:
+    """fp32 model + calibration split -> flownet.table (ncnn's format) + calibration.json."""
+    from rifebuild.int8 import calibrate as calibration
+
+    calibration.run(a.param, a.bin, a.data, a.method, threads.count(), a.eq_frames, a.eq_steps, a.out_table,
+                    a.out_json)
+
+
+def sensitivity(a) -> None:
+    """Per-layer int8 sensitivity table (one layer int8 at a time, PSNR vs fp32)."""
+    from rifebuild.int8.quantize import run_sensitivity
+
+    run_sensitivity(a.param, a.bin, a.table, a.data, a.frames, a.keep_float, threads.count(), a.out)
+
+
+def quantize(a) -> None:
+    """fp32 rife.Warp model + table -> int8 model (mixed precision from config and sensitivity)."""
+    from rifebuild.int8.quantize import build
+
+    build(a.param, a.bin, a.table, a.float_layers, a.sensitivity, a.keep_float, a.requantize,
+          a.out_param, a.out_bin, a.out_json)
+
+
+def register(actions) -> None:
+    action(actions, "calibrate", calibrate, *MODEL_IN, (["--data"], PATH),
+           (["--method"], {"choices": ["kl", "aciq", "eq"], "required": True}),
+           (["--eq-frames"], {"type": int, "default": 4}), (["--eq-steps"], {"type": int, "default": 32}),
+           (["--out-table"], PATH), (["--out-json"], PATH))
+    action(actions, "sensitivity", sensitivity, *MODEL_IN, (["--table"], PATH), (["--data"], PATH),
+           (["--frames"], {"type": int, "default": 4}), (["--keep-float"], {"type": int, "default": 0}), out())
+    action(actions, "quantize", quantize, *MODEL_IN, (["--table"], PATH),
+           (["--float-layers"], {"nargs": "*", "default": []}), (["--sensitivity"], {}),
+           (["--keep-float"], {"type": int, "default": 0}), (["--requantize"], {"action": argparse.BooleanOptionalAction, "default": True}),
+           (["--out-param"], PATH), (["--out-bin"], PATH), (["--out-json"], PATH))

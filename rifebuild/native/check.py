@@ -1,0 +1,55 @@
+"""rife-bench against PyTorch (per reference) and another target's binary against the host one,
+written as verification records (rifebuild.evaluate.record) like every other artifact's."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rifebuild.evaluate import record as rec
+from rifebuild.evaluate.metrics import compare
+from rifebuild.evaluate.reference import inputs_digest, load_reference
+from rifebuild.native.run import call, dump
+
+
+def _bound(tolerance: float, min_psnr: float | None) -> dict:
+    """Float models are held to max abs error, quantized ones (min_psnr given) to PSNR."""
+    return {"max_abs_err": tolerance} if min_psnr is None else {"min_psnr_db": min_psnr}
+
+
+def _new(binary: Path, model_dir: Path, precision: str, runner: tuple[str, ...], target: str) -> dict:
+    model_dir = Path(model_dir)
+    record = rec.new(model_dir, f"rife-bench ({target}, C++ rife.Warp)", precision,
+                     [model_dir / "flownet.param", model_dir / "flownet.bin", Path(binary)])
+    record["details"].update({"binary": str(binary), "version": call(binary, ["version"], runner).strip()})
+    return record
+
+
+def verify(binary: Path, model_dir: Path, references: list[Path], out: Path, tolerance: float = 1e-3,
+           precision: str = "fp32", min_psnr: float | None = None, threads: int = 2) -> dict:
+    """Run the rife.Warp model on each PyTorch reference (npz of in0, in1, in2, out0) and compare."""
+    record = _new(binary, model_dir, precision, (), "host")
+    for reference_path in references:
+        inputs, reference = load_reference(reference_path)
+        got = dump(binary, inputs, model_dir=model_dir, threads=threads, precision=precision)
+        record["checks"].append(rec.check("pytorch", reference.shape[1:], compare(got, reference.reshape(got.shape)),
+                                          _bound(tolerance, min_psnr), inputs=reference_path,
+                                          inputs_sha256=inputs_digest(inputs)))
+    return rec.finish(record, out)
+
+
+def cross_check(host_bin: Path, other_bin: Path, model_dir: Path, runner: tuple[str, ...], target: str, out: Path,
+                height: int = 64, width: int = 64, tolerance: float = 1e-3, precision: str = "fp32",
+                min_psnr: float | None = None) -> dict:
+    """Same seeded inputs through the host binary and another target's binary (e.g. under qemu)."""
+    rng = np.random.default_rng(0)
+    inputs = {"in0": rng.random((3, height, width), dtype=np.float32),
+              "in1": rng.random((3, height, width), dtype=np.float32),
+              "in2": np.full((1, height, width), 0.5, np.float32)}
+    host = dump(host_bin, inputs, model_dir=model_dir, threads=2, precision=precision)
+    other = dump(other_bin, inputs, model_dir=model_dir, threads=2, precision=precision, runner=runner)
+    record = _new(other_bin, model_dir, precision, runner, target)
+    record["details"]["host_binary"] = str(host_bin)
+    record["checks"].append(rec.check("host", host.shape[1:], compare(other, host), _bound(tolerance, min_psnr),
+                                      inputs="seeded random frames", inputs_sha256=inputs_digest(inputs)))
+    return rec.finish(record, out)

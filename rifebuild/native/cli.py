@@ -1,0 +1,116 @@
+"""Native runtime: ncnn source, libncnn + rife-bench per target, checks, latency, per-layer profile."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rifebuild.core import threads
+from rifebuild.core.args import PATH, action, optional_float
+from rifebuild.core.files import atomic_write_json
+from rifebuild.native.targets import REPO, TARGETS, X86_ISAS
+
+PRECISION = (["--precision"], {"default": "fp32", "choices": ["fp32", "fp16", "int8"]})
+SOURCE = ((["--version"], {"required": True}), (["--sha256"], {"required": True}), (["--url"], {"default": None}),
+          (["--resources"], {"type": Path, "default": REPO / "resources", "help": "download cache folder"}),
+          (["--build-dir"], {"type": Path, "required": True}))
+TIMING = ((["--width"], {"type": int, "default": 1280}), (["--height"], {"type": int, "default": 736}),
+          (["--warmup"], {"type": int, "default": 1}), (["--loops"], {"type": int, "default": 5}))
+
+
+def _source_cfg(a) -> dict:
+    return {"ncnn_version": a.version, "ncnn_sha256": a.sha256, "ncnn_url": a.url, "build_dir": a.build_dir}
+
+
+def source(a) -> None:
+    """Fetch + unpack the pinned ncnn source; prints its root folder."""
+    from rifebuild.native.source import ncnn_source_root
+
+    print(ncnn_source_root(_source_cfg(a), a.resources))
+
+
+def build(a) -> None:
+    """Build results/native/<target>/rife-bench (slim static libncnn + rife.Warp)."""
+    from rifebuild.native.build import build_target
+    from rifebuild.native.source import ncnn_source_root, source_root
+
+    root = source_root(a.source_dir) if a.source_dir else ncnn_source_root(_source_cfg(a), a.resources)
+    info = build_target(a.target, root, a.version, a.out, a.build_dir, a.jobs, a.ndk, a.log, a.host_isa)
+    print(json.dumps(info))
+
+
+def interpolate(a) -> None:
+    """PNG/JPEG frames -> interpolated PNG with rife-bench."""
+    from rifebuild.native.run import interpolate as run_interpolate
+
+    run_interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, threads.count(1), a.precision)
+
+
+def verify(a) -> None:
+    """rife.Warp model through rife-bench vs PyTorch references."""
+    from rifebuild.native.check import verify as run_verify
+
+    run_verify(a.bin, a.model, a.references, a.out, a.tolerance, a.precision, a.min_psnr)
+
+
+def cross_check(a) -> None:
+    """Another target's binary (arm64 under qemu) vs the host binary."""
+    from rifebuild.native.check import cross_check as run_cross_check
+    from rifebuild.native.targets import runner_for
+
+    run_cross_check(a.host_bin, a.bin, a.model, runner_for(a.target), a.target, a.out, precision=a.precision,
+                    min_psnr=a.min_psnr)
+
+
+def bench(a) -> None:
+    """Latency JSON for rife-bench (and its baselines, timed in turns)."""
+    from rifebuild.native.bench import bench_alternating
+    from rifebuild.native.targets import runner_for
+
+    record = bench_alternating(a.bin, a.model, a.width, a.height, a.threads_, a.warmup, a.loops, a.rounds,
+                               a.precision, a.baseline_model, a.stock_model, runner_for(a.target))
+    atomic_write_json(a.out, record)
+
+
+def profile(a) -> None:
+    """Per-layer times (NCNN_BENCHMARK build of rife-bench, host only) -> JSON + table."""
+    from rifebuild.native import profile as native_profile
+    from rifebuild.native.build import build_target
+    from rifebuild.native.source import ncnn_source_root
+
+    binary = Path(a.build_dir) / "host-profile" / "rife-bench"
+    build_target("host", ncnn_source_root(_source_cfg(a), a.resources), a.version, binary, a.build_dir, a.jobs,
+                 isa=a.host_isa, profile=True)
+    record = native_profile.profile(binary, a.model, a.precision, a.baseline_model, a.width, a.height,
+                                    a.threads_, a.warmup, a.loops, a.rounds)
+    atomic_write_json(a.out, record)
+    print(native_profile.format_profile(record), end="")
+
+
+def register(actions) -> None:
+    jobs = (["--jobs"], {"type": int, "default": 2})
+    isa = (["--host-isa"], {"default": "auto", "choices": ["auto", *X86_ISAS]})
+    action(actions, "source", source, *SOURCE)
+    action(actions, "build", build, *SOURCE, (["--target"], {"required": True, "choices": TARGETS}),
+           (["--out"], PATH), (["--source-dir"], {"type": Path}), jobs, (["--ndk"], {"default": None}), isa,
+           (["--log"], {"type": Path, "default": None}))
+    action(actions, "interpolate", interpolate,
+           (["--bin"], {"type": Path, "default": REPO / "results/native/host/rife-bench"}), (["--model"], PATH),
+           (["frame0"], {"type": Path}), (["frame1"], {"type": Path}), (["out"], {"type": Path}),
+           (["--t"], {"type": float, "default": 0.5}), PRECISION)
+    action(actions, "verify", verify, (["--bin"], PATH), (["--model"], PATH), (["--out"], PATH),
+           (["--tolerance"], {"type": float, "default": 1e-3}), PRECISION,
+           (["--min-psnr"], {"type": optional_float, "default": None, "help": "pass on PSNR (quantized models)"}),
+           (["references"], {"type": Path, "nargs": "+"}))
+    action(actions, "cross-check", cross_check, (["--host-bin"], PATH), (["--bin"], PATH),
+           (["--target"], {"required": True, "choices": TARGETS}), (["--model"], PATH), (["--out"], PATH),
+           PRECISION, (["--min-psnr"], {"type": optional_float, "default": None}))
+    action(actions, "bench", bench, (["--bin"], PATH), (["--target"], {"default": "host", "choices": TARGETS}),
+           (["--model"], PATH), (["--stock-model"], {"type": Path, "default": None}), *TIMING,
+           (["--bench-threads"], {"type": int, "nargs": "+", "default": [1, 2], "dest": "threads_"}),
+           (["--rounds"], {"type": int, "default": 3}), PRECISION, (["--baseline-model"], {"type": Path, "default": None}),
+           (["--out"], PATH))
+    action(actions, "profile", profile, *SOURCE, (["--model"], PATH),
+           (["--precision"], {"default": "int8", "choices": ["fp32", "fp16", "int8"]}),
+           (["--baseline-model"], {"type": Path, "default": None}), *TIMING,
+           (["--bench-threads"], {"type": int, "default": 2, "dest": "threads_"}),
+           (["--rounds"], {"type": int, "default": 2}), jobs, isa, (["--out"], PATH))

@@ -1,0 +1,86 @@
+"""Running rife-bench: its one-sentence errors, arrays in and out, frames to an interpolated PNG."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from rifebuild.core.errors import NativeError
+from rifebuild.core.files import atomic_path
+
+
+def run_rife_bench(binary: Path, args: list, runner: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run rife-bench; its one-sentence error (its last stderr line) becomes a NativeError."""
+    binary = Path(binary)
+    if not binary.is_file():
+        raise NativeError(f"{binary} does not exist; build it first (snakemake {binary}).")
+    proc = subprocess.run([*runner, str(binary), *map(str, args)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        msg = proc.stderr.strip().splitlines()
+        raise NativeError(msg[-1] if msg else f"{binary} exited with status {proc.returncode}.")
+    return proc
+
+
+def call(binary: Path, args: list, runner: tuple[str, ...] = ()) -> str:
+    """Run rife-bench; returns its stdout."""
+    return run_rife_bench(binary, args, runner).stdout
+
+
+def _save_npy(path: Path, array) -> Path:
+    import numpy as np
+
+    np.save(path, np.ascontiguousarray(array, dtype=np.float32))
+    return path
+
+
+def dump(binary: Path, inputs: dict, model_dir: Path | None = None, param: Path | None = None,
+         bin_: Path | None = None, output: str = "out0", threads: int = 1, precision: str = "fp32",
+         runner: tuple[str, ...] = ()):
+    """Run the model on float32 arrays (name -> [C,H,W] or [1,C,H,W]) and return `output` as an array."""
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory(prefix="rife-dump-") as tmp:
+        args = ["dump", "--threads", threads, "--precision", precision, "--output", output,
+                "--out", Path(tmp) / "out.npy"]
+        if model_dir is not None:
+            args += ["--model", model_dir]
+        else:
+            args += ["--param", param] + (["--bin", bin_] if bin_ else [])
+        for name in sorted(inputs):
+            arr = np.asarray(inputs[name], dtype=np.float32)
+            arr = arr[0] if arr.ndim == 4 else arr
+            args += ["--input", f"{name}={_save_npy(Path(tmp) / f'{name}.npy', arr)}"]
+        call(binary, args, runner)
+        return np.load(Path(tmp) / "out.npy")
+
+
+def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: Path, timestep: float = 0.5,
+                threads: int = 1, precision: str = "fp32", runner: tuple[str, ...] = ()) -> Path:
+    """PNG/JPEG frames -> interpolated PNG. Pillow converts to/from PPM, the format rife-bench reads."""
+    import tempfile
+
+    from PIL import Image, UnidentifiedImageError
+
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="rife-interp-") as tmp:
+        ppm = []
+        for i, frame in enumerate((frame0, frame1)):
+            try:
+                with Image.open(frame) as img:
+                    img.convert("RGB").save(Path(tmp) / f"in{i}.ppm")
+            except (OSError, UnidentifiedImageError) as exc:
+                raise NativeError(f"Cannot read image {frame} ({exc}); pass a PNG or JPEG file.") from exc
+            ppm.append(Path(tmp) / f"in{i}.ppm")
+        call(binary, ["interpolate", "--model", model_dir, "--in0", ppm[0], "--in1", ppm[1], "--t", timestep,
+                      "--threads", threads, "--precision", precision, "--out", Path(tmp) / "out.ppm"], runner)
+        with Image.open(Path(tmp) / "out.ppm") as img, atomic_path(out) as part:
+            img.save(part, format="PNG")
+    return out
+
+
+def bench_args(model_dir: Path, width: int, height: int, threads: int, warmup: int, loops: int,
+               precision: str) -> list:
+    """rife-bench's `bench` command line (shared with the per-layer profile)."""
+    return ["bench", "--model", model_dir, "--width", width, "--height", height, "--threads", threads,
+            "--warmup", warmup, "--loops", loops, "--precision", precision]

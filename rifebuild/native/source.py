@@ -1,0 +1,183 @@
+"""Fetch, sha256-verify and cache the ncnn source distribution that matches the pinned wheel.
+
+pip refuses to download this sdist (its setup.py stamps today's date as the version), so we read
+the project's page on the package index pip is configured with and download the file ourselves.
+No registry host is written here: the index URL comes from pip's own configuration.
+"""
+from __future__ import annotations
+
+import hashlib
+import html.parser
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from rifebuild.core.files import sha256_of
+from rifebuild.native.targets import REPO
+from rifebuild.core.errors import SourceError
+
+JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
+
+
+
+def pip_index_url() -> str:
+    """The index URL pip would use: PIP_INDEX_URL, then pip config, then pip's built-in default."""
+    env = os.environ.get("PIP_INDEX_URL", "").strip()
+    if env:
+        return env.split()[0]
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+            capture_output=True, text=True, timeout=60,
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip().split()[0]
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    from pip._internal.models.index import PyPI
+
+    return PyPI.simple_url
+
+
+class _Links(html.parser.HTMLParser):
+    """Collects <a href> targets and texts from a PEP 503 simple page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._href = dict(attrs).get("href")
+
+    def handle_data(self, data):
+        if self._href is not None:
+            self.links.append((data.strip(), self._href))
+            self._href = None
+
+
+def _get(url: str, accept: str | None = None, timeout: float = 120) -> tuple[bytes, str]:
+    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.read(), resp.headers.get("Content-Type", "")
+    except OSError as exc:
+        raise SourceError(
+            f"Cannot download {url} ({exc}); check the network or pre-place the file in resources/."
+        ) from exc
+
+
+def find_file_url(index_url: str, project: str, filename: str) -> str:
+    """URL of `filename` on the index's simple page of `project` (PEP 691 JSON or PEP 503 HTML)."""
+    page = urllib.parse.urljoin(index_url.rstrip("/") + "/", project + "/")
+    body, ctype = _get(page, accept=f"{JSON_ACCEPT}, text/html;q=0.1")
+    if "json" in ctype:
+        links = [(f["filename"], f["url"]) for f in json.loads(body)["files"]]
+    else:
+        parser = _Links()
+        parser.feed(body.decode("utf-8", "replace"))
+        links = parser.links
+    for name, href in links:
+        if name == filename:
+            return urllib.parse.urljoin(page, href).split("#")[0]
+    raise SourceError(f"{filename} is not listed on the package index page {page}; check native.ncnn_version.")
+
+
+def fetch(url: str, dest: Path, sha256: str) -> Path:
+    """Download `url` to `dest` atomically unless a copy with the right sha256 is already there."""
+    dest = Path(dest)
+    if dest.exists() and sha256_of(dest) == sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    body, _ = _get(url)
+    got = hashlib.sha256(body).hexdigest()
+    if got != sha256:
+        raise SourceError(
+            f"{url} has sha256 {got}, config pins {sha256}; fix native.ncnn_sha256 or the source URL."
+        )
+    tmp = dest.with_name(dest.name + ".part")
+    tmp.write_bytes(body)
+    os.replace(tmp, dest)
+    return dest
+
+
+def archive_name(version: str, url: str | None = None) -> str:
+    """The archive's file name in the download cache: the URL's, else the sdist's."""
+    return Path(urllib.parse.urlparse(url).path).name if url else f"ncnn-{version}.tar.gz"
+
+
+def fetch_sdist(version: str, sha256: str, dest_dir: Path, url: str | None = None,
+                index_url: str | None = None) -> Path:
+    """The ncnn source archive in `dest_dir`: from `url` if given, else the sdist on pip's index."""
+    name = archive_name(version, url)
+    dest = Path(dest_dir) / name
+    if dest.exists() and sha256_of(dest) == sha256:
+        return dest
+    if not url:
+        url = find_file_url(index_url or pip_index_url(), "ncnn", name)
+    return fetch(url, dest, sha256)
+
+
+def unpack(archive: Path, dest: Path) -> Path:
+    """Unpack the archive into `dest` (atomically) and return the folder holding ncnn's CMakeLists.txt."""
+    dest = Path(dest)
+    if not (dest / ".complete").exists():
+        tmp = dest.with_name(dest.name + ".part")
+        if tmp.exists():
+            import shutil
+
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        if str(archive).endswith(".zip"):
+            import zipfile
+
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(tmp)
+        else:
+            with tarfile.open(archive) as t:
+                t.extractall(tmp, filter="data")
+        (tmp / ".complete").write_text(f"{sha256_of(Path(archive))}  {Path(archive).name}\n")
+        if dest.exists():
+            import shutil
+
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    return source_root(dest)
+
+
+def unpacked_sha256(dest: Path) -> str | None:
+    """sha256 of the archive a complete unpack in `dest` came from (None: not unpacked)."""
+    try:
+        return (Path(dest) / ".complete").read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def source_root(dest: Path) -> Path:
+    """The folder holding ncnn's CMakeLists.txt and src/ inside an unpacked archive."""
+    dest = Path(dest)
+    roots = sorted(p.parent for p in dest.glob("*/CMakeLists.txt") if (p.parent / "src").is_dir())
+    roots += [dest] if (dest / "CMakeLists.txt").exists() and (dest / "src").is_dir() else []
+    if not roots:
+        raise SourceError(f"{dest} holds no ncnn source tree (CMakeLists.txt + src/); check native.ncnn_url.")
+    return roots[0]
+
+
+def ncnn_source_root(cfg: dict, resources: Path = REPO / "resources", dest: Path | None = None) -> Path:
+    """Fetch (or reuse) the pinned ncnn source archive and unpack it into `dest`; returns its root.
+
+    `dest` defaults to <build_dir>/src-<sha256 prefix>: beside the CMake build folders, so a build
+    folder shared by several working directories always sees the same source path.
+    """
+    dest = dest or Path(cfg.get("build_dir", REPO / "build/native")) / f"src-{cfg['ncnn_sha256'][:12]}"
+    if unpacked_sha256(dest) == cfg["ncnn_sha256"]:
+        return source_root(dest)  # already unpacked: no download cache needed
+    archive = fetch_sdist(cfg["ncnn_version"], cfg["ncnn_sha256"], Path(resources) / "ncnn",
+                                      url=cfg.get("ncnn_url"))
+    return unpack(archive, dest)

@@ -1,0 +1,226 @@
+"""Graph passes over ncnn models (all through rifebuild.ncnn_model).
+
+- rewrite_warp: every pnnx GridSample warp subgraph (flow slice, pixel->normalised division, base
+  grid MemoryData, grid add, GridSample) becomes one `rife.Warp` layer (image, 2-channel pixel flow),
+  so the model no longer depends on the export resolution.
+- lower_warp: the reverse, for stock ncnn: rife.Warp -> GridSample subgraph for one chosen resolution.
+- fold_channel_scales: Convolution -> BinaryOp mul by a per-channel MemoryData (ResConv's beta, which
+  pnnx keeps unless it is all ones) folds into the convolution's weights and bias.
+- to_fp16_storage: typed fp32 weights -> fp16 storage (what ncnn's fp16 models carry).
+- remove_dead_layers: drop layers (and their weights) whose outputs nobody reads; keep Splits tidy.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rifebuild.ncnn.graph import TAG_FP16, TAG_FP32, TAG_FP32_ALT, Layer, Model, Weight
+from rifebuild.core.errors import WarpPatternError
+
+WARP_TYPE = "rife.Warp"
+BINARY_ADD, BINARY_MUL, BINARY_DIV = 0, 2, 3
+
+
+
+def model_outputs(model: Model) -> list[str]:
+    """Blobs produced but never consumed: the model's outputs (e.g. out0)."""
+    used = {blob for layer in model.layers for blob in layer.inputs}
+    return [blob for layer in model.layers for blob in layer.outputs if blob not in used]
+
+
+def _through_splits(blob: str, producer: dict[str, Layer]) -> tuple[str, Layer | None]:
+    """Follow Split layers upstream: the blob that was split, and the layer that made it."""
+    layer = producer.get(blob)
+    while layer is not None and layer.type == "Split":
+        blob = layer.inputs[0]
+        layer = producer.get(blob)
+    return blob, layer
+
+
+def _scalar_op(layer: Layer | None) -> tuple[int, float] | None:
+    """(op, constant) for a BinaryOp with a scalar right operand, else None."""
+    if layer is None or layer.type != "BinaryOp" or len(layer.inputs) != 1 or layer.get(1, 0) != 1:
+        return None
+    return layer.get(0, 0), float(layer.get(2, 0.0))
+
+
+def _pixel_to_norm_factor(op_const: tuple[int, float] | None) -> float | None:
+    """Multiplier that the op applies (x / c or x * c); None if neither."""
+    if op_const is None:
+        return None
+    op, const = op_const
+    if op == BINARY_DIV and const != 0:
+        return 1.0 / const
+    if op == BINARY_MUL:
+        return const
+    return None
+
+
+def _match_warp(grid_sample: Layer, producer: dict[str, Layer]) -> str:
+    """Return the 2-channel pixel-flow blob feeding this GridSample's grid, or raise."""
+    where = f"GridSample {grid_sample.name!r}"
+    expected = {0: 1, 1: 2, 2: 1, 3: 1}  # bilinear, border, align_corners, grid in [2,H,W]
+    for key, value in expected.items():
+        if grid_sample.get(key, 0) != value:
+            raise WarpPatternError(f"{where}: param {key}={grid_sample.get(key, 0)}, expected {value}")
+    add = producer.get(grid_sample.inputs[1])
+    if add is None or add.type != "BinaryOp" or add.get(0, 0) != BINARY_ADD or len(add.inputs) != 2:
+        raise WarpPatternError(f"{where}: grid is not base_grid + normalised_flow")
+    base = concat = None
+    for blob in add.inputs:
+        _, origin = _through_splits(blob, producer)
+        if origin is not None and origin.type == "MemoryData":
+            base = origin
+        elif producer.get(blob) is not None and producer[blob].type == "Concat":
+            concat = producer[blob]
+    if base is None or concat is None or len(concat.inputs) != 2 or concat.get(0, 0) != 0:
+        raise WarpPatternError(f"{where}: grid add does not combine a MemoryData grid and a channel concat")
+    width, height, channels = base.get(0, 0), base.get(1, 0), base.get(2, 0)
+    if channels != 2:
+        raise WarpPatternError(f"{where}: base grid {base.name!r} has {channels} channels, expected 2")
+    scales = [_pixel_to_norm_factor(_scalar_op(producer.get(b))) for b in concat.inputs]
+    want = [2.0 / (width - 1), 2.0 / (height - 1)]
+    if any(s is None or not math.isclose(s, w, rel_tol=1e-5) for s, w in zip(scales, want)):
+        raise WarpPatternError(f"{where}: flow scaling {scales} does not match a {height}x{width} grid")
+    slice_inputs = [producer[b].inputs[0] for b in concat.inputs]
+    slicer = producer.get(slice_inputs[0])
+    if (slicer is None or slicer.type != "Slice" or slicer.outputs != slice_inputs
+            or slicer.get(1, 0) != 0):
+        raise WarpPatternError(f"{where}: x/y flow components do not come from one channel Slice")
+    return slicer.inputs[0]
+
+
+def rewrite_warp(model: Model) -> int:
+    """Replace every GridSample warp subgraph with rife.Warp. Returns the number replaced."""
+    outputs = model_outputs(model)
+    producer = model.producer()
+    count = 0
+    for index, layer in enumerate(model.layers):
+        if layer.type != "GridSample":
+            continue
+        flow = _match_warp(layer, producer)
+        model.layers[index] = Layer(WARP_TYPE, f"warp_{count}", [layer.inputs[0], flow], list(layer.outputs))
+        count += 1
+    remove_dead_layers(model, outputs)
+    return count
+
+
+def fold_channel_scales(model: Model) -> int:
+    """Fold `conv(x) * beta` (beta a [C,1,1] MemoryData) into the conv. Returns the number folded."""
+    outputs = model_outputs(model)
+    producer, consumers = model.producer(), model.consumers()
+    folded = 0
+    for mul in [l for l in model.layers if l.type == "BinaryOp" and l.get(0, 0) == BINARY_MUL]:
+        if len(mul.inputs) != 2 or mul.get(1, 0) != 0:
+            continue
+        by_type = {producer[b].type: producer[b] for b in mul.inputs if b in producer}
+        conv, scale = by_type.get("Convolution"), by_type.get("MemoryData")
+        if conv is None or scale is None or len(by_type) != 2:
+            continue
+        channels = conv.get(0, 0)
+        if ((scale.get(0, 0), scale.get(1, 0), scale.get(2, 0)) != (1, 1, channels)
+                or len(consumers[conv.outputs[0]]) != 1 or len(consumers[scale.outputs[0]]) != 1
+                or conv.get(9, 0) != 0 or conv.get(8, 0) != 0 or conv.weights[0].tag not in (TAG_FP32, TAG_FP32_ALT)):
+            continue
+        beta = scale.weights[0].data.astype(np.float32)
+        weight = conv.weights[0]
+        weight.data = (weight.data.reshape(channels, -1) * beta[:, None]).ravel().astype(np.float32)
+        if conv.get(5, 0):
+            conv.weights[1].data = (conv.weights[1].data * beta).astype(np.float32)
+        conv.outputs = list(mul.outputs)
+        model.layers = [l for l in model.layers if l is not mul]
+        folded += 1
+    remove_dead_layers(model, outputs)
+    return folded
+
+
+def remove_dead_layers(model: Model, outputs: list[str]) -> None:
+    """Drop layers whose outputs are unused (weights go with them); trim and bypass Splits.
+
+    `outputs` are the model's real outputs, taken before the edit that left blobs dangling.
+    """
+    keep = set(outputs)
+    changed = True
+    while changed:
+        changed = False
+        used = {blob for layer in model.layers for blob in layer.inputs} | keep
+        survivors = []
+        for layer in model.layers:
+            live = [b for b in layer.outputs if b in used]
+            if layer.type == "Split" and live and len(live) != len(layer.outputs):
+                layer.outputs = live
+                changed = True
+            if live or layer.type == "Input":
+                survivors.append(layer)
+            else:
+                changed = True
+        model.layers = survivors
+    _bypass_single_splits(model)
+
+
+def _bypass_single_splits(model: Model) -> None:
+    for split in [layer for layer in model.layers if layer.type == "Split" and len(layer.outputs) == 1]:
+        source, alias = split.inputs[0], split.outputs[0]
+        for layer in model.layers:
+            layer.inputs = [source if b == alias else b for b in layer.inputs]
+        model.layers.remove(split)
+
+
+def base_grid(height: int, width: int) -> np.ndarray:
+    """[2,H,W] grid of normalised coordinates (x then y), as grid_sample with align_corners=True wants."""
+    xs = np.linspace(-1.0, 1.0, width, dtype=np.float32)
+    ys = np.linspace(-1.0, 1.0, height, dtype=np.float32)
+    grid = np.empty((2, height, width), np.float32)
+    grid[0] = xs[None, :]
+    grid[1] = ys[:, None]
+    return grid
+
+
+def lower_warp(model: Model, height: int, width: int) -> int:
+    """Replace every rife.Warp with a stock GridSample subgraph fixed to height x width."""
+    warps = [layer for layer in model.layers if layer.type == WARP_TYPE]
+    if not warps:
+        return 0
+    base_blobs = [f"warp_base_grid_{i}" for i in range(len(warps))]
+    base = Layer("MemoryData", "warp_base_grid", [], ["warp_base_grid"] if len(warps) > 1 else base_blobs[:1],
+                 {0: str(width), 1: str(height), 2: "2"}, [Weight(base_grid(height, width).ravel())])
+    prelude = [base]
+    if len(warps) > 1:
+        prelude.append(Layer("Split", "warp_base_grid_split", ["warp_base_grid"], base_blobs))
+    lowered: list[Layer] = []
+    for layer in model.layers:
+        if layer.type != WARP_TYPE:
+            lowered.append(layer)
+            continue
+        if prelude:
+            lowered += prelude
+            prelude = []
+        i = warps.index(layer)
+        image, flow = layer.inputs
+        n = f"{layer.name}_"
+        lowered += [
+            Layer("Slice", n + "xy", [flow], [n + "fx", n + "fy"], {-23300: "2,1,-233", 1: "0"}),
+            Layer("BinaryOp", n + "nx", [n + "fx"], [n + "gx"],
+                  {0: str(BINARY_DIV), 1: "1", 2: repr((width - 1) / 2.0)}),
+            Layer("BinaryOp", n + "ny", [n + "fy"], [n + "gy"],
+                  {0: str(BINARY_DIV), 1: "1", 2: repr((height - 1) / 2.0)}),
+            Layer("Concat", n + "cat", [n + "gx", n + "gy"], [n + "gxy"], {0: "0"}),
+            Layer("BinaryOp", n + "grid", [base_blobs[i], n + "gxy"], [n + "grid"], {0: str(BINARY_ADD)}),
+            Layer("GridSample", n + "sample", [image, n + "grid"], list(layer.outputs),
+                  {0: "1", 1: "2", 2: "1", 3: "1"}),
+        ]
+    model.layers = lowered
+    return len(warps)
+
+
+def to_fp16_storage(model: Model) -> int:
+    """Store every typed fp32 weight as fp16 (ncnn converts back at load). Returns blobs changed."""
+    changed = 0
+    for layer in model.layers:
+        for weight in layer.weights:
+            if weight.tag in (TAG_FP32, TAG_FP32_ALT):
+                weight.data = weight.data.astype(np.float16)
+                weight.tag = TAG_FP16
+                changed += 1
+    return changed

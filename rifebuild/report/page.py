@@ -1,0 +1,268 @@
+"""The build report: how big, how close to PyTorch (and to ground truth), how fast -- per artifact.
+
+It only reads the records the other stages wrote; the rule passes them as ROLE=PATH pairs (roles
+below), built from the same path variables the rules use, so a branch that is switched off simply
+has no row. Nothing is measured here: the numbers are the verified ones, with their provenance
+next to them in the records.
+
+Roles: `checkpoint`; `<artifact>.verify` and `<artifact>.model` (size) for onnx, ncnn-fp32,
+ncnn-fp16, ncnn-stock-<H>x<W>, ncnn-int8, mnn-<variant>; `ncnn-int8.quantize|calibration|sensitivity`;
+`mnn-<variant>.latency`; `native-host.bench`, `native-host.bench-int8`, `native-host.verify`,
+`native-host.verify-int8`, `native-<target>.cross_check`, `native-<target>.cross_check-int8`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rifebuild.core.files import sha256_of
+from rifebuild.core.errors import ReportError
+
+
+def read_tsv(path: Path) -> list[dict]:
+    """A table the stages write as TSV (header row first), values as floats where they parse."""
+    import csv
+
+    with open(path, newline="") as f:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f, delimiter="\t")]
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+DASH = "–"
+
+
+
+def parse_roles(pairs: list[str]) -> dict[str, Path]:
+    roles = {}
+    for pair in pairs:
+        role, sep, path = pair.partition("=")
+        if not sep or not role or not path:
+            raise ReportError(f"--input takes ROLE=PATH, got {pair!r}")
+        roles[role] = Path(path)
+    missing = [f"{r} ({p})" for r, p in roles.items() if not p.exists()]
+    if missing:
+        raise ReportError(f"report inputs missing: {', '.join(missing)}; run the stages that write them first")
+    return roles
+
+
+def _json(roles: dict[str, Path], role: str) -> dict | None:
+    return json.loads(roles[role].read_text()) if role in roles else None
+
+
+def _size(roles: dict[str, Path], artifact: str) -> int | None:
+    path = roles.get("checkpoint" if artifact == "pytorch" else f"{artifact}.model")
+    return path.stat().st_size if path else None
+
+
+def _res(pair) -> str:
+    return f"{pair[0]}x{pair[1]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows: one per artifact, read from its verification record (one schema, rifebuild.evaluate.record)
+
+
+def _scores(checks_or_scores: list[dict], keep=lambda item: True) -> dict:
+    return {_res(c["resolution"]): {k: c[k] for k in ("psnr_db", "max_abs_err", "ssim", "worst_psnr_db") if k in c}
+            for c in checks_or_scores if keep(c)}
+
+
+def record_row(name: str, record: dict) -> dict:
+    """vs PyTorch per resolution, vs fp32 ncnn (int8), vs ground truth: the same for every producer."""
+    return {"artifact": name, "runtime": record["runtime"], "precision": record["precision"],
+            "passed": record["passed"],
+            "vs_pytorch": _scores(record["checks"], lambda c: c["against"] == "pytorch"),
+            "vs_fp32_ncnn": _scores(record["checks"], lambda c: c["against"] == "ncnn-fp32"),
+            "vs_ground_truth": _scores(record["ground_truth"], lambda g: g["subject"] == "artifact")}
+
+
+ROW_NAMES = {"onnx": "ONNX (onnxsim)", "ncnn-fp32": "ncnn fp32 (rife.Warp)", "ncnn-fp16": "ncnn fp16 storage (rife.Warp)",
+             "ncnn-int8": "ncnn int8 (rife.Warp)", "mnn-fp32": "MNN fp32", "mnn-fp16": "MNN fp16",
+             "mnn-wq8": "MNN wq8", "mnn-int8": "MNN int8"}
+
+
+def _order(key: str) -> tuple:
+    fixed = list(ROW_NAMES)
+    return (fixed.index(key) if key in fixed else (3.5 if key.startswith("ncnn-stock-") else len(fixed)), key)
+
+
+def artifact_rows(roles: dict[str, Path]) -> list[dict]:
+    keys = sorted({r.split(".")[0] for r in roles if r.endswith(".verify") and not r.startswith("native-")}, key=_order)
+    rows = []
+    for key in keys:
+        name = ROW_NAMES.get(key) or f"ncnn stock GridSample {key[len('ncnn-stock-'):]}"
+        rows.append({**record_row(name, _json(roles, f"{key}.verify")), "key": key})
+    int8 = _json(roles, "ncnn-int8.verify")
+    if int8:
+        # the int8 evaluation also scored PyTorch and fp32 ncnn on the evaluation split
+        truth = {s: _scores(int8["ground_truth"], lambda g, s=s: g["subject"] == s) for s in ("pytorch", "ncnn-fp32")}
+        rows.insert(0, {"artifact": "PyTorch checkpoint", "key": "pytorch", "runtime": "torch", "precision": "fp32",
+                        "passed": True, "vs_pytorch": {}, "vs_fp32_ncnn": {}, "vs_ground_truth": truth["pytorch"]})
+        for row in rows:
+            if row["key"] == "ncnn-fp32":
+                row["vs_ground_truth"] = truth["ncnn-fp32"]
+        native = _json(roles, "native-host.verify-int8")
+        row = next(r for r in rows if r["key"] == "ncnn-int8")
+        if native:  # int8 inference vs PyTorch on the fixed references runs in rife-bench (C++ rife.Warp)
+            row["vs_pytorch"] = _scores(native["checks"], lambda c: c["against"] == "pytorch")
+            row["vs_pytorch_runtime"] = native["runtime"]
+    for row in rows:
+        row["bytes"] = _size(roles, row["key"])
+    fp32 = next((r["bytes"] for r in rows if r["key"] == "ncnn-fp32"), None)
+    for row in rows:
+        row["size_vs_ncnn_fp32"] = round(row["bytes"] / fp32, 4) if row["bytes"] and fp32 else None
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Latency: rife-bench (host), the ncnn Python package, MNN -- each group measured in one run
+
+
+def latency_rows(roles: dict[str, Path]) -> list[dict]:
+    rows = []
+    bench = _json(roles, "native-host.bench")
+    if bench:
+        for run in bench["rife_bench"]:
+            rows.append(_lat("ncnn fp32 (rife-bench, rife.Warp)", run, "native-host.bench"))
+        for run in bench.get("ncnn_python", []):
+            rows.append(_lat("ncnn fp32 (Python package, stock GridSample)", run, "native-host.bench"))
+    bench8 = _json(roles, "native-host.bench-int8")
+    if bench8:
+        for run, base, ratio in zip(bench8["rife_bench"], bench8.get("fp32_baseline", []), bench8.get("ratio_vs_fp32", [])):
+            rows.append({**_lat("ncnn int8 (rife-bench, rife.Warp)", run, "native-host.bench-int8"),
+                         "fp32_median_ms_same_run": base["median_ms"], "ratio_vs_fp32": ratio})
+    for role in sorted((r for r in roles if r.startswith("mnn-") and r.endswith(".latency")), key=_mnn_order):
+        rec = _json(roles, role)
+        rows.append({"model": f"MNN {role[len('mnn-'):-len('.latency')]}", "threads": rec["threads"],
+                     "size": _res(rec["size"]), "median_ms": rec["median_ms"], "min_ms": rec["min_ms"],
+                     "runs": rec["runs"], "record": role})
+    return rows
+
+
+def _lat(name: str, run: dict, role: str) -> dict:
+    return {"model": name, "threads": run["threads"], "size": f"{run['height']}x{run['width']}",
+            "median_ms": run["median_ms"], "min_ms": run["min_ms"], "runs": len(run["latency_ms"]),
+            "record": role}
+
+
+def native_checks(roles: dict[str, Path]) -> list[dict]:
+    rows = []
+    for role in sorted(r for r in roles if r.startswith("native-") and (".verify" in r or ".cross_check" in r)):
+        record = _json(roles, role)
+        target = role.split(".")[0][len("native-"):]
+        for c in record["checks"]:
+            rows.append({"target": target, "check": "vs host binary" if c["against"] == "host" else "vs PyTorch",
+                         "precision": record["precision"], "size": _res(c["resolution"]),
+                         "max_abs_err": c["max_abs_err"], "psnr_db": c["psnr_db"], "passed": c["passed"]})
+    return rows
+
+
+def int8_summary(roles: dict[str, Path], top: int = 5) -> dict | None:
+    quant, calib = _json(roles, "ncnn-int8.quantize"), _json(roles, "ncnn-int8.calibration")
+    if not quant:
+        return None
+    summary = {"int8_layers": len(quant["int8"]), "float_layers": quant["float"],
+               "requantize_fused": len(quant["requantize_fused"]), "bin_size_ratio": quant["bin_size_ratio"]}
+    if calib:
+        summary.update({"method": calib["method"], "calibration_frames": calib["frames"],
+                        "calibration_resolution": _res(calib["resolution"]),
+                        "calibration_seconds": calib["calibration_seconds"]})
+    if "ncnn-int8.sensitivity" in roles:
+
+        rows = read_tsv(roles["ncnn-int8.sensitivity"])
+        summary["most_sensitive"] = [{"layer": r["layer"], "psnr_db_vs_fp32": r["psnr_db_vs_fp32"]} for r in rows[:top]]
+    return summary
+
+
+def build_report(roles: dict[str, Path], model_name: str) -> dict:
+    tools = next((_json(roles, r)["tool_versions"] for r in ("ncnn-fp32.verify", "onnx.verify") if r in roles), {})
+    return {"model_name": model_name,
+            "checkpoint_sha256": sha256_of(roles["checkpoint"]) if "checkpoint" in roles else None,
+            "tool_versions": tools, "artifacts": artifact_rows(roles), "latency": latency_rows(roles),
+            "native_checks": native_checks(roles), "int8": int8_summary(roles),
+            "records": {role: str(path) for role, path in sorted(roles.items())}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _f(value, fmt: str) -> str:
+    return DASH if value is None else format(value, fmt)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *["| " + " | ".join(r) + " |" for r in rows], ""]
+
+
+def render_markdown(report: dict) -> str:
+    out = [f"# {report['model_name']} build report", ""]
+    if report["checkpoint_sha256"]:
+        out += [f"Checkpoint sha256 `{report['checkpoint_sha256']}`. Tools: "
+                + ", ".join(f"{k} {v}" for k, v in report["tool_versions"].items()) + ".", ""]
+    arts = report["artifacts"]
+    resolutions = list(dict.fromkeys(r for a in arts for r in a["vs_pytorch"]))
+    gt_res = list(dict.fromkeys(r for a in arts for r in a.get("vs_ground_truth", {})))
+    if arts:
+        out += ["## Artifacts: size and quality", "",
+                "PSNR against the PyTorch model on the fixed reference inputs (max abs error where the "
+                "artifact is checked against a bound); against ground truth on the evaluation split "
+                "(mean PSNR / SSIM over its triplets).", ""]
+        head = ["artifact", "size (MB)", "vs ncnn fp32", *[f"vs PyTorch {r}" for r in resolutions],
+                *[f"vs ground truth {r}" for r in gt_res], "verified"]
+        rows = []
+        for a in arts:
+            name = a["artifact"] + (" ¹" if a.get("vs_pytorch_runtime") else "")
+            cells = [name, _f(a["bytes"] and a["bytes"] / 1e6, ".2f"),
+                     _f(a["size_vs_ncnn_fp32"] and 100 * a["size_vs_ncnn_fp32"], ".1f") + ("%" if a["size_vs_ncnn_fp32"] else "")]
+            for r in resolutions:
+                c = a["vs_pytorch"].get(r)
+                cells.append(DASH if c is None else f"{_f(c['psnr_db'], '.1f')} dB"
+                             + (f" ({c['max_abs_err']:.1e})" if c["max_abs_err"] is not None else ""))
+            for r in gt_res:
+                c = a.get("vs_ground_truth", {}).get(r)
+                cells.append(DASH if c is None else f"{c['psnr_db']:.2f} dB / {c['ssim']:.4f}")
+            cells.append("yes" if a["passed"] else "NO")
+            rows.append(cells)
+        out += _table(head, rows)
+        int8 = next((a for a in arts if a["key"] == "ncnn-int8"), None)
+        if int8:
+            if int8.get("vs_pytorch_runtime"):
+                out += [f"¹ vs PyTorch through {int8['vs_pytorch_runtime']}, int8 inference; the other rows "
+                        "through their Python runtime.", ""]
+            out += ["On the evaluation split, int8 vs fp32 ncnn: "
+                    + ", ".join(f"{r}: {v['psnr_db']:.2f} dB / {v['ssim']:.4f}"
+                                for r, v in int8["vs_fp32_ncnn"].items()) + ".", ""]
+    if report["latency"]:
+        out += ["## Latency (this machine)", "",
+                "Median wall time per interpolated frame. Rows from one record were timed in turns in the "
+                "same run (compare ratios, not absolute numbers, across records: shared machines are noisy).",
+                ""]
+        rows = [[r["model"], r["size"], str(r["threads"]), f"{r['median_ms']:.1f}", f"{r['min_ms']:.1f}",
+                 str(r["runs"]), _f(r.get("ratio_vs_fp32"), ".3f"), r["record"]] for r in report["latency"]]
+        out += _table(["model", "size", "threads", "median ms", "min ms", "runs", "vs fp32 (same run)", "record"],
+                      rows)
+    if report["native_checks"]:
+        out += ["## Native rife-bench checks", ""]
+        rows = [[c["target"], c["check"], c["precision"], c["size"], f"{c['max_abs_err']:.2e}",
+                 _f(c["psnr_db"], ".1f"), "yes" if c["passed"] else "NO"] for c in report["native_checks"]]
+        out += _table(["target", "check", "precision", "size", "max abs err", "PSNR dB", "passed"], rows)
+    q = report["int8"]
+    if q:
+        out += ["## int8", "",
+                f"{q['int8_layers']} Convolutions int8, float: {', '.join(q['float_layers']) or 'none'}; "
+                f"{q['requantize_fused']} requantize fusions; weights {100 * q['bin_size_ratio']:.1f}% of fp32."]
+        if "method" in q:
+            out += [f"Calibration: {q['method']} on {q['calibration_frames']} triplets at "
+                    f"{q['calibration_resolution']} in {q['calibration_seconds']:.0f} s."]
+        if q.get("most_sensitive"):
+            out += ["Most sensitive layers (output PSNR vs fp32 with only that layer int8): "
+                    + ", ".join(f"{r['layer']} {r['psnr_db_vs_fp32']:.1f} dB" for r in q["most_sensitive"]) + "."]
+        out += [""]
+    return "\n".join(out)

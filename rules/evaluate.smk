@@ -1,0 +1,162 @@
+# Evaluate: fixed reference inputs + PyTorch outputs, and one verification record per artifact.
+# A record is written only when every check passed (a failed check fails the rule).
+
+
+rule reference:
+    input:
+        checkpoint=CHECKPOINT,
+        code=code_files("evaluate"),
+    output:
+        "results/reference/{res}.npz",
+    params:
+        seed=config["verify"]["seed"],
+        timestep=config["verify"]["timestep"],
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    log:
+        "logs/evaluate/reference-{res}.log",
+    benchmark:
+        f"{BENCH}/evaluate/reference-{{res}}.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "rifebuild --threads={threads} evaluate reference --checkpoint={input.checkpoint:q}"
+        " --resolution={wildcards.res:q} --seed={params.seed:q} --timestep={params.timestep:q}"
+        " --out={output:q} > {log:q} 2>&1"
+
+
+rule verify_onnx:
+    input:
+        onnx="results/export/flownet.onnx",
+        reference=f"results/reference/{EXPORT_RES}.npz",
+        code=code_files("evaluate"),
+    output:
+        "results/export/flownet.onnx.verify.json",
+    params:
+        bound=config["verify"]["onnx_max_abs_err"],
+    threads: THREADS
+    log:
+        "logs/evaluate/onnx.log",
+    benchmark:
+        f"{BENCH}/evaluate/onnx.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "rifebuild --threads={threads} evaluate onnx --onnx={input.onnx:q}"
+        " --reference={input.reference:q} --max-abs-err={params.bound:q} --out={output:q} > {log:q} 2>&1"
+
+
+rule verify_ncnn:
+    input:
+        param=f"{NCNN}{{variant}}/flownet.param",
+        bin=f"{NCNN}{{variant}}/flownet.bin",
+        references=REFERENCES,
+        code=code_files("evaluate"),
+    output:
+        f"{NCNN}{{variant}}/verify.json",
+    params:
+        model=f"{NCNN}{{variant}}",
+        precision=lambda wildcards: "fp16" if wildcards.variant else "fp32",
+        bound=lambda wildcards: config["verify"][
+            "fp16_max_abs_err" if wildcards.variant else "fp32_max_abs_err"
+        ],
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    log:
+        "logs/evaluate/ncnn{variant}.log",
+    benchmark:
+        f"{BENCH}/evaluate/ncnn{{variant}}.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "rifebuild --threads={threads} evaluate ncnn --model-dir={params.model:q}"
+        " --precision={params.precision:q} --max-abs-err={params.bound:q} --out={output:q}"
+        " --reference {input.references:q} > {log:q} 2>&1"
+
+
+rule verify_stock:
+    input:
+        param=f"{NCNN}-stock-{{res}}/flownet.param",
+        bin=f"{NCNN}-stock-{{res}}/flownet.bin",
+        reference="results/reference/{res}.npz",
+        code=code_files("evaluate"),
+    output:
+        f"{NCNN}-stock-{{res}}/verify.json",
+    params:
+        model=f"{NCNN}-stock-{{res}}",
+        bound=config["verify"]["fp32_max_abs_err"],
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    log:
+        "logs/evaluate/stock-{res}.log",
+    benchmark:
+        f"{BENCH}/evaluate/stock-{{res}}.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "rifebuild --threads={threads} evaluate ncnn --model-dir={params.model:q} --precision=fp32"
+        " --max-abs-err={params.bound:q} --out={output:q} --reference {input.reference:q} > {log:q} 2>&1"
+
+
+rule verify_int8:
+    input:
+        param=f"{INT8}/flownet.param",
+        bin=f"{INT8}/flownet.bin",
+        table=f"{INT8}/flownet.table",
+        fp32_param=f"{NCNN}/flownet.param",
+        fp32_bin=f"{NCNN}/flownet.bin",
+        checkpoint=CHECKPOINT,
+        data=CALIBRATION_DATA,
+        code=code_files("evaluate"),
+    output:
+        f"{INT8}/verify.json",
+    params:
+        model=INT8,
+        fp32=NCNN,
+        bound=config["int8"]["min_psnr_vs_fp32"],
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/evaluate/int8.log",
+    benchmark:
+        f"{BENCH}/evaluate/int8.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "rifebuild --threads={threads} evaluate int8 --model-dir={params.model:q} --fp32-dir={params.fp32:q}"
+        " --checkpoint={input.checkpoint:q} --data={input.data:q} --min-psnr={params.bound:q}"
+        " --out={output:q} > {log:q} 2>&1"
+
+
+rule verify_mnn:
+    input:
+        model=f"{MNN}/{{mnn_name}}.mnn",
+        references=REFERENCES,
+        checkpoint=CHECKPOINT,
+        eval=MNN_EVAL_INPUT,
+        code=code_files("evaluate"),
+    output:
+        f"{MNN}/{{mnn_name}}.verify.json",
+    wildcard_constraints:
+        mnn_name=r"flownet(-fp16|-wq8|-int8)?",
+    params:
+        min_psnr=lambda wildcards: config["mnn"]["min_psnr_db"][MNN_VARIANT[wildcards.mnn_name]],
+        eval=MNN_EVAL,
+        timestep=config["verify"]["timestep"],
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    log:
+        "logs/evaluate/mnn-{mnn_name}.log",
+    benchmark:
+        f"{BENCH}/evaluate/mnn-{{mnn_name}}.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    shell:
+        "rifebuild --threads={threads} evaluate mnn --model={input.model:q} --checkpoint={input.checkpoint:q}"
+        " --eval={params.eval:q} --min-psnr={params.min_psnr:q} --timestep={params.timestep:q}"
+        " --out={output:q} --reference {input.references:q} > {log:q} 2>&1"
