@@ -1,4 +1,5 @@
 """rife-build: the RIFE v4.6 checkpoint -> verified mobile artifacts, as one dependency graph."""
+
 import os
 import sys
 

@@ -7,6 +7,15 @@ rule calibration_data:
         code=code_files("calibration"),
     output:
         directory(CALIBRATION_DATA),
+    log:
+        "logs/calibration/data.log",
+    benchmark:
+        f"{BENCH}/calibration/data.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=4000,
     params:
         source=config["calibration"]["data"],
         resolution=CAL_RES,
@@ -15,15 +24,6 @@ rule calibration_data:
         evaluation_size=config["calibration"]["evaluation_size"],
         seed=config["calibration"]["seed"],
         max_motion=config["calibration"]["max_motion"],
-    threads: THREADS
-    resources:
-        mem_mb=4000,
-    log:
-        "logs/calibration/data.log",
-    benchmark:
-        f"{BENCH}/calibration/data.tsv"
-    conda:
-        "../envs/rifebuild.yaml"
     shell:
         "rifebuild --threads={threads} calibration data --source={params.source:q}"
         " --resolution={params.resolution:q} --calibration-size={params.calibration_size:q}"

@@ -6,16 +6,16 @@ rule fetch_weights:
         code=code_files("checkpoint"),
     output:
         "resources/weights/flownet_v4.6.pkl",
-    params:
-        url=config["weights_url"],
-        sha256=config["weights_sha256"],
-        deadline=config["download_deadline"],
     log:
         "logs/checkpoint/fetch_weights.log",
     benchmark:
         f"{BENCH}/checkpoint/fetch_weights.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    params:
+        url=config["weights_url"],
+        sha256=config["weights_sha256"],
+        deadline=config["download_deadline"],
     shell:
         "rifebuild checkpoint fetch --url={params.url:q} --sha256={params.sha256:q}"
         " --deadline={params.deadline:q} --out={output:q} 2>&1 | tee {log:q}"
@@ -27,15 +27,15 @@ rule prepare_checkpoint:
         code=code_files("checkpoint"),
     output:
         CHECKPOINT,
-    params:
-        seed=config["synthetic_seed"],
-    threads: THREADS
     log:
         "logs/checkpoint/prepare.log",
     benchmark:
         f"{BENCH}/checkpoint/prepare.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    params:
+        seed=config["synthetic_seed"],
     shell:
         "rifebuild --threads={threads} checkpoint prepare --synthetic-seed={params.seed:q}"
         " --out={output:q} -- {input.source:q} > {log:q} 2>&1"

@@ -8,7 +8,9 @@ MODEL = config["model_name"]
 THREADS = config["threads"]
 EXPORT_RES = f"{config['export']['height']}x{config['export']['width']}"
 VERIFY_RES = list(
-    dict.fromkeys([EXPORT_RES] + [f"{h}x{w}" for h, w in config["verify"]["resolutions"]])
+    dict.fromkeys(
+        [EXPORT_RES] + [f"{h}x{w}" for h, w in config["verify"]["resolutions"]]
+    )
 )
 STOCK_RES = list(
     dict.fromkeys([EXPORT_RES] + [f"{h}x{w}" for h, w in config["stock_resolutions"]])
@@ -45,10 +47,18 @@ def checkpoint_source(wildcards):
 
 CAL_RES = "{}x{}".format(*config["calibration"]["resolution"])
 # MNN calibrates and evaluates on the int8 branch's splits unless its own folders are configured.
-MNN_NAMES = {"fp32": "flownet", "fp16": "flownet-fp16", "wq8": "flownet-wq8", "int8": "flownet-int8"}
+MNN_NAMES = {
+    "fp32": "flownet",
+    "fp16": "flownet-fp16",
+    "wq8": "flownet-wq8",
+    "int8": "flownet-int8",
+}
 MNN_VARIANT = {name: variant for variant, name in MNN_NAMES.items()}
 MNN_FRAMES_INPUT = config["mnn"]["int8"]["calibration_dir"] or CALIBRATION_DATA
-MNN_FRAMES = config["mnn"]["int8"]["calibration_dir"] or f"{CALIBRATION_DATA}/calibration/{CAL_RES}"
+MNN_FRAMES = (
+    config["mnn"]["int8"]["calibration_dir"]
+    or f"{CALIBRATION_DATA}/calibration/{CAL_RES}"
+)
 MNN_EVAL_INPUT = config["mnn"]["eval_dir"] or CALIBRATION_DATA
 MNN_EVAL = config["mnn"]["eval_dir"] or f"{CALIBRATION_DATA}/evaluation/{CAL_RES}"
 

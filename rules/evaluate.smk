@@ -8,18 +8,18 @@ rule reference:
         code=code_files("evaluate"),
     output:
         "results/reference/{res}.npz",
-    params:
-        seed=config["verify"]["seed"],
-        timestep=config["verify"]["timestep"],
-    threads: THREADS
-    resources:
-        mem_mb=6000,
     log:
         "logs/evaluate/reference-{res}.log",
     benchmark:
         f"{BENCH}/evaluate/reference-{{res}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    params:
+        seed=config["verify"]["seed"],
+        timestep=config["verify"]["timestep"],
     shell:
         "rifebuild --threads={threads} evaluate reference --checkpoint={input.checkpoint:q}"
         " --resolution={wildcards.res:q} --seed={params.seed:q} --timestep={params.timestep:q}"
@@ -33,15 +33,15 @@ rule verify_onnx:
         code=code_files("evaluate"),
     output:
         "results/export/flownet.onnx.verify.json",
-    params:
-        bound=config["verify"]["onnx_max_abs_err"],
-    threads: THREADS
     log:
         "logs/evaluate/onnx.log",
     benchmark:
         f"{BENCH}/evaluate/onnx.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    params:
+        bound=config["verify"]["onnx_max_abs_err"],
     shell:
         "rifebuild --threads={threads} evaluate onnx --onnx={input.onnx:q}"
         " --reference={input.reference:q} --max-abs-err={params.bound:q} --out={output:q} > {log:q} 2>&1"
@@ -55,21 +55,21 @@ rule verify_ncnn:
         code=code_files("evaluate"),
     output:
         f"{NCNN}{{variant}}/verify.json",
-    params:
-        model=f"{NCNN}{{variant}}",
-        precision=lambda wildcards: "fp16" if wildcards.variant else "fp32",
-        bound=lambda wildcards: config["verify"][
-            "fp16_max_abs_err" if wildcards.variant else "fp32_max_abs_err"
-        ],
-    threads: THREADS
-    resources:
-        mem_mb=6000,
     log:
         "logs/evaluate/ncnn{variant}.log",
     benchmark:
         f"{BENCH}/evaluate/ncnn{{variant}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.param),
+        precision=lambda wildcards: "fp16" if wildcards.variant else "fp32",
+        bound=lambda wildcards: config["verify"][
+            "fp16_max_abs_err" if wildcards.variant else "fp32_max_abs_err"
+        ],
     shell:
         "rifebuild --threads={threads} evaluate ncnn --model-dir={params.model:q}"
         " --precision={params.precision:q} --max-abs-err={params.bound:q} --out={output:q}"
@@ -84,18 +84,18 @@ rule verify_stock:
         code=code_files("evaluate"),
     output:
         f"{NCNN}-stock-{{res}}/verify.json",
-    params:
-        model=f"{NCNN}-stock-{{res}}",
-        bound=config["verify"]["fp32_max_abs_err"],
-    threads: THREADS
-    resources:
-        mem_mb=6000,
     log:
         "logs/evaluate/stock-{res}.log",
     benchmark:
         f"{BENCH}/evaluate/stock-{{res}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.param),
+        bound=config["verify"]["fp32_max_abs_err"],
     shell:
         "rifebuild --threads={threads} evaluate ncnn --model-dir={params.model:q} --precision=fp32"
         " --max-abs-err={params.bound:q} --out={output:q} --reference {input.reference:q} > {log:q} 2>&1"
@@ -113,19 +113,19 @@ rule verify_int8:
         code=code_files("evaluate"),
     output:
         f"{INT8}/verify.json",
-    params:
-        model=INT8,
-        fp32=NCNN,
-        bound=config["int8"]["min_psnr_vs_fp32"],
-    threads: THREADS
-    resources:
-        mem_mb=8000,
     log:
         "logs/evaluate/int8.log",
     benchmark:
         f"{BENCH}/evaluate/int8.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.param),
+        fp32=lambda wildcards, input: os.path.dirname(input.fp32_param),
+        bound=config["int8"]["min_psnr_vs_fp32"],
     shell:
         "rifebuild --threads={threads} evaluate int8 --model-dir={params.model:q} --fp32-dir={params.fp32:q}"
         " --checkpoint={input.checkpoint:q} --data={input.data:q} --min-psnr={params.bound:q}"
@@ -141,21 +141,23 @@ rule verify_mnn:
         code=code_files("evaluate"),
     output:
         f"{MNN}/{{mnn_name}}.verify.json",
-    wildcard_constraints:
-        mnn_name=r"flownet(-fp16|-wq8|-int8)?",
-    params:
-        min_psnr=lambda wildcards: config["mnn"]["min_psnr_db"][MNN_VARIANT[wildcards.mnn_name]],
-        eval=MNN_EVAL,
-        timestep=config["verify"]["timestep"],
-    threads: THREADS
-    resources:
-        mem_mb=6000,
     log:
         "logs/evaluate/mnn-{mnn_name}.log",
     benchmark:
         f"{BENCH}/evaluate/mnn-{{mnn_name}}.tsv"
+    wildcard_constraints:
+        mnn_name=r"flownet(-fp16|-wq8|-int8)?",
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    params:
+        min_psnr=lambda wildcards: config["mnn"]["min_psnr_db"][
+            MNN_VARIANT[wildcards.mnn_name]
+        ],
+        eval=MNN_EVAL,
+        timestep=config["verify"]["timestep"],
     shell:
         "rifebuild --threads={threads} evaluate mnn --model={input.model:q} --checkpoint={input.checkpoint:q}"
         " --eval={params.eval:q} --min-psnr={params.min_psnr:q} --timestep={params.timestep:q}"

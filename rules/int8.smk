@@ -10,19 +10,19 @@ rule calibrate:
     output:
         table=f"{INT8}/flownet.table",
         record=f"{INT8}/calibration.json",
-    params:
-        method=config["calibration"]["method"],
-        eq_frames=config["calibration"]["eq_frames"],
-        eq_steps=config["calibration"]["eq_steps"],
-    threads: THREADS
-    resources:
-        mem_mb=6000,
     log:
         "logs/int8/calibrate.log",
     benchmark:
         f"{BENCH}/int8/calibrate.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    params:
+        method=config["calibration"]["method"],
+        eq_frames=config["calibration"]["eq_frames"],
+        eq_steps=config["calibration"]["eq_steps"],
     shell:
         "rifebuild --threads={threads} int8 calibrate --param={input.param:q} --bin={input.bin:q}"
         " --data={input.data:q} --method={params.method:q} --eq-frames={params.eq_frames:q}"
@@ -39,18 +39,18 @@ rule sensitivity:
         code=code_files("int8"),
     output:
         f"{INT8}/sensitivity.tsv",
-    params:
-        frames=config["int8"]["sensitivity_frames"],
-        keep=config["int8"]["sensitivity_keep_float"],
-    threads: THREADS
-    resources:
-        mem_mb=6000,
     log:
         "logs/int8/sensitivity.log",
     benchmark:
         f"{BENCH}/int8/sensitivity.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    params:
+        frames=config["int8"]["sensitivity_frames"],
+        keep=config["int8"]["sensitivity_keep_float"],
     shell:
         "rifebuild --threads={threads} int8 sensitivity --param={input.param:q} --bin={input.bin:q}"
         " --table={input.table:q} --data={input.data:q} --frames={params.frames:q}"
@@ -68,16 +68,16 @@ rule quantize_int8:
         param=f"{INT8}/flownet.param",
         bin=f"{INT8}/flownet.bin",
         summary=f"{INT8}/quantize.json",
-    params:
-        float_layers=config["int8"]["float_layers"],
-        keep=config["int8"]["sensitivity_keep_float"],
-        requantize="--requantize" if config["int8"]["requantize"] else "--no-requantize",
     log:
         "logs/int8/quantize.log",
     benchmark:
         f"{BENCH}/int8/quantize.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    params:
+        float_layers=config["int8"]["float_layers"],
+        keep=config["int8"]["sensitivity_keep_float"],
+        requantize="--requantize" if config["int8"]["requantize"] else "--no-requantize",
     shell:
         "rifebuild int8 quantize --param={input.param:q} --bin={input.bin:q} --table={input.table:q}"
         " --sensitivity={input.sensitivity:q} --keep-float={params.keep:q} {params.requantize}"

@@ -10,18 +10,18 @@ rule mnn_onnx:
     output:
         onnx=f"{MNN}/flownet-dynamic.onnx",
         check=f"{MNN}/flownet-dynamic.check.json",
-    params:
-        opset=config["export"]["onnx_opset"],
-        bound=config["verify"]["onnx_max_abs_err"],
-    threads: THREADS
-    resources:
-        mem_mb=6000,
     log:
         "logs/mnn/onnx.log",
     benchmark:
         f"{BENCH}/mnn/onnx.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    params:
+        opset=config["export"]["onnx_opset"],
+        bound=config["verify"]["onnx_max_abs_err"],
     shell:
         "rifebuild --threads={threads} mnn onnx --checkpoint={input.checkpoint:q} --opset={params.opset:q}"
         " --max-abs-err={params.bound:q} --out={output.onnx:q} --check-out={output.check:q}"
@@ -34,17 +34,17 @@ rule mnn_convert:
         code=code_files("mnn"),
     output:
         f"{MNN}/{{mnn_float}}.mnn",
-    wildcard_constraints:
-        mnn_float=r"flownet(-fp16|-wq8)?",
-    params:
-        variant=lambda wildcards: MNN_VARIANT[wildcards.mnn_float],
     log:
         job="logs/mnn/{mnn_float}.log",
         tool="logs/mnn/{mnn_float}.tool.log",
     benchmark:
         f"{BENCH}/mnn/{{mnn_float}}.tsv"
+    wildcard_constraints:
+        mnn_float=r"flownet(-fp16|-wq8)?",
     conda:
         "../envs/rifebuild.yaml"
+    params:
+        variant=lambda wildcards: MNN_VARIANT[wildcards.mnn_float],
     shell:
         "rifebuild mnn convert --onnx={input.onnx:q} --variant={params.variant:q} --out={output:q}"
         " --tool-log={log.tool:q} > {log.job:q} 2>&1"
@@ -56,17 +56,17 @@ rule mnn_samples:
         code=code_files("mnn"),
     output:
         directory("results/mnn/samples"),
-    params:
-        frames=MNN_FRAMES,
-        resolution=CAL_RES,
-        max_samples=config["mnn"]["int8"]["max_samples"],
-        timestep=config["verify"]["timestep"],
     log:
         "logs/mnn/samples.log",
     benchmark:
         f"{BENCH}/mnn/samples.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    params:
+        frames=MNN_FRAMES,
+        resolution=CAL_RES,
+        max_samples=config["mnn"]["int8"]["max_samples"],
+        timestep=config["verify"]["timestep"],
     shell:
         "rifebuild mnn samples --frames={params.frames:q} --out={output:q} --resolution={params.resolution:q}"
         " --max-samples={params.max_samples:q} --timestep={params.timestep:q} > {log:q} 2>&1"
@@ -80,14 +80,6 @@ rule mnn_int8:
     output:
         model=f"{MNN}/flownet-int8.mnn",
         config=f"{MNN}/flownet-int8.quant.json",
-    params:
-        feature=config["mnn"]["int8"]["feature_method"],
-        weight=config["mnn"]["int8"]["weight_method"],
-        batch=config["mnn"]["int8"]["batch_size"],
-        skip=[f"--skip-op={op}" for op in config["mnn"]["int8"]["skip_ops"]],
-    threads: THREADS
-    resources:
-        mem_mb=6000,
     log:
         job="logs/mnn/flownet-int8.log",
         tool="logs/mnn/flownet-int8.tool.log",
@@ -95,6 +87,14 @@ rule mnn_int8:
         f"{BENCH}/mnn/flownet-int8.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+    params:
+        feature=config["mnn"]["int8"]["feature_method"],
+        weight=config["mnn"]["int8"]["weight_method"],
+        batch=config["mnn"]["int8"]["batch_size"],
+        skip=[f"--skip-op={op}" for op in config["mnn"]["int8"]["skip_ops"]],
     shell:
         "rifebuild --threads={threads} mnn quantize --src={input.src:q} --samples={input.samples:q}"
         " --out={output.model:q} --config-out={output.config:q} --feature-method={params.feature:q}"
@@ -108,18 +108,18 @@ rule mnn_latency:
         code=code_files("mnn"),
     output:
         f"{MNN}/{{mnn_name}}.latency.json",
-    wildcard_constraints:
-        mnn_name=r"flownet(-fp16|-wq8|-int8)?",
-    params:
-        resolution="{}x{}".format(*config["mnn"]["bench"]["size"]),
-        runs=config["mnn"]["bench"]["runs"],
-    threads: config["mnn"]["bench"]["threads"]
     log:
         "logs/mnn/latency-{mnn_name}.log",
     benchmark:
         f"{BENCH}/mnn/latency-{{mnn_name}}.tsv"
+    wildcard_constraints:
+        mnn_name=r"flownet(-fp16|-wq8|-int8)?",
     conda:
         "../envs/rifebuild.yaml"
+    threads: config["mnn"]["bench"]["threads"]
+    params:
+        resolution="{}x{}".format(*config["mnn"]["bench"]["size"]),
+        runs=config["mnn"]["bench"]["runs"],
     shell:
         "rifebuild --threads={threads} mnn latency --model={input.model:q} --resolution={params.resolution:q}"
         " --runs={params.runs:q} --out={output:q} > {log:q} 2>&1"

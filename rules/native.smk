@@ -19,17 +19,17 @@ rule native_source:
     output:
         archive=f"resources/ncnn/{archive_name(NATIVE['ncnn_version'], NATIVE['ncnn_url'])}",
         unpacked=f"{NATIVE_SRC_DIR}/.complete",
-    params:
-        version=NATIVE["ncnn_version"],
-        sha256=NATIVE["ncnn_sha256"],
-        url=NATIVE["ncnn_url"] or "",
-        build_dir=NATIVE["build_dir"],
     log:
         "logs/native/source.log",
     benchmark:
         f"{BENCH}/native/source.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    params:
+        version=NATIVE["ncnn_version"],
+        sha256=NATIVE["ncnn_sha256"],
+        url=NATIVE["ncnn_url"] or "",
+        build_dir=NATIVE["build_dir"],
     shell:
         "rifebuild native source --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q}"
         " --resources=resources --build-dir={params.build_dir:q} > {log:q} 2>&1"
@@ -42,6 +42,13 @@ rule native_build:
         sources=native_sources(),
     output:
         "results/native/{native_target}/rife-bench",
+    log:
+        "logs/native/{native_target}.build.log",
+    benchmark:
+        f"{BENCH}/native/{{native_target}}.build.tsv"
+    conda:
+        "../envs/rifebuild.yaml"
+    threads: NATIVE["jobs"]
     params:
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
@@ -50,13 +57,6 @@ rule native_build:
         source_dir=NATIVE_SRC_DIR,
         host_isa=NATIVE["host_isa"],
         ndk=NATIVE["android_ndk"] or "",
-    threads: NATIVE["jobs"]
-    log:
-        "logs/native/{native_target}.build.log",
-    benchmark:
-        f"{BENCH}/native/{{native_target}}.build.tsv"
-    conda:
-        "../envs/rifebuild.yaml"
     shell:
         "rifebuild native build --target={wildcards.native_target:q} --out={output:q}"
         " --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q} --resources=resources"
@@ -73,20 +73,22 @@ rule native_verify:
         code=code_files("native"),
     output:
         "results/native/host/verify{variant}.json",
-    wildcard_constraints:
-        variant=r"(-int8)?",
-    params:
-        model=f"{NCNN}{{variant}}",
-        precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
-        min_psnr=lambda wildcards: config["int8"]["min_psnr_vs_fp32"] if wildcards.variant else "",
-        tolerance=config["verify"]["fp32_max_abs_err"],
-    threads: 2
     log:
         "logs/native/host.verify{variant}.log",
     benchmark:
         f"{BENCH}/native/host.verify{{variant}}.tsv"
+    wildcard_constraints:
+        variant=r"(-int8)?",
     conda:
         "../envs/rifebuild.yaml"
+    threads: 2
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.param),
+        precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
+        min_psnr=lambda wildcards: (
+            config["int8"]["min_psnr_vs_fp32"] if wildcards.variant else ""
+        ),
+        tolerance=config["verify"]["fp32_max_abs_err"],
     shell:
         "rifebuild native verify --bin={input.bench:q} --model={params.model:q} --out={output:q}"
         " --tolerance={params.tolerance:q} --precision={params.precision:q} --min-psnr={params.min_psnr:q}"
@@ -102,19 +104,21 @@ rule native_cross_check:
         code=code_files("native"),
     output:
         "results/native/{native_target}/cross_check{variant}.json",
-    wildcard_constraints:
-        variant=r"(-int8)?",
-    params:
-        model=f"{NCNN}{{variant}}",
-        precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
-        min_psnr=lambda wildcards: config["int8"]["min_psnr_vs_fp32"] if wildcards.variant else "",
-    threads: 2
     log:
         "logs/native/{native_target}.cross_check{variant}.log",
     benchmark:
         f"{BENCH}/native/{{native_target}}.cross_check{{variant}}.tsv"
+    wildcard_constraints:
+        variant=r"(-int8)?",
     conda:
         "../envs/rifebuild.yaml"
+    threads: 2
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.param),
+        precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
+        min_psnr=lambda wildcards: (
+            config["int8"]["min_psnr_vs_fp32"] if wildcards.variant else ""
+        ),
     shell:
         "rifebuild native cross-check --host-bin={input.host:q} --bin={input.bench:q}"
         " --target={wildcards.native_target:q} --model={params.model:q} --precision={params.precision:q}"
@@ -130,22 +134,22 @@ rule native_bench:
         code=code_files("native"),
     output:
         "results/native/host/bench.json",
-    params:
-        model=NCNN,
-        stock=NATIVE_STOCK,
-        height=NATIVE["bench"]["size"][0],
-        width=NATIVE["bench"]["size"][1],
-        warmup=NATIVE["bench"]["warmup"],
-        loops=NATIVE["bench"]["loops"],
-        rounds=NATIVE["bench"]["rounds"],
-        threads=NATIVE["bench"]["threads"],
-    threads: max(NATIVE["bench"]["threads"])
     log:
         "logs/native/host.bench.log",
     benchmark:
         f"{BENCH}/native/host.bench.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: max(NATIVE["bench"]["threads"])
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.param),
+        stock=lambda wildcards, input: os.path.dirname(input.stock[0]),
+        height=NATIVE["bench"]["size"][0],
+        width=NATIVE["bench"]["size"][1],
+        warmup=NATIVE["bench"]["warmup"],
+        loops=NATIVE["bench"]["loops"],
+        rounds=NATIVE["bench"]["rounds"],
+        threads=NATIVE["bench"]["threads"],
     shell:
         "rifebuild native bench --bin={input.bench:q} --model={params.model:q} --stock-model={params.stock:q}"
         " --height={params.height:q} --width={params.width:q} --warmup={params.warmup:q} --loops={params.loops:q}"
@@ -162,22 +166,22 @@ rule native_bench_int8:
         code=code_files("native"),
     output:
         "results/native/host/bench-int8.json",
-    params:
-        model=INT8,
-        baseline=NCNN,
-        height=NATIVE["bench"]["size"][0],
-        width=NATIVE["bench"]["size"][1],
-        warmup=NATIVE["bench"]["warmup"],
-        loops=NATIVE["bench"]["loops"],
-        rounds=NATIVE["bench"]["rounds"],
-        threads=NATIVE["bench"]["threads"],
-    threads: max(NATIVE["bench"]["threads"])
     log:
         "logs/native/host.bench-int8.log",
     benchmark:
         f"{BENCH}/native/host.bench-int8.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: max(NATIVE["bench"]["threads"])
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.param),
+        baseline=lambda wildcards, input: os.path.dirname(input.fp32_param),
+        height=NATIVE["bench"]["size"][0],
+        width=NATIVE["bench"]["size"][1],
+        warmup=NATIVE["bench"]["warmup"],
+        loops=NATIVE["bench"]["loops"],
+        rounds=NATIVE["bench"]["rounds"],
+        threads=NATIVE["bench"]["threads"],
     shell:
         "rifebuild native bench --bin={input.bench:q} --model={params.model:q} --precision=int8"
         " --baseline-model={params.baseline:q} --height={params.height:q} --width={params.width:q}"

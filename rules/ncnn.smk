@@ -8,12 +8,6 @@ rule pnnx:
     output:
         param="results/ncnn/pnnx/flownet.param",
         bin="results/ncnn/pnnx/flownet.bin",
-    params:
-        height=config["export"]["height"],
-        width=config["export"]["width"],
-    threads: 1
-    resources:
-        mem_mb=4000,
     log:
         job="logs/ncnn/pnnx.log",
         pnnx="logs/ncnn/pnnx.tool.log",
@@ -21,6 +15,12 @@ rule pnnx:
         f"{BENCH}/ncnn/pnnx.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        height=config["export"]["height"],
+        width=config["export"]["width"],
     shell:
         "rifebuild --threads={threads} ncnn pnnx --torchscript={input.torchscript:q}"
         " --height={params.height:q} --width={params.width:q} --out-param={output.param:q}"

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from rifebuild.export import trace as export
+from rifebuild.ncnn import pnnx
 from rifebuild.checkpoint import load as weights
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,5 +31,5 @@ def pnnx_model(tmp_path_factory, net) -> tuple[Path, Path]:
     """pnnx's own ncnn output (GridSample warps at TINY_H x TINY_W)."""
     work = tmp_path_factory.mktemp("pnnx")
     export.export_torchscript(net, TINY_H, TINY_W, work / "flownet.pt")
-    export.convert_with_pnnx(work / "flownet.pt", TINY_H, TINY_W, work / "flownet.param", work / "flownet.bin")
+    pnnx.convert_with_pnnx(work / "flownet.pt", TINY_H, TINY_W, work / "flownet.param", work / "flownet.bin")
     return work / "flownet.param", work / "flownet.bin"

@@ -1,5 +1,6 @@
 import pytest
 
+from conftest import REPO
 from rifebuild.core import config
 from rifebuild.core.config import ConfigError
 
@@ -12,7 +13,7 @@ def test_defaults_fill_everything():
 
 
 def test_repo_config_is_valid():
-    c = config.load(config.ROOT / "config.yaml")
+    c = config.load(REPO / "config.yaml")
     assert c["model_name"] == "rife-v4.6"
 
 
@@ -21,7 +22,9 @@ def test_repo_config_is_valid():
     ({"verify": {"resolutions": [[736, 1270]]}}, r"verify.resolutions.0.1 = 1270: must be a multiple of 32"),
     ({"wieghts": "official"}, r"'wieghts' was unexpected"),
     ({"export": {"hieght": 64}}, r"export: .*'hieght' was unexpected"),
-    ({"verify": {"threads": "two"}}, r"verify.threads: 'two' is not of type 'integer'"),
+    ({"threads": "two"}, r"threads: 'two' is not of type 'integer'"),
+    ({"model_name": ".."}, r"model_name: '\.\.' does not match"),
+    ({"model_name": "a/b"}, r"model_name: 'a/b' does not match"),
     ({"export": {"onnx_opset": 13}}, r"export.onnx_opset: 13 is less than the minimum of 16"),
     ({"weights_sha256": "abc"}, r"weights_sha256"),
 ])

@@ -30,13 +30,29 @@ def test_ssim_matches_the_direct_definition():
 
 
 def test_compare_and_psnr():
-    a = np.zeros((3, 4, 4), np.float32)
+    a = np.zeros((3, 16, 16), np.float32)
     b = a.copy()
     b[0, 0, 0] = 0.5
     result = metrics.compare(b, a)
     assert result["max_abs_err"] == 0.5
-    assert result["mean_abs_err"] == pytest.approx(0.5 / 48)
-    assert result["psnr_db"] == pytest.approx(10 * np.log10(48 / 0.25))
-    assert metrics.compare(a, a)["psnr_db"] is None  # identical: no finite PSNR, JSON-safe
+    assert result["mean_abs_err"] == pytest.approx(0.5 / 768)
+    assert result["psnr_db"] == pytest.approx(10 * np.log10(768 / 0.25))
+    assert metrics.compare(a, a)["psnr_db"] == metrics.PSNR_CAP_DB  # identical: one cap, JSON-safe
+    nan = b.copy()
+    nan[1, 2, 3] = np.nan
+    assert all(np.isnan(v) for k, v in metrics.compare(nan, a).items() if k != "max_abs_err")
     with pytest.raises(ValueError, match="shape"):
         metrics.compare(a, a[:2])
+
+
+def test_ssim_is_scikit_images_on_real_photos():
+    """Pins our SSIM to scikit-image's (the one implementation) on real photos, not only noise."""
+    from skimage import data
+    from skimage.metrics import structural_similarity
+
+    a = np.ascontiguousarray(data.astronaut()[:96, :128].transpose(2, 0, 1), np.float32) / 255
+    b = np.ascontiguousarray(data.astronaut()[2:98, 3:131].transpose(2, 0, 1), np.float32) / 255
+    assert metrics.ssim(a, b) == pytest.approx(ssim_direct(a, b), abs=1e-9)
+    assert metrics.ssim(a, b) == pytest.approx(structural_similarity(
+        a.astype(np.float64), b.astype(np.float64), data_range=1.0, channel_axis=0, gaussian_weights=True,
+        sigma=1.5, use_sample_covariance=False), abs=1e-12)

@@ -15,6 +15,7 @@ import pytest
 
 from rifebuild.calibration.triplets import read_triplets
 from rifebuild.core.errors import CalibrationDataError, CalibrationError
+from rifebuild.evaluate.record import validate
 from rifebuild.mnn.samples import quant_config, write_sequence_samples, write_synthetic_frames
 from rifebuild.evaluate.reference import write_reference
 from rifebuild.checkpoint.load import load_ifnet, save_state_dict, synthetic_state_dict
@@ -29,6 +30,15 @@ def cli(*args, check=True) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"rifebuild mnn {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def evaluate(*args, check=True) -> subprocess.CompletedProcess:
+    """`rifebuild evaluate mnn ...`: the one evaluator, as the verify_mnn rule calls it."""
+    proc = subprocess.run([sys.executable, "-m", "rifebuild", "evaluate", "mnn", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"rifebuild evaluate mnn failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
@@ -58,8 +68,9 @@ def built(tmp_path_factory) -> dict[str, Path]:
 
 def test_dynamic_onnx_matches_pytorch_at_two_sizes(built):
     check = json.loads(built["check"].read_text())
-    assert check["input_dims"] == [[1, 3, "height", "width"], [1, 3, "height", "width"], [1, 1, "height", "width"]]
-    assert [c["size"] for c in check["checks"]] == [list(s) for s in SIZES]
+    assert check["details"]["input_dims"] == [[1, 3, "height", "width"], [1, 3, "height", "width"],
+                                              [1, 1, "height", "width"]]
+    assert [c["resolution"] for c in check["checks"]] == [list(s) for s in SIZES]
     assert all(c["max_abs_err"] < 1e-4 for c in check["checks"])
 
 
@@ -70,22 +81,24 @@ MIN_PSNR = {"fp32": 80.0, "fp16": 60.0, "wq8": 45.0, "int8": 35.0}
 @pytest.mark.parametrize("variant", sorted(MIN_PSNR))
 def test_variant_runs_at_two_sizes(built, variant, tmp_path):
     out = tmp_path / "verify.json"
-    cli("verify", "--model", built[variant], "--reference", *built["references"], "--out", out,
-        "--eval", built["frames"], "--weights", built["weights"], "--min-psnr", MIN_PSNR[variant])
+    evaluate("--model", built[variant], "--reference", *built["references"], "--out", out,
+             "--eval", built["frames"], "--checkpoint", built["weights"], "--min-psnr", MIN_PSNR[variant])
     record = json.loads(out.read_text())
-    assert [r["size"] for r in record["resolutions"]] == [list(s) for s in SIZES]
-    for row in record["resolutions"]:
-        assert row["vs_torch"]["psnr_db"] > MIN_PSNR[variant]
-        assert row["vs_torch"]["ssim"] > 0.99
+    validate(record)
+    assert [c["resolution"] for c in record["checks"]] == [list(s) for s in SIZES]
+    for row in record["checks"]:
+        assert row["against"] == "pytorch" and row["psnr_db"] > MIN_PSNR[variant]
+        assert row["ssim"] > 0.99
         assert len(row["inputs_sha256"]) == 64
-    assert record["tools"]["mnn"] and record["ground_truth"]["samples"] == 4
+    assert record["tool_versions"]["mnn"] and record["precision"] == variant
+    assert {g["subject"]: g["frames"] for g in record["ground_truth"]} == {"artifact": 4, "pytorch": 4}
 
 
 def test_verify_below_minimum_psnr_fails_clearly(built, tmp_path):
     out = tmp_path / "verify.json"
-    proc = cli("verify", "--model", built["wq8"], "--reference", built["references"][0], "--out", out,
-               "--min-psnr", 500, check=False)
-    assert proc.returncode == 1 and "below the configured minimum 500" in proc.stderr
+    proc = evaluate("--model", built["wq8"], "--reference", built["references"][0], "--out", out,
+                    "--eval", built["frames"], "--checkpoint", built["weights"], "--min-psnr", 500, check=False)
+    assert proc.returncode == 2 and "is below the bound 500 dB" in proc.stderr and "mnn.min_psnr_db" in proc.stderr
     assert not out.exists()
 
 

@@ -234,30 +234,6 @@ def test_error_mismatched_frames(binaries, blend_model, tmp_path):
         native_run.interpolate(binaries["host"], blend_model, tmp_path / "a.png", tmp_path / "b.png", tmp_path / "o.png")
 
 
-# The workflow's own outputs (override with RIFE_NATIVE_MODEL / RIFE_NATIVE_REFERENCES folders).
-FULL_MODEL = Path(os.environ.get("RIFE_NATIVE_MODEL", REPO / "results/ncnn/rife-v4.6"))
-REFERENCES = Path(os.environ.get("RIFE_NATIVE_REFERENCES", REPO / "results/reference"))
-
-
-@pytest.mark.skipif(not (FULL_MODEL / "flownet.param").exists(),
-                    reason=f"no rife.Warp model at {FULL_MODEL} (run the ncnn export rules first)")
-def test_full_model_matches_pytorch(binaries):
-    refs = sorted(REFERENCES.glob("*.npz"))
-    if not refs:
-        pytest.skip(f"no PyTorch reference under {REFERENCES}")
-    for ref in refs:
-        rec = native_check.verify_model(binaries["host"], FULL_MODEL, ref, threads=2)
-        assert rec["passed"], json.dumps(rec)
-
-
-@pytest.mark.skipif(not (FULL_MODEL / "flownet.param").exists(),
-                    reason=f"no rife.Warp model at {FULL_MODEL} (run the ncnn export rules first)")
-def test_full_model_arm64_matches_host(binaries):
-    rec = native_check.cross_check(binaries["host"], binaries["linux-arm64"], FULL_MODEL, native_targets.runner_for("linux-arm64"),
-                             height=64, width=96)
-    assert rec["passed"], json.dumps(rec)
-
-
 def test_error_layer_missing_from_slim_build(binaries, tmp_path):
     (tmp_path / "flownet.param").write_text("7767517\n2 2\nInput in0 0 1 in0\nSoftmax sm 1 1 in0 out0\n")
     (tmp_path / "flownet.bin").write_bytes(b"")

@@ -67,7 +67,7 @@ def test_bench_alternates_model_and_baselines_and_pools(monkeypatch):
         return {"latency_ms": [ms, ms + 1], "cpu_ms": [ms, ms], "median_ms": ms + 0.5, "min_ms": ms,
                 "peak_rss_kb": len(calls)}
 
-    monkeypatch.setattr(native, "bench", fake_bench)
+    monkeypatch.setattr(native_bench, "bench", fake_bench)
     rec = native_bench.bench_alternating("rb", "int8", 96, 64, [1, 2], 0, 2, 2, "int8", baseline_dir="fp32")
     assert calls == [("int8", 1, "int8"), ("fp32", 1, "fp32"), ("int8", 2, "int8"), ("fp32", 2, "fp32")] * 2
     one_thread = rec["rife_bench"][0]

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from rifebuild.evaluate import metrics
 from rifebuild.ncnn import graph as nm

@@ -3,12 +3,23 @@ import json
 
 import pytest
 
+from rifebuild.cli import main
+from rifebuild.evaluate.record import validate
 from rifebuild.report import page as report
 
 
-def _check(res, err, psnr):
-    return {"resolution": res, "max_abs_err": err, "mean_abs_err": err / 10, "psnr_db": psnr, "passed": True,
-            "max_abs_err_bound": 1e-3, "reference": f"results/reference/{res[0]}x{res[1]}.npz"}
+def _check(res, err, psnr, against="pytorch", bound="default"):
+    return {"against": against, "resolution": res, "inputs": f"results/reference/{res[0]}x{res[1]}.npz",
+            "inputs_sha256": "0" * 64, "frames": 1, "max_abs_err": err, "mean_abs_err": err / 10, "psnr_db": psnr,
+            "ssim": 0.999, "bound": {"max_abs_err": 1e-3} if bound == "default" else bound, "passed": True}
+
+
+def _record(precision, checks, ground_truth=(), runtime="ncnn (Python package)"):
+    record = {"schema_version": 1, "artifact": "x", "runtime": runtime, "precision": precision,
+              "artifact_sha256": {}, "tool_versions": {"ncnn": "1.0"}, "checks": list(checks),
+              "ground_truth": list(ground_truth), "details": {}, "passed": True}
+    validate(record)  # the fixtures are real records: they pass the one schema
+    return record
 
 
 def _write(tmp_path, name, obj=None, size=None):
@@ -20,26 +31,25 @@ def _write(tmp_path, name, obj=None, size=None):
     return f"{path}"
 
 
-def _gt(psnr):
-    return {"psnr_db": psnr, "ssim": 0.96}
+def _gt(subject, psnr):
+    return {"subject": subject, "split": "evaluation/64x96", "resolution": [64, 96], "frames": 1, "psnr_db": psnr,
+            "worst_psnr_db": psnr - 1, "ssim": 0.96}
 
 
 @pytest.fixture()
 def roles(tmp_path):
-    fp32 = {"runtime": "ncnn (Python package)", "tool_versions": {"ncnn": "1.0"},
-            "checks": [_check([64, 96], 3e-6, 128.0), _check([96, 128], 1e-5, 120.0)]}
-    int8 = {"runtime": "ncnn (Python package)", "checks": [
-        {"resolution": [64, 96], "passed": True, "int8_vs_pytorch": _gt(50.0), "int8_vs_ground_truth": _gt(33.6),
-         "int8_vs_fp32_ncnn": _gt(50.1), "fp32_ncnn_vs_ground_truth": _gt(33.7),
-         "pytorch_vs_ground_truth": _gt(33.71)}]}
-    native8 = {"checks": [{"shape": [3, 64, 96], "max_abs_err": 8e-3, "psnr_db": 66.0, "precision": "int8",
-                           "passed": True}]}
+    fp32 = _record("fp32", [_check([64, 96], 3e-6, 128.0), _check([96, 128], 1e-5, 120.0)])
+    int8 = _record("int8", [_check([64, 96], 2e-2, 50.1, "ncnn-fp32", {"min_psnr_db": 30.0}),
+                            _check([64, 96], 2e-2, 50.0, "pytorch", None)],
+                   [_gt("artifact", 33.6), _gt("ncnn-fp32", 33.7), _gt("pytorch", 33.71)])
+    native8 = _record("int8", [_check([64, 96], 8e-3, 66.0, bound={"min_psnr_db": 30.0})],
+                      runtime="rife-bench (host, C++ rife.Warp)")
     bench8 = {"rife_bench": [{"threads": 2, "height": 736, "width": 1280, "median_ms": 374.0, "min_ms": 356.0,
                               "latency_ms": [374.0] * 15}],
               "fp32_baseline": [{"threads": 2, "height": 736, "width": 1280, "median_ms": 445.0, "min_ms": 394.0,
                                  "latency_ms": [445.0] * 15}],
               "ratio_vs_fp32": [0.84]}
-    cross = {"shape": [3, 64, 64], "max_abs_err": 1.7e-4, "psnr_db": 92.8, "precision": "fp32", "passed": True}
+    cross = _record("fp32", [_check([64, 64], 1.7e-4, 92.8, "host")], runtime="rife-bench (linux-arm64)")
     return {
         "checkpoint": _write(tmp_path, "flownet.pkl", size=1000),
         "ncnn-fp32.verify": _write(tmp_path, "fp32.json", fp32),
@@ -68,16 +78,17 @@ def test_rows_from_records(roles):
     arts = {a["key"]: a for a in rep["artifacts"]}
     assert list(arts) == ["pytorch", "ncnn-fp32", "ncnn-int8"]
     assert arts["pytorch"]["bytes"] == 1000 and arts["pytorch"]["vs_ground_truth"]["64x96"]["psnr_db"] == 33.71
-    assert arts["ncnn-fp32"]["vs_pytorch"]["96x128"] == {"psnr_db": 120.0, "max_abs_err": 1e-5}
+    assert arts["ncnn-fp32"]["vs_pytorch"]["96x128"] == {"psnr_db": 120.0, "max_abs_err": 1e-5, "ssim": 0.999}
     assert arts["ncnn-fp32"]["vs_ground_truth"]["64x96"]["psnr_db"] == 33.7  # from the int8 verification
     assert arts["ncnn-int8"]["size_vs_ncnn_fp32"] == round(111 / 400, 4)
-    assert arts["ncnn-int8"]["vs_pytorch"] == {"64x96": {"psnr_db": 66.0, "max_abs_err": 8e-3}}  # rife-bench
+    assert arts["ncnn-int8"]["vs_pytorch"] == {"64x96": {"psnr_db": 66.0, "max_abs_err": 8e-3, "ssim": 0.999}}  # rife-bench
+    assert arts["ncnn-int8"]["vs_fp32_ncnn"]["64x96"]["psnr_db"] == 50.1
     (lat,) = rep["latency"]
     assert lat["ratio_vs_fp32"] == 0.84 and lat["fp32_median_ms_same_run"] == 445.0 and lat["runs"] == 15
     assert rep["native_checks"][0]["check"] == "vs PyTorch" and rep["native_checks"][1]["target"] == "linux-arm64"
     assert rep["int8"]["most_sensitive"][0] == {"layer": "c", "psnr_db_vs_fp32": 52.9}
     text = report.render_markdown(rep)
-    assert "| ncnn int8 ¹ | 0.00 | 27.8% | 66.0 dB (8.0e-03) | – |" in text
+    assert "| ncnn int8 (rife.Warp) ¹ | 0.00 | 27.8% | 66.0 dB (8.0e-03) | – | 33.60 dB / 0.9600 | yes |" in text
     assert "2 Convolutions int8, float: c; 1 requantize fusions; weights 27.8% of fp32." in text
 
 
@@ -90,8 +101,8 @@ def test_partial_inputs_give_partial_report(roles):
 
 def test_cli_writes_both_files(roles, tmp_path):
     md, js = tmp_path / "out" / "report.md", tmp_path / "out" / "report.json"
-    args = [a for k, v in roles.items() for a in ("--input", f"{k}={v}")]
-    assert report.main([*args, "--out-md", str(md), "--out-json", str(js)]) == 0
+    args = [f"--input={k}={v}" for k, v in roles.items()]
+    assert main(["report", "build", *args, "--out-md", str(md), "--out-json", str(js)]) == 0
     assert md.read_text().startswith("# rife-v4.6 build report")
     assert json.loads(js.read_text())["records"]["checkpoint"].endswith("flownet.pkl")
-    assert report.main(["--input", "bad", "--out-md", str(md), "--out-json", str(js)]) == 1
+    assert main(["report", "build", "--input", "bad", "--out-md", str(md), "--out-json", str(js)]) == 2

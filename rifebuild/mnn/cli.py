@@ -49,7 +49,7 @@ def register(actions) -> None:
            (["--opset"], {"type": int, "default": 17}), (["--max-abs-err"], {"type": float, "default": 1e-3}),
            out(), (["--check-out"], PATH))
     action(actions, "convert", convert, (["--onnx"], PATH),
-           (["--variant"], {"choices": ["fp32", "fp16", "wq8"], "required": True}), out(), (["--tool-log"], PATH))
+           (["--variant"], {"choices": ["fp32", "fp16", "wq8"], "required": True}), out(), (["--tool-log"], {"default": None}))
     action(actions, "samples", samples, (["--frames"], PATH), out(),
            (["--resolution"], {"type": resolution, "default": (256, 448)}),
            (["--max-samples"], {"type": int, "default": 16}), (["--timestep"], {"type": float, "default": 0.5}))
@@ -57,6 +57,6 @@ def register(actions) -> None:
            (["--feature-method"], {"choices": ["KL", "ADMM", "EMA"], "default": "EMA"}),
            (["--weight-method"], {"choices": ["MAX_ABS", "ADMM"], "default": "MAX_ABS"}),
            (["--batch-size"], {"type": int, "default": 8}), (["--skip-op"], {"action": "append", "default": []}),
-           (["--tool-log"], PATH))
+           (["--tool-log"], {"default": None}))
     action(actions, "latency", latency, (["--model"], PATH), out(),
            (["--resolution"], {"type": resolution, "default": (736, 1280)}), (["--runs"], {"type": int, "default": 5}))

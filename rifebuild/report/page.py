@@ -137,7 +137,7 @@ def latency_rows(roles: dict[str, Path]) -> list[dict]:
         for run, base, ratio in zip(bench8["rife_bench"], bench8.get("fp32_baseline", []), bench8.get("ratio_vs_fp32", [])):
             rows.append({**_lat("ncnn int8 (rife-bench, rife.Warp)", run, "native-host.bench-int8"),
                          "fp32_median_ms_same_run": base["median_ms"], "ratio_vs_fp32": ratio})
-    for role in sorted((r for r in roles if r.startswith("mnn-") and r.endswith(".latency")), key=_mnn_order):
+    for role in sorted((r for r in roles if r.startswith("mnn-") and r.endswith(".latency")), key=_order):
         rec = _json(roles, role)
         rows.append({"model": f"MNN {role[len('mnn-'):-len('.latency')]}", "threads": rec["threads"],
                      "size": _res(rec["size"]), "median_ms": rec["median_ms"], "min_ms": rec["min_ms"],
