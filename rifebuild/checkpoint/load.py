@@ -1,79 +1,49 @@
-"""Getting and loading the IFNet v4.6 checkpoint: official download, local file, or synthetic."""
+"""Getting and loading the IFNet v4.6 checkpoint: official download, local file, or synthetic.
+
+Loading never runs code from the file: torch.load(weights_only=True) refuses anything but tensors and
+plain containers. When it refuses, the file's pickle opcodes are read (pickletools, nothing executed)
+only to say why in the error: a text/HTML file, code or foreign objects, or a damaged file.
+"""
 from __future__ import annotations
 
-import hashlib
 import io
-import pickle
-import time
-import urllib.error
-import urllib.request
+import pickletools
 import zipfile
 from pathlib import Path
 
 import torch
 
+from rifebuild.core.download import download
+from rifebuild.core.errors import CheckpointError, DownloadError
 from rifebuild.core.files import atomic_path
 from rifebuild.model.ifnet import IFNet
-from rifebuild.core.errors import CheckpointError, DownloadError
 
 PREFIX = "module."
-CHUNK = 1 << 16
+FETCH_ADVICE = ("check `weights_url` and the network, or download the file elsewhere and set `weights:` to its "
+                "path, or use `weights: synthetic`")
+REDOWNLOAD = "download it again or set `weights:` to the v4.6 flownet.pkl"
 
 
+def fetch_checkpoint(url: str, dest: Path | str, sha256: str | None = None, deadline: float = 600) -> Path:
+    """Download the official checkpoint to `dest`; it is kept only if it matches the pin (when given)
+    and loads as an IFNet v4.6 checkpoint, so a wrong file served at the URL is never cached."""
 
-
-def download(url: str, dest: Path | str, sha256: str | None = None, timeout: float = 30.0,
-             retries: int = 3, backoff: float = 1.0, progress: bool = True) -> Path:
-    """Fetch `url` into `dest` atomically, with retries and an optional sha256 pin.
-
-    Nothing is left at `dest` unless the whole body arrived and (if pinned) matched.
-    """
-    from tqdm import tqdm
-
-    dest = Path(dest)
-    last_error: Exception | None = None
-    for attempt in range(1, retries + 1):
+    def validate(tmp: Path) -> None:
         try:
-            with atomic_path(dest) as tmp:
-                digest = hashlib.sha256()
-                with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    received = 0
-                    with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                              disable=not progress) as bar:
-                        for chunk in iter(lambda: response.read(CHUNK), b""):
-                            out.write(chunk)
-                            digest.update(chunk)
-                            received += len(chunk)
-                            bar.update(len(chunk))
-                    if total is not None and received != total:
-                        raise DownloadError(f"{url}: connection closed after {received} of {total} bytes")
-                if sha256 and digest.hexdigest() != sha256.lower():
-                    raise CheckpointError(
-                        f"{url}: sha256 is {digest.hexdigest()}, config pins {sha256}; the file changed "
-                        "upstream or the pin is wrong: check the source, then fix weights_sha256")
-            return dest
-        except CheckpointError:
-            raise
-        except urllib.error.HTTPError as exc:
-            last_error = exc
-            if 400 <= exc.code < 500:
-                break  # a 404 will not heal by retrying
-        except (urllib.error.URLError, OSError, DownloadError) as exc:
-            last_error = exc
-        if attempt < retries:
-            time.sleep(backoff * attempt)
-    raise DownloadError(
-        f"could not download {url} ({_reason(last_error)}); if this machine is offline, download the "
-        "file elsewhere and set `weights:` to its local path, or use `weights: synthetic`")
+            load_ifnet(tmp)
+        except CheckpointError as exc:
+            raise DownloadError(f"{url} did not serve a usable IFNet v4.6 checkpoint ({exc.reason}), so it was not "
+                                f"kept; {FETCH_ADVICE}") from None
+
+    return download(url, dest, sha256=sha256 or None, deadline=deadline, validate=validate,
+                    advice=FETCH_ADVICE, pin_name="`weights_sha256`")
 
 
-def _reason(exc: Exception | None) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code}"
-    if isinstance(exc, urllib.error.URLError):
-        return str(exc.reason)
-    return str(exc)
+def _fail(path: Path | str, reason: str, fix: str) -> CheckpointError:
+    """The one-sentence error `<path>: <reason>; <fix>`; `.reason` alone serves the download's message."""
+    exc = CheckpointError(f"{path}: {reason}; {fix}")
+    exc.reason = reason
+    return exc
 
 
 def synthetic_state_dict(seed: int) -> dict[str, torch.Tensor]:
@@ -108,20 +78,111 @@ def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
                               "`official` or `synthetic`")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, io.UnsupportedOperation) as exc:
-        raise CheckpointError(
-            f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {_first_line(exc)}); "
-            "the file is truncated, corrupt or not a torch.save/pickle file: download it again") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any failure to unpickle a user's file is about that file)
+        raise _unreadable(path, exc) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a state dict of tensors")
+    if not isinstance(obj, dict):
+        raise _fail(path, f"it holds a {type(obj).__name__}, not a state dict of tensors",
+                    "use the v4.6 flownet.pkl (a dict of tensor names to tensors)")
+    odd = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if odd:
+        raise _fail(path, f"it holds a dict whose entry {str(odd[0])[:80]!r} is a {type(obj[odd[0]]).__name__}, "
+                    "not a state dict of tensors", "use the v4.6 flownet.pkl (a dict of tensor names to tensors)")
     return obj
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else ""
+def _unreadable(path: Path, exc: Exception) -> CheckpointError:
+    """Why torch refused `path`, in our words (torch's own message suggests weights_only=False: never that)."""
+    try:
+        head = path.read_bytes()[:1024] if not zipfile.is_zipfile(path) else b""
+        foreign = _foreign_globals(path)
+    except OSError as err:
+        return _fail(path, f"the file cannot be read ({err.strerror or err})", "fix its permissions or path")
+    if foreign is not None:
+        named = f" ({foreign[0]})" if foreign else ""
+        return _fail(path, f"it holds code or objects other than tensors{named} and was refused for safety",
+                     "use the official v4.6 flownet.pkl or another state dict of tensors saved with torch.save")
+    text = _text_start(head)
+    if text is not None:
+        kind = "an HTML page" if text.lower().startswith(("<!doctype html", "<html")) else "a text file"
+        return _fail(path, f"not a readable PyTorch checkpoint: it is {kind} starting with {text!r}", REDOWNLOAD)
+    detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+    if "weights_only" in str(exc) or not detail:
+        detail = "unsupported pickle data"
+    return _fail(path, f"not a readable PyTorch checkpoint ({type(exc).__name__}: {detail})",
+                 "the file is truncated, corrupt or not a torch.save file: " + REDOWNLOAD)
+
+
+def _text_start(head: bytes) -> str | None:
+    """The first line of `head` if it is text (UTF-8 without control characters), else None."""
+    if not head or b"\0" in head:
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the 1024-byte boundary
+            return None
+        text = head[:exc.start].decode("utf-8")
+    if any(not (c.isprintable() or c in "\t\n\r\f\v") for c in text):
+        return None
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first[:40] if first else None
+
+
+SAFE_GLOBAL_MODULES = ("torch", "torch._utils", "torch._tensor", "collections")
+
+
+def _foreign_globals(path: Path) -> list[str] | None:
+    """Globals other than torch's tensor rebuilders in the file's complete pickles ([] if only an
+    object-building opcode gave it away); None if no complete pickle uses any. Reads opcodes only."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            streams = [z.read(n) for n in z.namelist() if n.endswith(".pkl")]
+    else:
+        streams = [path.read_bytes()]
+    found: list[str] | None = None
+    for data in streams:
+        stream = io.BytesIO(data)
+        while stream.tell() < len(data):  # a legacy torch.save file is several pickles, then raw storage bytes
+            names = _pickle_globals(stream)
+            if names is None:
+                break
+            foreign = [n for n in names if n.rpartition(".")[0] not in SAFE_GLOBAL_MODULES
+                       and n != "collections.OrderedDict"]
+            if foreign or (names and found is None and any(n == "" for n in names)):
+                found = (found or []) + [n for n in foreign if n]
+    return found
+
+
+def _pickle_globals(stream: io.BytesIO) -> list[str] | None:
+    """Dotted names of the globals one complete pickle imports; None if it is not a complete pickle."""
+    names: list[str] = []
+    pushed: list[object] = []
+    memo: dict[int, object] = {}
+    try:
+        for op, arg, _ in pickletools.genops(stream):
+            name = op.name
+            if name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                memo[len(memo) if name == "MEMOIZE" else int(arg)] = pushed[-1] if pushed else None
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                pushed.append(memo.get(int(arg)))
+            elif name in ("GLOBAL", "INST"):
+                names.append(".".join(str(arg).split(" ", 1)))
+                pushed.append(None)
+            elif name == "STACK_GLOBAL":
+                module, attr = (pushed[-2:] if len(pushed) >= 2 else [None, None])
+                names.append(f"{module}.{attr}" if isinstance(module, str) and isinstance(attr, str) else "")
+                pushed.append(None)
+            elif name in ("PROTO", "FRAME"):
+                pass
+            else:
+                pushed.append(arg if isinstance(arg, str) else None)
+    except ValueError:  # not pickle opcodes, or the data ends before STOP
+        return None
+    return names
 
 
 def load_ifnet(path: Path | str) -> IFNet:
@@ -133,13 +194,15 @@ def load_ifnet(path: Path | str) -> IFNet:
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: not an IFNet v4.6 checkpoint: {len(missing)} missing keys {_few(missing)}, "
-            f"{len(unexpected)} unexpected keys {_few(unexpected)}; use the v4.6 flownet.pkl")
+        raise _fail(path, f"not an IFNet v4.6 checkpoint: {len(missing)} missing keys {_few(missing)}, "
+                    f"{len(unexpected)} unexpected keys {_few(unexpected)}", "use the v4.6 flownet.pkl")
     wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
              if state[k].shape != v.shape]
     if wrong:
-        raise CheckpointError(f"{path}: not an IFNet v4.6 checkpoint: shape mismatch {_few(wrong)}")
+        raise _fail(path, f"not an IFNet v4.6 checkpoint: shape mismatch {_few(wrong)}", "use the v4.6 flownet.pkl")
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise _fail(path, f"tensor {key} holds NaN/inf values", "the checkpoint is corrupt: download it again")
     net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return net.eval()
 

@@ -89,7 +89,7 @@ ROW_NAMES = {"onnx": "ONNX (onnxsim)", "ncnn-fp32": "ncnn fp32 (rife.Warp)", "nc
 
 def _order(key: str) -> tuple:
     fixed = list(ROW_NAMES)
-    return (fixed.index(key) if key in fixed else (3.5 if key.startswith("ncnn-stock-") else len(fixed)), key)
+    return (fixed.index(key) if key in fixed else (2.5 if key.startswith("ncnn-stock-") else len(fixed)), key)
 
 
 def artifact_rows(roles: dict[str, Path]) -> list[dict]:
