@@ -109,3 +109,85 @@ def test_too_few_triplets_for_both_splits(tmp_path):
     root = vimeo(tmp_path / "v", ["a/1", "a/2"])
     with pytest.raises(CalibrationDataError, match="need 3"):
         cd.directory_triplets(root, "calibration", 2, 1, 32, 32)
+
+
+def test_video_frames_in_natural_order(tmp_path):
+    for i in range(1, 13):  # frame1 .. frame12: name order would put frame10-12 after frame1
+        save(tmp_path / "f" / f"frame{i}.png", value=i)
+    cal = cd.directory_triplets(tmp_path / "f", "calibration", 2, 1, 32, 32)
+    ev = cd.directory_triplets(tmp_path / "f", "evaluation", 1, 2, 32, 32)
+    assert [[round(f[0, 0, 0] * 255) for f in t] for t in cal] == [[1, 2, 3], [4, 5, 6]]
+    assert [round(f[0, 0, 0] * 255) for f in ev[0]] == [10, 11, 12]
+
+
+def test_frames_without_numbers_keep_name_order(tmp_path):
+    for i, name in enumerate("abcdef"):
+        save(tmp_path / "f" / f"{name}.png", value=i)
+    cal = cd.directory_triplets(tmp_path / "f", "calibration", 1, 1, 32, 32)
+    assert [round(f[0, 0, 0] * 255) for f in cal[0]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("names, message", [
+    (["frame1.png", "frame01.png", "frame2.png"], "frame01.png and frame1.png both have frame number 1"),
+    (["clip1_001.png", "clip2_001.png", "clip1_002.png"], "clip1_001.png and clip2_001.png both have frame number 1"),
+    (["frame1.png", "frame2.png", "poster.png"], "poster.png has no number but frame1.png has one"),
+])
+def test_ambiguous_frame_order_is_refused(tmp_path, names, message):
+    for name in names:
+        save(tmp_path / "f" / name)
+    with pytest.raises(CalibrationDataError) as info:
+        cd.directory_triplets(tmp_path / "f", "calibration", 1, 0, 32, 32)
+    assert str(info.value) == (f"{tmp_path / 'f'}: the frames cannot be ordered: {message}; rename the frames so "
+                               "that each carries its own frame number (frame0001.png, frame0002.png, ...)")
+
+
+def _png16(path, pixels):
+    """A 16-bit PNG (grayscale [H,W] or RGB [H,W,3] uint16) written byte by byte: Pillow cannot write RGB16."""
+    import struct
+    import zlib
+
+    height, width = pixels.shape[:2]
+    color_type = 2 if pixels.ndim == 3 else 0
+    raw = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                     + chunk(b"IEND", b""))
+
+
+def test_16bit_grayscale_png_is_scaled(tmp_path):
+    ramp = np.linspace(0, 65535, 32 * 48).round().astype(np.uint16).reshape(32, 48)
+    Image.fromarray(ramp).save(tmp_path / "g.png")  # Pillow writes mode I;16 as a 16-bit grayscale PNG
+    with Image.open(tmp_path / "g.png") as check:
+        assert check.mode == "I;16"
+    image = cd.load_image(tmp_path / "g.png")
+    assert image.shape == (3, 32, 48) and image.dtype == np.float32
+    assert np.array_equal(image[0], image[1]) and np.array_equal(image[0], image[2])
+    np.testing.assert_allclose(image[0], ramp / 65535.0, atol=1e-6)
+    assert image.mean() == pytest.approx(0.5, abs=1e-3)  # not ~99.5% white
+
+
+def test_16bit_rgb_png_is_scaled(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 65536, size=(16, 24, 3)).astype(np.uint16)
+    _png16(tmp_path / "rgb.png", pixels)
+    image = cd.load_image(tmp_path / "rgb.png")
+    assert image.shape == (3, 16, 24)
+    np.testing.assert_allclose(image, pixels.transpose(2, 0, 1) / 65535.0, atol=1 / 255)
+
+
+def test_8bit_grayscale_becomes_three_channels(tmp_path):
+    Image.fromarray(np.full((8, 8), 51, np.uint8)).save(tmp_path / "l.png")
+    image = cd.load_image(tmp_path / "l.png")
+    assert image.shape == (3, 8, 8) and np.allclose(image, 0.2)
+
+
+def test_16bit_frames_through_a_video_folder(tmp_path):
+    (tmp_path / "f").mkdir()
+    for i in range(6):
+        Image.fromarray(np.full((40, 40), 13107 * i, np.uint16)).save(tmp_path / "f" / f"{i}.png")
+    cal = cd.directory_triplets(tmp_path / "f", "calibration", 1, 1, 32, 32)
+    assert [round(float(f.mean()), 3) for f in cal[0]] == [0.0, 0.2, 0.4]

@@ -10,6 +10,8 @@ import io
 import json
 import tarfile
 import threading
+import time
+from typing import ClassVar
 
 import pytest
 
@@ -35,11 +37,27 @@ SHA = hashlib.sha256(SDIST).hexdigest()
 
 
 class _Index(http.server.BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
     json_pages = True
+    page_failures = 0  # answer the project page with 503 this many times first
 
     def do_GET(self):
         type(self).requests.append(self.path)
+        if self.path == "/simple/ncnn/" and self.requests.count(self.path) <= self.page_failures:
+            self.send_error(503)
+            return
+        if self.path == "/files/trickle.tar.gz":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(SDIST)))
+            self.end_headers()
+            try:
+                for byte in SDIST[:200]:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+            return
         if self.path == "/simple/ncnn/":
             if self.json_pages and "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
                 body = json.dumps({"files": [{"filename": NAME, "url": f"../../files/{NAME}",
@@ -66,12 +84,15 @@ class _Index(http.server.BaseHTTPRequestHandler):
 @pytest.fixture()
 def index():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Index)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     _Index.requests = []
     _Index.json_pages = True
+    _Index.page_failures = 0
     yield f"http://127.0.0.1:{server.server_port}/simple/"
     server.shutdown()
+    server.server_close()
 
 
 def test_index_url_from_env(monkeypatch):
@@ -104,9 +125,56 @@ def test_cached_copy_needs_no_network(index, tmp_path):
 
 
 def test_wrong_sha_leaves_nothing(index, tmp_path):
-    with pytest.raises(src.SourceError, match="sha256"):
+    with pytest.raises(src.SourceError, match=r"sha256 [0-9a-f]{64}, but native.ncnn_sha256 pins 0{64}, so it was not "
+                                              r"kept; .* fix native.ncnn_sha256$"):
         src.fetch_sdist(VERSION, "0" * 64, tmp_path, index_url=index)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_index_page_5xx_is_retried(index, tmp_path, monkeypatch):
+    _Index.page_failures = 1
+    sleeps = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)  # the downloader's back-off pause
+    assert src.fetch_sdist(VERSION, SHA, tmp_path, index_url=index).read_bytes() == SDIST
+    assert _Index.requests.count("/simple/ncnn/") == 2 and sleeps == [1.0]
+
+
+def test_archive_download_has_a_deadline(index, tmp_path, monkeypatch):
+    monkeypatch.setattr(src, "ARCHIVE_DEADLINE", 1.0)
+    url = index.replace("/simple/", "/files/trickle.tar.gz")
+    t0 = time.monotonic()
+    with pytest.raises(src.SourceError, match=r"within the 1 s deadline .* place it at .*trickle.tar.gz$"):
+        src.fetch_sdist(VERSION, SHA, tmp_path, url=url)
+    assert time.monotonic() - t0 < 3.0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_concurrent_unpacks_of_one_folder_wait_for_each_other(index, tmp_path):
+    archive = src.fetch_sdist(VERSION, SHA, tmp_path / "res", index_url=index)
+    results, errors = [], []
+
+    def unpack():
+        try:
+            results.append(src.unpack(archive, tmp_path / "build" / "src"))
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=unpack) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(results)) == 1
+    assert (results[0] / "src/CMakeLists.txt").is_file()
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == [".src.lock", "src"]
+
+
+def test_corrupt_archive_is_one_sentence(tmp_path):
+    archive = tmp_path / NAME
+    archive.write_bytes(SDIST[:100])
+    with pytest.raises(src.SourceError, match=rf"{NAME}: cannot be unpacked into .*; free disk space, or delete"):
+        src.unpack(archive, tmp_path / "src")
+    assert not (tmp_path / "src").exists() and not (tmp_path / "src.part").exists()
 
 
 def test_missing_version_is_named(index, tmp_path):
@@ -114,9 +182,14 @@ def test_missing_version_is_named(index, tmp_path):
         src.fetch_sdist("1.0.19990101", SHA, tmp_path, index_url=index)
 
 
-def test_offline_is_one_sentence(tmp_path):
-    with pytest.raises(src.SourceError, match="Cannot download"):
+def test_offline_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: None)  # the downloader's back-off pauses
+    with pytest.raises(src.SourceError) as info:
         src.fetch_sdist(VERSION, SHA, tmp_path, index_url="http://127.0.0.1:1/simple/")
+    assert str(info.value) == (
+        "could not download http://127.0.0.1:1/simple/ncnn/ (Connection refused; 3 attempts); check the network and "
+        "pip's index URL (PIP_INDEX_URL or pip config global.index-url), or set native.ncnn_url to a copy of "
+        f"{NAME}")
 
 
 def test_explicit_url(index, tmp_path):

@@ -1,4 +1,8 @@
+"""Checkpoint fetch (validated download), strict loading and every way a checkpoint file can be wrong."""
+import hashlib
 import http.server
+import io
+import pickle
 import socket
 import threading
 from pathlib import Path
@@ -9,25 +13,27 @@ import torch
 from rifebuild.checkpoint import load as weights
 from rifebuild.checkpoint.load import CheckpointError, DownloadError
 
-BODY = b"rife-weights-" * 5000
+
+def _checkpoint_bytes() -> bytes:
+    buf = io.BytesIO()
+    torch.save(weights.synthetic_state_dict(1), buf)
+    return buf.getvalue()
+
+
+CKPT = _checkpoint_bytes()
+HTML = b"<!DOCTYPE html><html><body>Rate limit exceeded</body></html>"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server API)
-        if self.path == "/good.pkl":
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(BODY)))
-            self.end_headers()
-            self.wfile.write(BODY)
-        elif self.path == "/truncated.pkl":
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(BODY)))
-            self.end_headers()
-            self.wfile.write(BODY[: len(BODY) // 3])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-        else:
+    def do_GET(self):
+        body = {"/flownet.pkl": CKPT, "/error-page.pkl": HTML}.get(self.path)
+        if body is None:
             self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -36,50 +42,56 @@ class Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+    httpd.server_close()
 
 
-def _fetch(url, dest, **kw):
-    return weights.download(url, dest, timeout=5, retries=2, backoff=0, progress=False, **kw)
+def test_fetch_checkpoint_with_pin(server, tmp_path):
+    dest = tmp_path / "flownet_v4.6.pkl"
+    weights.fetch_checkpoint(f"{server}/flownet.pkl", dest, sha256=hashlib.sha256(CKPT).hexdigest(), deadline=10)
+    assert dest.read_bytes() == CKPT and [p.name for p in tmp_path.iterdir()] == [dest.name]
+    weights.load_ifnet(dest)
 
 
-def test_download_good_file_with_pin(server, tmp_path):
-    import hashlib
+def test_fetch_checkpoint_refuses_a_wrong_file_without_a_pin(server, tmp_path):
+    url = f"{server}/error-page.pkl"
+    with pytest.raises(DownloadError) as info:
+        weights.fetch_checkpoint(url, tmp_path / "w.pkl", deadline=10)
+    assert str(info.value) == (
+        f"{url} did not serve a usable IFNet v4.6 checkpoint (not a readable PyTorch checkpoint: it is an HTML "
+        "page starting with '<!DOCTYPE html><html><body>Rate limit ex'), so it was not kept; check `weights_url` "
+        "and the network, or download the file elsewhere and set `weights:` to its path, or use `weights: synthetic`")
+    assert list(tmp_path.iterdir()) == []  # nothing cached: the next run downloads again
 
-    dest = tmp_path / "w.pkl"
-    _fetch(f"{server}/good.pkl", dest, sha256=hashlib.sha256(BODY).hexdigest())
-    assert dest.read_bytes() == BODY
-    assert [p.name for p in tmp_path.iterdir()] == ["w.pkl"]
 
-
-def test_download_wrong_sha_leaves_nothing(server, tmp_path):
-    with pytest.raises(CheckpointError, match="sha256"):
-        _fetch(f"{server}/good.pkl", tmp_path / "w.pkl", sha256="0" * 64)
+def test_fetch_checkpoint_wrong_pin(server, tmp_path):
+    with pytest.raises(DownloadError, match=r"but `weights_sha256` pins 0{64}, so it was not kept"):
+        weights.fetch_checkpoint(f"{server}/flownet.pkl", tmp_path / "w.pkl", sha256="0" * 64, deadline=10)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_download_404(server, tmp_path):
-    with pytest.raises(DownloadError, match="HTTP 404.*synthetic"):
-        _fetch(f"{server}/missing.pkl", tmp_path / "w.pkl")
+def test_fetch_checkpoint_404(server, tmp_path):
+    with pytest.raises(DownloadError, match=r"\(HTTP 404 Not Found\); .*set `weights:` to its path, or use "
+                                            r"`weights: synthetic`$"):
+        weights.fetch_checkpoint(f"{server}/missing.pkl", tmp_path / "w.pkl", deadline=10)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_download_connection_refused(tmp_path):
+def test_fetch_checkpoint_deadline(tmp_path):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now
-    with pytest.raises(DownloadError, match="refused.*local path"):
-        _fetch(f"http://127.0.0.1:{port}/w.pkl", tmp_path / "w.pkl")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_download_truncated_body(server, tmp_path):
-    with pytest.raises(DownloadError):
-        _fetch(f"{server}/truncated.pkl", tmp_path / "w.pkl")
+    sock.listen(4)  # accepts, never answers
+    try:
+        with pytest.raises(DownloadError, match=r"within the 0.5 s deadline \(no data arrived\); raise "
+                                                r"`download_deadline` if the network is just slow, or check "
+                                                r"`weights_url` .*`weights: synthetic`$"):
+            weights.fetch_checkpoint(f"http://127.0.0.1:{sock.getsockname()[1]}/w.pkl", tmp_path / "w.pkl",
+                                     deadline=0.5)
+    finally:
+        sock.close()
     assert list(tmp_path.iterdir()) == []
 
 
@@ -112,27 +124,93 @@ def test_truncated_file(tmp_path):
     weights.save_state_dict(weights.synthetic_state_dict(1), tmp_path / "full.pkl")
     data = (tmp_path / "full.pkl").read_bytes()
     (tmp_path / "cut.pkl").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="truncated"):
+    with pytest.raises(CheckpointError) as info:
         weights.load_ifnet(tmp_path / "cut.pkl")
+    assert str(info.value) == (
+        f"{tmp_path / 'cut.pkl'}: not a readable PyTorch checkpoint (RuntimeError: PytorchStreamReader failed "
+        "reading zip archive: failed finding central directory); the file is truncated, corrupt or not a "
+        "torch.save file: download it again or set `weights:` to the v4.6 flownet.pkl")
 
 
 def test_not_a_pickle(tmp_path):
     (tmp_path / "x.pkl").write_text("<html>not found</html>")
-    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint: it is an HTML page"):
         weights.load_ifnet(tmp_path / "x.pkl")
 
 
-def test_pickle_that_would_run_code_is_refused(tmp_path):
-    import pickle
+def test_text_file_is_one_sentence(tmp_path):
+    path = tmp_path / "x.pkl"
+    path.write_text("hello world\n")
+    with pytest.raises(CheckpointError) as info:
+        weights.load_ifnet(path)
+    assert str(info.value) == (f"{path}: not a readable PyTorch checkpoint: it is a text file starting with "
+                               "'hello world'; download it again or set `weights:` to the v4.6 flownet.pkl")
 
-    class Evil:
+
+@pytest.mark.parametrize("data", [b"\x93\x17\xfe\x00garbage", b"\x80\x02garbage", b"PK\x03\x04\x00\x01"],
+                         ids=["random", "pickle-header", "zip-header"])
+def test_short_binary_garbage(tmp_path, data):
+    path = tmp_path / "x.pkl"
+    path.write_bytes(data)
+    with pytest.raises(CheckpointError) as info:
+        weights.load_ifnet(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not a readable PyTorch checkpoint (")
+    assert message.endswith("the file is truncated, corrupt or not a torch.save file: download it again or set "
+                            "`weights:` to the v4.6 flownet.pkl")
+    assert "weights_only" not in message and "\n" not in message
+
+
+class Evil:
+    def __reduce__(self):
+        return (Path.touch, (Path("/nonexistent-dir/pwned"),))
+
+
+@pytest.mark.parametrize("save", ["pickle", "torch.save"])
+def test_pickle_that_would_run_code_is_refused(tmp_path, save):
+    path = tmp_path / "evil.pkl"
+    if save == "pickle":
+        path.write_bytes(pickle.dumps({"a": Evil()}))
+    else:
+        torch.save({"a": Evil()}, path)
+    with pytest.raises(CheckpointError) as info:
+        weights.load_ifnet(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: it holds code or objects other than tensors (")
+    assert message.endswith(") and was refused for safety; use the official v4.6 flownet.pkl or another state "
+                            "dict of tensors saved with torch.save")
+    assert "weights_only" not in message and "trust" not in message
+
+
+def test_pickle_that_would_run_code_runs_nothing(tmp_path):
+    class Toucher:
         def __reduce__(self):
             return (Path.touch, (tmp_path / "pwned",))
 
-    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"a": Evil()}))
-    with pytest.raises(CheckpointError):
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"a": Toucher()}))
+    with pytest.raises(CheckpointError, match="pathlib.Path.touch"):
         weights.load_ifnet(tmp_path / "evil.pkl")
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights(tmp_path, bad):
+    sd = weights.synthetic_state_dict(1)
+    sd["module.block0.conv0.0.0.weight"][0, 0, 0, 0] = bad
+    weights.save_state_dict(sd, tmp_path / "x.pkl")
+    with pytest.raises(CheckpointError) as info:
+        weights.load_ifnet(tmp_path / "x.pkl")
+    assert str(info.value) == (f"{tmp_path / 'x.pkl'}: tensor block0.conv0.0.0.weight holds NaN/inf values; "
+                               "the checkpoint is corrupt: download it again")
+
+
+def test_not_a_state_dict(tmp_path):
+    torch.save([torch.zeros(1)], tmp_path / "x.pkl")
+    with pytest.raises(CheckpointError, match="it holds a list, not a state dict of tensors; use the v4.6"):
+        weights.load_ifnet(tmp_path / "x.pkl")
+    torch.save({"w": torch.zeros(1), "epoch": 3}, tmp_path / "y.pkl")
+    with pytest.raises(CheckpointError, match="its entry 'epoch' holds an int, so it is not a state dict"):
+        weights.load_ifnet(tmp_path / "y.pkl")
 
 
 def test_missing_file(tmp_path):

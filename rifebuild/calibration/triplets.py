@@ -6,7 +6,7 @@ Sources:
   patches (cut from another photo) move along their own paths and occlude it. Every frame is
   rendered from the same parametric motion at t = 0, 0.5, 1, so the middle frame is exact.
 - a Vimeo-90K triplet directory (`sequences/*/*/im1.png, im2.png, im3.png`);
-- a folder of consecutive video frames (non-overlapping triplets in name order).
+- a folder of consecutive video frames (non-overlapping triplets in natural order: frame2 before frame10).
 
 The calibration and evaluation splits never share a frame: builtin uses different photos for
 each, Vimeo uses tri_trainlist.txt / tri_testlist.txt when present (else the first sequences
@@ -15,11 +15,13 @@ Triplets are centre-cropped to the requested resolution and cached as PNG in Vim
 """
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from rifebuild.core.errors import CalibrationDataError, FrameTooSmall
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -31,8 +33,8 @@ BUILTIN_PHOTOS = {
 }
 
 Triplet = tuple[np.ndarray, np.ndarray, np.ndarray]  # each [3,H,W] float32 in [0,1]
-
-
+INT_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+NUMBER = re.compile(r"\d+")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,10 +125,18 @@ def builtin_triplets(split: str, count: int, height: int, width: int, seed: int,
 
 
 def load_image(path: Path) -> np.ndarray:
+    """An image file as float32 [3,H,W] in [0,1]: 8- and 16-bit, grayscale as 3 equal channels, alpha dropped."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
+            if image.mode in INT_GRAY_MODES:  # 16-bit grayscale (PNG "I;16*"; "I" from other readers)
+                gray = np.asarray(image).astype(np.float32) / 65535.0
+                return np.ascontiguousarray(np.repeat(np.clip(gray, 0.0, 1.0)[None], 3, axis=0))
+            if image.mode == "F":  # float grayscale (TIFF): taken as already in [0,1]
+                gray = np.nan_to_num(np.asarray(image, dtype=np.float32))
+                return np.ascontiguousarray(np.repeat(np.clip(gray, 0.0, 1.0)[None], 3, axis=0))
+            # Pillow reads 16-bit RGB(A) PNGs as 8-bit RGB(A) (the high byte: correctly scaled)
             rgb = np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError) as exc:
         raise CalibrationDataError(
@@ -185,6 +195,33 @@ def _video_frames(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
+def frame_order(root: Path, frames: list[Path]) -> list[Path]:
+    """Frames in natural order: by the last number in each name (frame2 before frame10).
+
+    Names without any number keep name order. A folder where that order is ambiguous (two frames
+    with the same number, e.g. frame1.png + frame01.png or clip1_1 + clip2_1, or numbered and
+    unnumbered names mixed) is refused rather than guessed.
+    """
+    numbers = {p: [int(m) for m in NUMBER.findall(p.stem)] for p in frames}
+    numbered = [p for p in frames if numbers[p]]
+    if not numbered:
+        return sorted(frames, key=lambda p: p.name)
+    fix = "rename the frames so that each carries its own frame number (frame0001.png, frame0002.png, ...)"
+    if len(numbered) != len(frames):
+        plain = next(p for p in frames if not numbers[p])
+        raise CalibrationDataError(
+            f"{root}: the frames cannot be ordered: {plain.name} has no number but {numbered[0].name} has one; {fix}")
+    seen: dict[int, Path] = {}
+    for p in sorted(frames, key=lambda p: p.name):
+        number = numbers[p][-1]
+        if number in seen:
+            raise CalibrationDataError(
+                f"{root}: the frames cannot be ordered: {seen[number].name} and {p.name} both have frame number "
+                f"{number}; {fix}")
+        seen[number] = p
+    return [seen[n] for n in sorted(seen)]
+
+
 def directory_triplets(root: Path | str, split: str, count: int, other: int, height: int,
                        width: int) -> list[Triplet]:
     """Triplets of one split from a Vimeo-90K directory or a folder of consecutive frames.
@@ -206,6 +243,7 @@ def directory_triplets(root: Path | str, split: str, count: int, other: int, hei
     if odd:
         raise CalibrationDataError(
             f"{odd[0]}: not an image file (expected {', '.join(IMAGE_SUFFIXES)}); remove it from the frames folder")
+    frames = frame_order(root, frames)
     available = len(frames) // 3
     if available < count + other:
         raise CalibrationDataError(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import pickletools
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def fetch_checkpoint(url: str, dest: Path | str, sha256: str | None = None, dead
                                 f"kept; {FETCH_ADVICE}") from None
 
     return download(url, dest, sha256=sha256 or None, deadline=deadline, validate=validate,
-                    advice=FETCH_ADVICE, pin_name="`weights_sha256`")
+                    advice=FETCH_ADVICE, pin_name="`weights_sha256`", deadline_name="`download_deadline`")
 
 
 def _fail(path: Path | str, reason: str, fix: str) -> CheckpointError:
@@ -77,7 +78,9 @@ def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: checkpoint not found; set `weights:` to an existing file, "
                               "`official` or `synthetic`")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's "please file an issue" note on plain pickles: not the user's to act on
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 (any failure to unpickle a user's file is about that file)
@@ -85,13 +88,17 @@ def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
-        raise _fail(path, f"it holds a {type(obj).__name__}, not a state dict of tensors",
+        raise _fail(path, f"it holds {_a(type(obj).__name__)}, not a state dict of tensors",
                     "use the v4.6 flownet.pkl (a dict of tensor names to tensors)")
     odd = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if odd:
-        raise _fail(path, f"it holds a dict whose entry {str(odd[0])[:80]!r} is a {type(obj[odd[0]]).__name__}, "
-                    "not a state dict of tensors", "use the v4.6 flownet.pkl (a dict of tensor names to tensors)")
+        raise _fail(path, f"its entry {str(odd[0])[:80]!r} holds {_a(type(obj[odd[0]]).__name__)}, so it is not a "
+                    "state dict of tensors", "use the v4.6 flownet.pkl (a dict of tensor names to tensors)")
     return obj
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _unreadable(path: Path, exc: Exception) -> CheckpointError:
@@ -109,10 +116,12 @@ def _unreadable(path: Path, exc: Exception) -> CheckpointError:
     if text is not None:
         kind = "an HTML page" if text.lower().startswith(("<!doctype html", "<html")) else "a text file"
         return _fail(path, f"not a readable PyTorch checkpoint: it is {kind} starting with {text!r}", REDOWNLOAD)
-    detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-    if "weights_only" in str(exc) or not detail:
-        detail = "unsupported pickle data"
-    return _fail(path, f"not a readable PyTorch checkpoint ({type(exc).__name__}: {detail})",
+    detail = str(exc).strip().splitlines()[0].split(". ")[0][:160] if str(exc).strip() else ""  # first sentence
+    if "weights_only" in str(exc) or not detail:  # torch's advice to drop weights_only: never repeat it
+        detail = "neither a torch.save zip archive nor a pickle of tensors"
+    else:
+        detail = f"{type(exc).__name__}: {detail}"
+    return _fail(path, f"not a readable PyTorch checkpoint ({detail})",
                  "the file is truncated, corrupt or not a torch.save file: " + REDOWNLOAD)
 
 
@@ -132,7 +141,11 @@ def _text_start(head: bytes) -> str | None:
     return first[:40] if first else None
 
 
-SAFE_GLOBAL_MODULES = ("torch", "torch._utils", "torch._tensor", "collections")
+SAFE_GLOBAL_MODULES = ("torch", "torch._utils", "torch._tensor")  # storages, dtypes, tensor rebuilders
+
+
+def _safe_global(name: str) -> bool:
+    return name.rpartition(".")[0] in SAFE_GLOBAL_MODULES or name == "collections.OrderedDict"
 
 
 def _foreign_globals(path: Path) -> list[str] | None:
@@ -150,9 +163,8 @@ def _foreign_globals(path: Path) -> list[str] | None:
             names = _pickle_globals(stream)
             if names is None:
                 break
-            foreign = [n for n in names if n.rpartition(".")[0] not in SAFE_GLOBAL_MODULES
-                       and n != "collections.OrderedDict"]
-            if foreign or (names and found is None and any(n == "" for n in names)):
+            foreign = [n for n in names if not _safe_global(n)]  # "": a global not resolved from the opcodes
+            if foreign:
                 found = (found or []) + [n for n in foreign if n]
     return found
 
@@ -188,7 +200,7 @@ def _pickle_globals(stream: io.BytesIO) -> list[str] | None:
 def load_ifnet(path: Path | str) -> IFNet:
     """Load a v4.6 checkpoint into IFNet strictly; other architectures fail with the key diff."""
     state = load_state_dict(path)
-    state = {k[len(PREFIX):] if k.startswith(PREFIX) else k: v for k, v in state.items()}
+    state = {k.removeprefix(PREFIX): v for k, v in state.items()}
     net = IFNet()
     expected = net.state_dict()
     missing = sorted(set(expected) - set(state))

@@ -1,28 +1,30 @@
 """Fetch, sha256-verify and cache the ncnn source distribution that matches the pinned wheel.
 
 pip refuses to download this sdist (its setup.py stamps today's date as the version), so we read
-the project's page on the package index pip is configured with and download the file ourselves.
-No registry host is written here: the index URL comes from pip's own configuration.
+the project's page on the package index pip is configured with and download the file ourselves
+(rifebuild.core.download: retries, one deadline, atomic, sha256-pinned). No registry host is
+written here: the index URL comes from pip's own configuration.
 """
 from __future__ import annotations
 
-import hashlib
 import html.parser
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
+from rifebuild.core.download import download, fetch_bytes
+from rifebuild.core.errors import DownloadError, SourceError
 from rifebuild.core.files import sha256_of
 from rifebuild.native.targets import REPO
-from rifebuild.core.errors import SourceError
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
-
+PAGE_DEADLINE = 120.0  # seconds for one index page, retries included
+ARCHIVE_DEADLINE = 600.0  # seconds for the source archive, retries included
 
 
 def pip_index_url() -> str:
@@ -33,7 +35,7 @@ def pip_index_url() -> str:
     try:
         out = subprocess.run(
             [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-            capture_output=True, text=True, timeout=60,
+            check=False, capture_output=True, text=True, timeout=60,
         )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip().split()[0]
@@ -62,23 +64,22 @@ class _Links(html.parser.HTMLParser):
             self._href = None
 
 
-def _get(url: str, accept: str | None = None, timeout: float = 120) -> tuple[bytes, str]:
-    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.read(), resp.headers.get("Content-Type", "")
-    except OSError as exc:
-        raise SourceError(
-            f"Cannot download {url} ({exc}); check the network or pre-place the file in resources/."
-        ) from exc
-
-
 def find_file_url(index_url: str, project: str, filename: str) -> str:
     """URL of `filename` on the index's simple page of `project` (PEP 691 JSON or PEP 503 HTML)."""
     page = urllib.parse.urljoin(index_url.rstrip("/") + "/", project + "/")
-    body, ctype = _get(page, accept=f"{JSON_ACCEPT}, text/html;q=0.1")
+    try:
+        body, ctype = fetch_bytes(page, headers={"Accept": f"{JSON_ACCEPT}, text/html;q=0.1"},
+                                  deadline=PAGE_DEADLINE,
+                                  advice="check the network and pip's index URL (PIP_INDEX_URL or pip config "
+                                         f"global.index-url), or set native.ncnn_url to a copy of {filename}")
+    except DownloadError as exc:
+        raise SourceError(str(exc)) from None
     if "json" in ctype:
-        links = [(f["filename"], f["url"]) for f in json.loads(body)["files"]]
+        try:
+            links = [(f["filename"], f["url"]) for f in json.loads(body)["files"]]
+        except (ValueError, KeyError, TypeError):
+            raise SourceError(f"{page}: not a PEP 691 project page (its JSON lacks files[].filename/url); "
+                              "check pip's index URL (PIP_INDEX_URL) or set native.ncnn_url") from None
     else:
         parser = _Links()
         parser.feed(body.decode("utf-8", "replace"))
@@ -94,17 +95,12 @@ def fetch(url: str, dest: Path, sha256: str) -> Path:
     dest = Path(dest)
     if dest.exists() and sha256_of(dest) == sha256:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    body, _ = _get(url)
-    got = hashlib.sha256(body).hexdigest()
-    if got != sha256:
-        raise SourceError(
-            f"{url} has sha256 {got}, config pins {sha256}; fix native.ncnn_sha256 or the source URL."
-        )
-    tmp = dest.with_name(dest.name + ".part")
-    tmp.write_bytes(body)
-    os.replace(tmp, dest)
-    return dest
+    try:
+        return download(url, dest, sha256=sha256, deadline=ARCHIVE_DEADLINE, pin_name="native.ncnn_sha256",
+                        advice=f"check the network or native.ncnn_url, or download {dest.name} elsewhere and "
+                               f"place it at {dest}")
+    except DownloadError as exc:
+        raise SourceError(str(exc)) from None
 
 
 def archive_name(version: str, url: str | None = None) -> str:
@@ -125,30 +121,46 @@ def fetch_sdist(version: str, sha256: str, dest_dir: Path, url: str | None = Non
 
 
 def unpack(archive: Path, dest: Path) -> Path:
-    """Unpack the archive into `dest` (atomically) and return the folder holding ncnn's CMakeLists.txt."""
+    """Unpack the archive into `dest` (atomically) and return the folder holding ncnn's CMakeLists.txt.
+
+    `dest` may be shared by several working directories (native.build_dir): a lock file beside it makes
+    a second unpack wait for the first, then find it complete, instead of deleting it half-way.
+    """
+    from rifebuild.native.build import file_lock
+
     dest = Path(dest)
-    if not (dest / ".complete").exists():
-        tmp = dest.with_name(dest.name + ".part")
-        if tmp.exists():
-            import shutil
+    if (dest / ".complete").exists():
+        return source_root(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(dest.with_name(f".{dest.name}.lock")):
+        if not (dest / ".complete").exists():
+            _unpack_locked(Path(archive), dest)
+    return source_root(dest)
 
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
+
+def _unpack_locked(archive: Path, dest: Path) -> None:
+    import zipfile
+
+    tmp = dest.with_name(dest.name + ".part")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
         if str(archive).endswith(".zip"):
-            import zipfile
-
             with zipfile.ZipFile(archive) as z:
                 z.extractall(tmp)
         else:
             with tarfile.open(archive) as t:
                 t.extractall(tmp, filter="data")
-        (tmp / ".complete").write_text(f"{sha256_of(Path(archive))}  {Path(archive).name}\n")
-        if dest.exists():
-            import shutil
-
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    return source_root(dest)
+        (tmp / ".complete").write_text(f"{sha256_of(archive)}  {archive.name}\n")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise SourceError(f"{archive}: cannot be unpacked into {dest} ({reason}); free disk space, or delete the "
+                          "archive so that it is downloaded again") from None
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
 
 
 def unpacked_sha256(dest: Path) -> str | None:
@@ -178,6 +190,5 @@ def ncnn_source_root(cfg: dict, resources: Path = REPO / "resources", dest: Path
     dest = dest or Path(cfg.get("build_dir", REPO / "build/native")) / f"src-{cfg['ncnn_sha256'][:12]}"
     if unpacked_sha256(dest) == cfg["ncnn_sha256"]:
         return source_root(dest)  # already unpacked: no download cache needed
-    archive = fetch_sdist(cfg["ncnn_version"], cfg["ncnn_sha256"], Path(resources) / "ncnn",
-                                      url=cfg.get("ncnn_url"))
+    archive = fetch_sdist(cfg["ncnn_version"], cfg["ncnn_sha256"], Path(resources) / "ncnn", url=cfg.get("ncnn_url"))
     return unpack(archive, dest)

@@ -1,0 +1,181 @@
+"""native.build: keyed CMake trees in a shared native.build_dir and the lock around each tree.
+
+A fake `cmake` on PATH records its calls and writes the files a real build would (no compiles).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+from rifebuild.core.errors import NativeError
+from rifebuild.native import build as nb
+
+FAKE_CMAKE = r'''#!{python}
+import json, os, pathlib, sys, time
+args = sys.argv[1:]
+log = pathlib.Path(os.environ["FAKE_CMAKE_LOG"])
+start = time.time()
+if args[0] == "-S":
+    src, build, rest = pathlib.Path(args[1]), pathlib.Path(args[3]), args[4:]
+    build.mkdir(parents=True, exist_ok=True)
+    (build / "CMakeCache.txt").write_text(json.dumps({{"src": str(src), "args": rest}}))
+elif args[0] == "--build":
+    build = pathlib.Path(args[1])
+    cache = json.loads((build / "CMakeCache.txt").read_text())
+    time.sleep(float(os.environ.get("FAKE_CMAKE_SLEEP", "0")))
+    name = "rife-bench" if (pathlib.Path(cache["src"]) / "rife_bench.cpp").exists() else "libncnn.a"
+    (build / name).write_text("built from " + cache["src"])
+elif args[0] == "--install":
+    build = pathlib.Path(args[1])
+    cache = json.loads((build / "CMakeCache.txt").read_text())
+    prefix = next(a.split("=", 1)[1] for a in cache["args"] if a.startswith("-DCMAKE_INSTALL_PREFIX="))
+    (pathlib.Path(prefix) / "lib/cmake/ncnn").mkdir(parents=True, exist_ok=True)
+    (pathlib.Path(prefix) / "lib/libncnn.a").write_text((build / "libncnn.a").read_text())
+with open(log, "a") as f:
+    f.write(json.dumps({{"args": args, "start": start, "end": time.time()}}) + "\n")
+'''
+
+
+@pytest.fixture()
+def cmake(tmp_path, monkeypatch):
+    """The fake cmake first on PATH; returns a function listing its recorded calls."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "cmake"
+    exe.write_text(FAKE_CMAKE.format(python=sys.executable))
+    exe.chmod(0o755)
+    calls = tmp_path / "cmake-calls.jsonl"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_CMAKE_LOG", str(calls))
+
+    def recorded() -> list[dict]:
+        return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+
+    return recorded
+
+
+def _ncnn_source(root):
+    (root / "src").mkdir(parents=True)
+    (root / "CMakeLists.txt").write_text("project(ncnn)\n")
+    (root / "src/CMakeLists.txt").write_text("ncnn_add_layer(Input)\nncnn_add_layer(Convolution)\n")
+    return root
+
+
+def _clone(root, monkeypatch):
+    """A working directory's native/ folder (what NATIVE_SRC points at in that clone)."""
+    root.mkdir(parents=True)
+    (root / "rife_bench.cpp").write_text("int main() {}\n")
+    monkeypatch.setattr(nb, "NATIVE_SRC", root)
+    return root
+
+
+def _build(ncnn_root, out, build_dir, **kw):
+    return nb.build_target("host", ncnn_root, "1.0.20990101", out, build_dir, jobs=1, isa="avx2", **kw)
+
+
+def test_tree_key_depends_on_source_and_args(tmp_path):
+    a, b = tmp_path / "clone-a/native", tmp_path / "clone-b/native"
+    assert nb.tree_key(a, ["-DX=1"]) == nb.tree_key(a, ["-DX=1"])
+    assert len({nb.tree_key(a, ["-DX=1"]), nb.tree_key(b, ["-DX=1"]), nb.tree_key(a, ["-DX=2"])}) == 3
+
+
+def test_two_clones_sharing_a_build_dir_keep_their_own_trees(cmake, tmp_path, monkeypatch):
+    shared = tmp_path / "shared-build"
+    ncnn_a, ncnn_b = _ncnn_source(tmp_path / "a/src-ncnn"), _ncnn_source(tmp_path / "b/src-ncnn")
+    _clone(tmp_path / "clone-a/native", monkeypatch)
+    _build(ncnn_a, tmp_path / "out-a/rife-bench", shared)
+    _clone(tmp_path / "clone-b/native", monkeypatch)
+    _build(ncnn_b, tmp_path / "out-b/rife-bench", shared)
+
+    host = shared / "host"
+    ncnn_trees = sorted(host.glob("ncnn-*"))
+    bench_trees = sorted(host.glob("rife-bench-*"))
+    assert len(ncnn_trees) == 2 and len(bench_trees) == 2  # keyed: neither build replaced the other's tree
+    assert {(t / "build/libncnn.a").read_text() for t in ncnn_trees} == {f"built from {ncnn_a}", f"built from {ncnn_b}"}
+    assert (tmp_path / "out-a/rife-bench").read_text() == f"built from {tmp_path / 'clone-a/native'}"
+    assert (tmp_path / "out-b/rife-bench").read_text() == f"built from {tmp_path / 'clone-b/native'}"
+
+    # clone a again: its trees are still configured, so cmake only builds (no -S/-B re-configure)
+    monkeypatch.setattr(nb, "NATIVE_SRC", tmp_path / "clone-a/native")
+    before = len(cmake())
+    _build(ncnn_a, tmp_path / "out-a/rife-bench", shared)
+    again = [c["args"][0] for c in cmake()[before:]]
+    assert again == ["--build", "--install", "--build"]
+
+
+def test_configure_never_deletes_a_tree_of_another_source(cmake, tmp_path):
+    build = tmp_path / "tree/build"
+    with open(tmp_path / "log", "w") as log:
+        nb._configure(tmp_path / "src-a", build, ["-DX=1"], log)
+        (build / "object.o").write_text("precious")
+        with pytest.raises(NativeError, match=r"was configured from .*src-a, not .*src-b; it belongs to another"):
+            nb._configure(tmp_path / "src-b", build, ["-DX=1"], log)
+    assert (build / "object.o").read_text() == "precious"
+
+
+def test_file_lock_serialises_threads(tmp_path):
+    lock = tmp_path / "tree" / nb.LOCK
+    events = []
+
+    def hold(name, pause):
+        with nb.file_lock(lock):
+            events.append((name, "in", time.monotonic()))
+            time.sleep(pause)
+            events.append((name, "out", time.monotonic()))
+
+    first = threading.Thread(target=hold, args=("first", 0.3))
+    first.start()
+    time.sleep(0.05)
+    second = threading.Thread(target=hold, args=("second", 0))
+    second.start()
+    first.join()
+    second.join()
+    assert [e[:2] for e in events] == [("first", "in"), ("first", "out"), ("second", "in"), ("second", "out")]
+
+
+def test_file_lock_serialises_processes(tmp_path):
+    import subprocess
+
+    lock = tmp_path / nb.LOCK
+    code = ("import sys, time; from rifebuild.native.build import file_lock\n"
+            "with file_lock(sys.argv[1]):\n    print('in', flush=True); time.sleep(0.5)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "in"
+    t0 = time.monotonic()
+    log = tmp_path / "build.log"
+    with open(log, "w") as f, nb.file_lock(lock, log=f):
+        waited = time.monotonic() - t0
+    holder.wait(timeout=10)
+    assert waited > 0.2
+    assert "another build of this tree is running" in log.read_text()
+
+
+def test_concurrent_builds_of_one_tree_take_turns(cmake, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_CMAKE_SLEEP", "0.3")
+    ncnn = _ncnn_source(tmp_path / "src-ncnn")
+    _clone(tmp_path / "clone/native", monkeypatch)
+    errors = []
+
+    def build(i):
+        try:
+            _build(ncnn, tmp_path / f"out-{i}/rife-bench", tmp_path / "shared", log_path=tmp_path / f"{i}.log")
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    calls = cmake()
+    assert sum(c["args"][0] == "-S" for c in calls) == 2  # one ncnn + one rife-bench configure in all
+    ncnn_builds = sorted((c["start"], c["end"]) for c in calls if c["args"][0] == "--build"
+                         and "/ncnn-" in c["args"][1])
+    assert len(ncnn_builds) == 2 and ncnn_builds[0][1] <= ncnn_builds[1][0]  # never at the same time
+    assert all((tmp_path / f"out-{i}/rife-bench").is_file() for i in range(2))
