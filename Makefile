@@ -1,4 +1,5 @@
 # Two entry points (README quick start): `make run` and `make test`. Both set up first.
+# Every command runs from the repository root with the project venv's bin first on PATH.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 CORES ?= 8
 
@@ -9,10 +10,13 @@ setup:
 run: setup
 	snakemake --cores $(CORES)
 
-# The README's test command: the fast unit suite, then the end-to-end workflow runs.
+# The README's test command: the fast unit suite, then the end-to-end workflow runs. Both suites
+# run even when the first fails; the target fails if either did.
 test: setup
-	python -m pytest -q -m "not e2e" tests
-	python -m pytest -q -m e2e tests
+	@status=0; \
+	python -m pytest -q -m "not e2e" tests || status=1; \
+	python -m pytest -q -m e2e tests || status=1; \
+	exit $$status
 
 unit: setup
 	python -m pytest -q -m "not e2e" tests
@@ -20,9 +24,13 @@ unit: setup
 e2e: setup
 	python -m pytest -q -m e2e tests
 
+# All three linters run; the target fails if any found something (tests/test_project.py runs them too).
 lint: setup
-	snakemake --lint
-	snakefmt --check Snakefile rules/
+	@status=0; \
+	ruff check rifebuild tests || status=1; \
+	snakefmt --check Snakefile rules/ || status=1; \
+	snakemake --lint || status=1; \
+	exit $$status
 
 # Outputs, logs and the native CMake build trees (native.build_dir, default build/native); keeps resources/.
 clean:

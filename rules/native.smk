@@ -29,7 +29,9 @@ rule native_source:
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
-        build_dir=NATIVE["build_dir"],
+        build_dir=lambda wildcards, output: os.path.dirname(
+            os.path.dirname(output.unpacked)
+        ),
     shell:
         "rifebuild native source --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q}"
         " --resources=resources --build-dir={params.build_dir:q} > {log:q} 2>&1"
@@ -53,8 +55,10 @@ rule native_build:
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
-        build_dir=NATIVE["build_dir"],
-        source_dir=NATIVE_SRC_DIR,
+        build_dir=lambda wildcards, input: os.path.dirname(
+            os.path.dirname(input.source)
+        ),
+        source_dir=lambda wildcards, input: os.path.dirname(input.source),
         host_isa=NATIVE["host_isa"],
         ndk=NATIVE["android_ndk"] or "",
     shell:

@@ -21,13 +21,28 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 
+# Pins: pyproject.toml (top level) and requirements.lock (everything). The stamp holds their hash.
 stamp=.venv/.rifebuild-setup
-want=$(cat requirements.txt constraints.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  # torch first and alone, pinned to the CPU build, so no other package can pull a CUDA torch.
-  .venv/bin/python -m pip install -q torch==2.13.0
-  .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt
+  # torch first and alone (--no-deps: its dependencies come from the lock next), so that nothing
+  # else can pull a CUDA build. TORCH_INDEX_URL picks the index it comes from; empty (the default):
+  # pip's configured index. On an ordinary machine set it to PyTorch's CPU wheel index (README).
+  torch_pin=$(grep -E '^torch==' requirements.lock)
+  torch_index=()
+  if [ -n "${TORCH_INDEX_URL:-}" ]; then torch_index=(--index-url "$TORCH_INDEX_URL"); fi
+  .venv/bin/python -m pip install -q --no-deps ${torch_index[@]+"${torch_index[@]}"} "$torch_pin"
+  # A CUDA build declares nvidia-* dependencies (the lock has none): say what to do instead.
+  if ! .venv/bin/python -c 'import importlib.metadata as m, sys
+sys.exit(any(r.startswith("nvidia") for r in m.requires("torch") or []))'; then
+    echo "setup: error: pip installed a CUDA build of torch; set TORCH_INDEX_URL to PyTorch's CPU wheel" \
+      "index (see README) and run again: .venv/bin/pip uninstall -y torch && TORCH_INDEX_URL=... make setup" >&2
+    exit 1
+  fi
+  .venv/bin/python -m pip install -q -r requirements.lock
+  # The checkout itself, editable, without dependencies: the `rifebuild` console script.
   .venv/bin/python -m pip install -q --no-deps -e .
+  .venv/bin/python -m pip check -q
   echo "$want" > "$stamp"
 fi
 echo "setup: ok (.venv ready; activate with: source .venv/bin/activate)"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from rifebuild.checkpoint import load as weights
 from rifebuild.export import trace as export
 from rifebuild.ncnn import pnnx
-from rifebuild.checkpoint import load as weights
 
 REPO = Path(__file__).resolve().parent.parent
 PROXY = REPO.parent / "shared" / "fixtures" / "rife-v4.6-proxy" / "flownet.pkl"

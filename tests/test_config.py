@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import REPO
+
 from rifebuild.core import config
 from rifebuild.core.config import ConfigError
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from rifebuild.evaluate.record import validate
 
 pytestmark = pytest.mark.e2e
@@ -183,8 +183,8 @@ def test_missing_local_weights_file(tmp_path):
 
 
 def test_int8_outputs(finished_run):
-    from rifebuild.int8 import quantize as int8
     from rifebuild.int8 import quant
+    from rifebuild.int8 import quantize as int8
 
     model = finished_run / "results" / "ncnn" / "rife-v4.6-int8"
     weights, inputs = quant.read_table(model / "flownet.table")

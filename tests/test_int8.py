@@ -4,17 +4,16 @@ import struct
 
 import numpy as np
 import pytest
-
 from conftest import TINY_H, TINY_W
+
 from rifebuild.calibration import triplets as calibdata
-from rifebuild.int8 import calibrate
-from rifebuild.int8 import quantize as int8
 from rifebuild.evaluate import metrics
+from rifebuild.evaluate.runtimes import NcnnSession
+from rifebuild.int8 import calibrate, quant
+from rifebuild.int8 import quantize as int8
 from rifebuild.ncnn import graph as ncnn_model
 from rifebuild.ncnn import passes as ncnn_passes
-from rifebuild.int8 import quant
 from rifebuild.ncnn.graph import TAG_FP32, TAG_INT8, Layer, Model, Weight
-from rifebuild.evaluate.runtimes import NcnnSession
 
 INT8_PSNR_BOUND_DB = 40.0  # int8 vs fp32 ncnn, synthetic weights, 64x96 (measured: 52.8 dB)
 

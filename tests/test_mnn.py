@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from rifebuild.calibration.triplets import read_triplets
+from rifebuild.checkpoint.load import load_ifnet, save_state_dict, synthetic_state_dict
 from rifebuild.core.errors import CalibrationDataError, CalibrationError
 from rifebuild.evaluate.record import validate
-from rifebuild.mnn.samples import quant_config, write_sequence_samples, write_synthetic_frames
 from rifebuild.evaluate.reference import write_reference
-from rifebuild.checkpoint.load import load_ifnet, save_state_dict, synthetic_state_dict
+from rifebuild.mnn.samples import quant_config, write_sequence_samples, write_synthetic_frames
 
 SIZES = ((64, 96), (96, 160))
 ROOT = Path(__file__).absolute().parent.parent

@@ -1,7 +1,7 @@
 import torch
 
-from rifebuild.model.ifnet import IFNet, warp
 from rifebuild.checkpoint.load import synthetic_state_dict
+from rifebuild.model.ifnet import IFNet, warp
 
 
 def test_key_layout_matches_official_release():

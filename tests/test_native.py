@@ -2,7 +2,6 @@
 the rife.Warp layer against torch grid_sample, the qemu run, rife-bench's error paths."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -12,11 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rifebuild.native import bench as native_bench
-from rifebuild.native import build as native_build
-from rifebuild.native import check as native_check
 from rifebuild.core.config import validate
 from rifebuild.core.errors import NativeError
+from rifebuild.native import bench as native_bench
+from rifebuild.native import build as native_build
 from rifebuild.native import run as native_run
 from rifebuild.native import source as native_source
 from rifebuild.native import targets as native_targets

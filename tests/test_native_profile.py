@@ -1,10 +1,10 @@
 """Per-layer profile: parsing ncnn's NCNN_BENCHMARK lines, medians, totals, the profiling build variant."""
 import pytest
 
-from rifebuild.native import bench as native_bench
 from rifebuild.core.errors import NativeError
-from rifebuild.native import targets as native_targets
+from rifebuild.native import bench as native_bench
 from rifebuild.native import profile as native_profile
+from rifebuild.native import targets as native_targets
 
 # Two forward passes as ncnn 1.0.20261020's benchmark.cpp prints them (format "%-24s %-30s %8.2lfms    |").
 PASS = [

@@ -1,15 +1,14 @@
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_H, TINY_W
 
 from rifebuild.evaluate import metrics
+from rifebuild.evaluate.reference import fixed_inputs
+from rifebuild.evaluate.runtimes import run_ncnn, run_torch
 from rifebuild.ncnn import graph as nm
 from rifebuild.ncnn import passes as P
 from rifebuild.ncnn.graph import Layer, Model
-from rifebuild.evaluate.reference import fixed_inputs
-from rifebuild.evaluate.runtimes import run_ncnn, run_torch
-
-from conftest import TINY_H, TINY_W
 
 
 def warp_only_model(height=8, width=12) -> Model:

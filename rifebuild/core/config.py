@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jsonschema
 import yaml
+
 from rifebuild.core.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
@@ -38,6 +39,10 @@ def validate(config: dict) -> dict:
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("; ".join(describe(e) for e in errors))
+    data = config["calibration"]["data"]
+    if data != "builtin" and not Path(data).is_dir():
+        raise ConfigError(f"calibration.data: {data!r} is not an existing directory; use `builtin`, a Vimeo-90K "
+                          "folder or a folder of consecutive video frames")
     return config
 
 

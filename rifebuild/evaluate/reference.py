@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from rifebuild.core.files import atomic_write_bytes
-from rifebuild.model.ifnet import IFNet
 from rifebuild.evaluate.runtimes import Inputs, run_torch
-
+from rifebuild.model.ifnet import IFNet
 
 MARGIN = 8
 

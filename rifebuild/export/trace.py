@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
+from rifebuild.core.errors import ExportError
 from rifebuild.core.files import atomic_path
 from rifebuild.model.ifnet import ExportModel, IFNet
-from rifebuild.core.errors import ExportError
 
 INPUT_NAMES = ["in0", "in1", "in2"]
 OUTPUT_NAMES = ["out0"]

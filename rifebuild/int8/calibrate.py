@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from rifebuild.calibration import triplets as calibdata
+from rifebuild.core.errors import CalibrationError
+from rifebuild.core.files import atomic_write_json
+from rifebuild.evaluate.runtimes import NcnnSession
+from rifebuild.int8 import quant
 from rifebuild.ncnn import graph as ncnn_model
 from rifebuild.ncnn import passes as ncnn_passes
-from rifebuild.int8 import quant
-from rifebuild.core.files import atomic_write_json
 from rifebuild.ncnn.graph import Layer, Model
-from rifebuild.evaluate.runtimes import NcnnSession
-from rifebuild.core.errors import CalibrationError
 
 METHODS = ("kl", "aciq", "eq")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rifebuild.core.files import atomic_write_bytes
 from rifebuild.core.errors import TableError
+from rifebuild.core.files import atomic_write_bytes
 
 NUM_BINS = 2048
 TARGET_BINS = 128

@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from rifebuild.calibration import triplets as calibdata
+from rifebuild.core.errors import Int8Error
+from rifebuild.core.files import atomic_write_bytes
 from rifebuild.evaluate import metrics
+from rifebuild.evaluate.runtimes import NcnnSession
+from rifebuild.int8 import quant
 from rifebuild.ncnn import graph as ncnn_model
 from rifebuild.ncnn import passes as ncnn_passes
-from rifebuild.int8 import quant
-from rifebuild.core.files import atomic_write_bytes
 from rifebuild.ncnn.graph import TAG_INT8, Layer, Model, Weight
-from rifebuild.evaluate.runtimes import NcnnSession
-from rifebuild.core.errors import Int8Error
 
 INT8_SCALE_TERM = 2  # what ncnn2int8 writes for Convolution: per-output-channel weight scales
 REQUANTIZE_OFFSET = 100  # int8_scale_term > 100: an output scale follows (requantize fusion)

