@@ -5,13 +5,12 @@ Everything runs against servers on 127.0.0.1 (no network).
 from __future__ import annotations
 
 import hashlib
-import http.server
 import socket
-import threading
 import time
 from typing import ClassVar
 
 import pytest
+from localhttp import QuietHandler, serving
 
 from rifebuild.core import download as dl
 from rifebuild.core.errors import CheckpointError, DownloadError
@@ -19,19 +18,19 @@ from rifebuild.core.errors import CheckpointError, DownloadError
 BODY = b"rife-weights-" * 5000
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     hits: ClassVar[dict[str, int]] = {}
 
     def do_GET(self):
         hits = type(self).hits
         hits[self.path] = hits.get(self.path, 0) + 1
         if self.path == "/good.bin":
-            self._send(BODY)
+            self.send_body(BODY)
         elif self.path == "/flaky.bin":  # 503 twice, then the file
             if hits[self.path] <= 2:
                 self.send_error(503)
             else:
-                self._send(BODY)
+                self.send_body(BODY)
         elif self.path == "/truncated.bin":
             self.send_response(200)
             self.send_header("Content-Length", str(len(BODY)))
@@ -51,32 +50,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
         elif self.path == "/page.html":
-            self._send(b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html")
+            self.send_body(b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html")
         elif self.path == "/accept":
-            self._send(self.headers.get("Accept", "").encode(), "text/plain")
+            self.send_body(self.headers.get("Accept", "").encode(), "text/plain")
         else:
             self.send_error(404)
-
-    def _send(self, body: bytes, ctype: str = "application/octet-stream"):
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
 def _httpd():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.fixture()

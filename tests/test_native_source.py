@@ -5,7 +5,6 @@ Everything runs against a local HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import json
 import tarfile
@@ -14,6 +13,7 @@ import time
 from typing import ClassVar
 
 import pytest
+from localhttp import QuietHandler, serving
 
 from rifebuild.native import source as src
 
@@ -36,7 +36,7 @@ SDIST = _sdist()
 SHA = hashlib.sha256(SDIST).hexdigest()
 
 
-class _Index(http.server.BaseHTTPRequestHandler):
+class _Index(QuietHandler):
     requests: ClassVar[list[str]] = []
     json_pages = True
     page_failures = 0  # answer the project page with 503 this many times first
@@ -71,28 +71,16 @@ class _Index(http.server.BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_body(body, ctype)
 
 
 @pytest.fixture()
 def index():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Index)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     _Index.requests = []
     _Index.json_pages = True
     _Index.page_failures = 0
-    yield f"http://127.0.0.1:{server.server_port}/simple/"
-    server.shutdown()
-    server.server_close()
+    with serving(_Index) as url:
+        yield f"{url}/simple/"
 
 
 def test_index_url_from_env(monkeypatch):

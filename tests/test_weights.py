@@ -1,14 +1,13 @@
 """Checkpoint fetch (validated download), strict loading and every way a checkpoint file can be wrong."""
 import hashlib
-import http.server
 import io
 import pickle
 import socket
-import threading
 from pathlib import Path
 
 import pytest
 import torch
+from localhttp import QuietHandler, serving
 
 from rifebuild.checkpoint import load as weights
 from rifebuild.checkpoint.load import CheckpointError, DownloadError
@@ -24,29 +23,19 @@ CKPT = _checkpoint_bytes()
 HTML = b"<!DOCTYPE html><html><body>Rate limit exceeded</body></html>"
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     def do_GET(self):
         body = {"/flownet.pkl": CKPT, "/error-page.pkl": HTML}.get(self.path)
         if body is None:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_body(body)
 
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def test_fetch_checkpoint_with_pin(server, tmp_path):

@@ -30,7 +30,6 @@ def action(actions, name: str, func, *arguments: tuple[list[str], dict]) -> argp
     return parser
 
 
-REQUIRED = {"required": True}
 PATH = {"type": Path, "required": True}
 
 

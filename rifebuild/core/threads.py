@@ -37,8 +37,3 @@ def _apply_torch(count: int) -> None:
 
     torch.set_num_threads(count)
 
-
-def torch_ready() -> None:
-    """Call after importing torch: applies the limit torch did not see at import time."""
-    if _count is not None:
-        _apply_torch(_count)

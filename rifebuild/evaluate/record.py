@@ -112,8 +112,3 @@ def validate(record: dict) -> None:
         raise VerificationError(f"{record.get('artifact')}: verification record breaks {SCHEMA_PATH.name}: "
                                 f"{exc.message}") from None
 
-
-def load(path: Path | str) -> dict:
-    record = json.loads(Path(path).read_text())
-    validate(record)
-    return record
