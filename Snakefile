@@ -11,6 +11,7 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 from rifebuild.core.errors import ConfigError  # noqa: E402
 from rifebuild.core.config import validate  # noqa: E402
+from rifebuild.core.stale import remove_stale_temps  # noqa: E402
 from rifebuild.core.workflow import use_this_checkout  # noqa: E402
 
 use_this_checkout(workflow.basedir)
@@ -23,6 +24,12 @@ try:
     config.update(validate(config))
 except ConfigError as exc:
     raise WorkflowError(f"config: {exc}")
+
+
+onstart:
+    # A job killed between writing its temp file and renaming it (SIGTERM, OOM) leaves `.name.*.tmp`
+    # behind; sweep the workflow's own folders (never the shared native build_dir) before jobs start.
+    remove_stale_temps(["results", "resources", "logs"])
 
 
 include: "rules/common.smk"

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 from conftest import REPO
 
@@ -27,6 +30,12 @@ def test_repo_config_is_valid():
     ({"model_name": "a/b"}, r"model_name: 'a/b' does not match"),
     ({"export": {"onnx_opset": 13}}, r"export.onnx_opset: 13 is less than the minimum of 16"),
     ({"weights_sha256": "abc"}, r"weights_sha256"),
+    ({"export": {"height": 256.0}}, r"export.height: 256.0 is not of type 'integer'"),
+    ({"export": {"height": 100000}}, r"export.height = 100000: at most 8192; lower it"),
+    ({"export": {"height": 8192, "width": 8192}},
+     r"export.height x export.width = 8192 x 8192: 67,108,864 pixels is more than the 16,777,216"),
+    ({"verify": {"resolutions": [[4096, 8192]]}}, r"verify.resolutions.0 = 4096 x 8192: .* lower it"),
+    ({"export": {"height": "sixty"}}, r"export.height: 'sixty' is not of type 'integer'"),
 ])
 def test_bad_values_name_the_key(bad, message):
     with pytest.raises(ConfigError, match=message):
@@ -37,3 +46,37 @@ def test_bad_yaml(tmp_path):
     (tmp_path / "c.yaml").write_text("export: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         config.load(tmp_path / "c.yaml")
+
+
+def test_nested_command_line_values_get_the_schema_types():
+    """`--config export='{height: 64}'` arrives as strings (Snakemake reads nested values as text)."""
+    c = config.validate({"export": {"height": "64", "width": "96"}, "verify": {"resolutions": [["96", "128"]]},
+                         "int8": {"requantize": "false"}, "native": {"android_ndk": "null", "targets": "[host]"},
+                         "model_name": 46, "calibration": {"max_motion": "2.5"}})
+    assert c["export"] == {"height": 64, "width": 96, "onnx_opset": 17}
+    assert c["verify"]["resolutions"] == [[96, 128]]
+    assert c["int8"]["requantize"] is False
+    assert c["native"]["android_ndk"] is None and c["native"]["targets"] == ["host"]
+    assert c["model_name"] == "46"
+    assert c["calibration"]["max_motion"] == 2.5
+
+
+def test_strings_stay_strings_where_the_schema_wants_text():
+    c = config.validate({"weights": "123.pkl", "native": {"build_dir": "64"}})
+    assert c["weights"] == "123.pkl" and c["native"]["build_dir"] == "64"
+
+
+def test_snakemake_accepts_a_nested_override(tmp_path):
+    """The documented override works through Snakemake itself, and a bad one is one sentence."""
+    def dry_run(*config_args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                               "-n", "--cores", "1", "--config", *config_args],
+                              capture_output=True, text=True, cwd=REPO)
+
+    proc = dry_run("export={height: 64, width: 96}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "64x96" in proc.stdout
+    proc = dry_run("export={height: 100000}")
+    assert proc.returncode != 0
+    assert "export.height = 100000: at most 8192; lower it" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr

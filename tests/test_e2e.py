@@ -168,6 +168,23 @@ def test_interrupted_run_is_recovered_by_rerunning(tmp_path):
     assert (workdir / "results/ncnn/rife-v4.6/verify.json").exists() and (workdir / "results/report.md").exists()
 
 
+def test_temp_files_of_killed_jobs_are_swept_on_the_next_run(tmp_path):
+    """A job killed by SIGTERM between writing `.x.<random>.tmp` and renaming it leaves the temp file;
+    the next run removes it before its own jobs start (and leaves other files alone)."""
+    workdir = make_workdir(tmp_path)
+    stale = [workdir / "results/ncnn/rife-v4.6/.flownet.bin.k2j3.tmp", workdir / "logs/export/.x.log.a1.tmp",
+             workdir / "resources/weights/flownet_v4.6.pkl.part"]
+    kept = workdir / "results/notes.tmp"
+    for path in [*stale, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half-written")
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    proc = snakemake(workdir, "results/checkpoint/flownet.pkl")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [p for p in stale if p.exists()] == []
+    assert kept.exists()
+
+
 def test_bad_config_fails_with_one_sentence(tmp_path):
     workdir = make_workdir(tmp_path, export={"height": 100, "width": 96})
     proc = snakemake(workdir, "-n")

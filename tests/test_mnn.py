@@ -160,30 +160,28 @@ def installed_distributions() -> list[str]:
     return json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
 
 
-def offline_prefix(tmp_path: Path) -> tuple[list[str], dict]:
-    """A new network namespace (no interfaces up) when we may make one; else refuse sockets in Python."""
-    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
-        return ["unshare", "-n"], {}
-    site = tmp_path / "nonet"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(
-        "import socket\n"
-        "def _refuse(*a, **k):\n    raise OSError('network disabled by test')\n"
-        "socket.socket.connect = socket.socket.connect_ex = _refuse\n"
-        "socket.create_connection = socket.getaddrinfo = _refuse\n")
-    return [], {"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
+def test_the_tools_child_has_no_network(monkeypatch):
+    """run_tool's child: a new network namespace where one can be made, and Python sockets refused."""
+    from rifebuild.mnn import tools
+
+    probe = "import socket; socket.create_connection(('192.0.2.1', 443), timeout=2)"
+    if tools._can_unshare_network():
+        proc = subprocess.run(tools.offline([sys.executable, "-c", probe]), capture_output=True, text=True)
+        assert proc.returncode != 0 and "Network is unreachable" in proc.stderr
+    child = tools._CHILD.replace("import _tools", "import socket; socket.create_connection(('192.0.2.1', 443))", 1)
+    monkeypatch.setattr(tools, "_CHILD", child)
+    monkeypatch.setattr(tools, "_can_unshare_network", lambda: False)  # the guard alone must hold too
+    with pytest.raises(tools.MnnToolError, match="network access is disabled while MNN tools run"):
+        tools.run_tool("mnnconvert", [])
 
 
 def test_mnn_tools_work_offline_and_leave_the_venv_unchanged(built, tmp_path):
     before = installed_distributions()
-    prefix, extra_env = offline_prefix(tmp_path)
-    env = {**os.environ, **extra_env}
-    probe = "import socket; socket.create_connection(('192.0.2.1', 443), timeout=2)"
-    assert subprocess.run([*prefix, sys.executable, "-c", probe], env=env, capture_output=True).returncode != 0
+    env = dict(os.environ)
     for args in (["convert", "--onnx", built["onnx"], "--variant", "fp16", "--out", tmp_path / "a.mnn"],
                  ["quantize", "--src", built["fp32"], "--samples", built["samples"], "--out", tmp_path / "b.mnn",
                   "--config-out", tmp_path / "b.json"]):
-        proc = subprocess.run([*prefix, sys.executable, "-m", "rifebuild", "mnn", *map(str, args)], cwd=ROOT,
+        proc = subprocess.run([sys.executable, "-m", "rifebuild", "mnn", *map(str, args)], cwd=ROOT,
                               env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp or side files left

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import skip_unless_ci
 
 from rifebuild.core.config import validate
-from rifebuild.core.errors import NativeError
+from rifebuild.core.errors import NativeError, VerificationError
 from rifebuild.native import bench as native_bench
 from rifebuild.native import build as native_build
+from rifebuild.native import check as native_check
 from rifebuild.native import run as native_run
 from rifebuild.native import source as native_source
 from rifebuild.native import targets as native_targets
@@ -48,7 +50,7 @@ def ncnn_root():
     try:
         return native_source.ncnn_source_root({**default_config(), "build_dir": BUILD_DIR})
     except SourceError as exc:
-        pytest.skip(f"ncnn source unavailable: {exc}")
+        skip_unless_ci(f"ncnn source unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -247,3 +249,31 @@ def test_error_unknown_input_blob(binaries, warp_param):
 
 def default_config() -> dict:
     return validate({})["native"]
+
+
+def test_native_gates_fail_and_write_no_record(binaries, blend_model, tmp_path):
+    """rife-bench vs PyTorch (a wrong or NaN reference) and the cross-target check (an unreachable
+    PSNR bound) raise and leave no record; the same calls pass on good data."""
+    rng = np.random.default_rng(0)
+    inputs = {"in0": rng.random((3, 32, 64), dtype=np.float32), "in1": rng.random((3, 32, 64), dtype=np.float32),
+              "in2": np.full((1, 32, 64), 0.25, np.float32)}
+    expected = inputs["in0"] + (inputs["in1"] - inputs["in0"]) * 0.25
+    good, wrong, nan = tmp_path / "good.npz", tmp_path / "wrong.npz", tmp_path / "nan.npz"
+    np.savez(good, **inputs, out0=expected)
+    np.savez(wrong, **inputs, out0=expected + 0.01)
+    expected_nan = expected.copy()
+    expected_nan[1, 2, 3] = np.nan
+    np.savez(nan, **inputs, out0=expected_nan)
+    out = tmp_path / "records" / "verify.json"
+    out.parent.mkdir()
+    for reference, tolerance, phrase in ((wrong, 1e-3, "exceeds the bound 0.001"), (nan, 1e9, "nan")):
+        with pytest.raises(VerificationError, match=phrase):
+            native_check.verify(binaries["host"], blend_model, [reference], out, tolerance=tolerance, threads=1)
+        assert list(out.parent.iterdir()) == []
+    native_check.verify(binaries["host"], blend_model, [good], out, tolerance=1e-5, threads=1)
+    assert out.exists()
+    cross = tmp_path / "records" / "cross_check.json"
+    with pytest.raises(VerificationError, match="is below the bound 1000 dB"):
+        native_check.cross_check(binaries["host"], binaries["host"], blend_model, (), "host", cross,
+                                 height=32, width=64, min_psnr=1000)
+    assert not cross.exists()

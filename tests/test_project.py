@@ -351,3 +351,14 @@ def test_conda_env_has_the_same_pins():
     assert sorted(pip) == sorted(deps.values()), "envs/rifebuild.yaml pip pins differ from pyproject.toml"
     assert not any(str(line).startswith("-") for line in pip), "envs/rifebuild.yaml may name no file outside envs/"
     assert (REPO / "envs" / "rifebuild.post-deploy.sh").is_file()
+
+
+def test_missing_prerequisite_skips_here_and_fails_in_ci(monkeypatch):
+    from conftest import skip_unless_ci
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        skip_unless_ci("ncnn source unavailable")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        skip_unless_ci("ncnn source unavailable")

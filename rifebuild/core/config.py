@@ -10,7 +10,7 @@ import yaml
 from rifebuild.core.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
-
+MAX_PIXELS = 4096 * 4096  # about 6 GB for a PyTorch reference pass (370 bytes per pixel measured at 736x1280)
 
 
 def _with_defaults(validator_class):
@@ -24,7 +24,40 @@ def _with_defaults(validator_class):
                     instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+    # 256.0 is an integer to JSON Schema, but a float in a file name (`256.0x448.npz`) breaks the DAG.
+    strict_integers = validator_class.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults}, type_checker=strict_integers)
+
+
+def coerce(instance, schema: dict, root: dict):
+    """Give command-line values the types the schema asks for.
+
+    `snakemake --config export='{height: 64}'` hands nested values over as strings ('64'), and a top-level
+    `model_name=46` arrives as an int: read a string as YAML where the schema wants a number, boolean
+    or list ('null' where it allows null), and an int or float as text where it wants a string. Anything else is left for the
+    validator to reject with its usual message.
+    """
+    while "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]] | {k: v for k, v in schema.items() if k != "$ref"}
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        return {key: coerce(value, properties.get(key, {}), root) for key, value in instance.items()}
+    if isinstance(instance, list):
+        return [coerce(item, schema.get("items", {}), root) for item in instance]
+    if isinstance(instance, str) and "null" in types and instance in ("null", "~"):
+        return None
+    if isinstance(instance, str) and types and "string" not in types:
+        try:
+            parsed = yaml.safe_load(instance)
+        except yaml.YAMLError:
+            return instance
+        return coerce(parsed, schema, root) if isinstance(parsed, (dict, list)) else parsed
+    if isinstance(instance, (int, float)) and not isinstance(instance, bool) and types == ["string"]:
+        return str(instance)
+    return instance
 
 
 def load_schema() -> dict:
@@ -33,12 +66,13 @@ def load_schema() -> dict:
 
 def validate(config: dict) -> dict:
     """Return a copy of `config` with defaults filled; raise ConfigError naming the bad key."""
-    config = copy.deepcopy(config)
     schema = load_schema()
+    config = coerce(copy.deepcopy(config), schema, schema)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("; ".join(describe(e) for e in errors))
+    check_pixels(config)
     data = config["calibration"]["data"]
     if data != "builtin" and not Path(data).is_dir():
         raise ConfigError(f"calibration.data: {data!r} is not an existing directory; use `builtin`, a Vimeo-90K "
@@ -46,10 +80,25 @@ def validate(config: dict) -> dict:
     return config
 
 
+def check_pixels(config: dict) -> None:
+    """Each dimension is capped by the schema, but 8192 x 8192 would still need hundreds of GB in the
+    PyTorch reference: refuse sizes whose frames are larger than MAX_PIXELS before any job starts."""
+    sizes = [("export.height x export.width", [config["export"]["height"], config["export"]["width"]])]
+    sizes += [(f"verify.resolutions.{i}", r) for i, r in enumerate(config["verify"]["resolutions"])]
+    sizes += [(f"stock_resolutions.{i}", r) for i, r in enumerate(config["stock_resolutions"])]
+    sizes += [("calibration.resolution", config["calibration"]["resolution"])]
+    for key, (height, width) in sizes:
+        if height * width > MAX_PIXELS:
+            raise ConfigError(f"{key} = {height} x {width}: {height * width:,} pixels is more than the {MAX_PIXELS:,} "
+                              "(4096 x 4096) a frame may have; lower it")
+
+
 def describe(error: jsonschema.ValidationError) -> str:
     where = ".".join(str(p) for p in error.absolute_path) or "config"
     if error.validator == "multipleOf":
         return f"{where} = {error.instance}: must be a multiple of {error.validator_value} (RIFE needs it; pad your frames)"
+    if error.validator == "maximum":
+        return f"{where} = {error.instance}: at most {error.validator_value}; lower it"
     if error.validator == "additionalProperties":
         return f"{where}: {error.message} (check the spelling against config.schema.yaml)"
     return f"{where}: {error.message}"

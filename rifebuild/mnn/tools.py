@@ -6,8 +6,9 @@ data over the network. The compiled `_tools` extension underneath does neither, 
 `_tools.mnnconvert(argv)` / `_tools.mnnquant(argv)` directly. Never import `MNN.tools` here.
 
 Each call runs in a child process: the native tools can abort or crash on a model they do not
-handle, and a crash must become a clear error, not a dead Snakemake job. The child also refuses
-every Python-level network connection, as a second line of defence.
+handle, and a crash must become a clear error, not a dead Snakemake job. The child runs without
+network: in a new network namespace (`unshare -n`, no interface up) where this user may make one (root,
+or unprivileged user namespaces), and in every case its Python refuses every socket connection.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from functools import lru_cache
 from pathlib import Path
 
 from rifebuild.core.errors import MnnToolError
@@ -39,6 +41,18 @@ sys.exit(0 if ok else 3)
 """
 
 
+@lru_cache(maxsize=1)
+def _can_unshare_network() -> bool:
+    try:
+        return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    except OSError:  # no unshare(1) on this system
+        return False
+
+
+def offline(argv: list[str]) -> list[str]:
+    """`argv` run in a new network namespace when this user may create one, else as it is."""
+    return ["unshare", "-n", *argv] if _can_unshare_network() else list(argv)
+
 
 def mnn_version() -> str:
     return importlib.metadata.version("mnn")
@@ -46,7 +60,7 @@ def mnn_version() -> str:
 
 def run_tool(function: str, argv: list[str], log: Path | str | None = None) -> str:
     """Run `_tools.<function>(argv)` in a child process; return its output, raise on failure."""
-    proc = subprocess.run([sys.executable, "-c", _CHILD, function, *argv], capture_output=True,
+    proc = subprocess.run(offline([sys.executable, "-c", _CHILD, function, *argv]), capture_output=True,
                           text=True, env={**os.environ, "PYTHONNOUSERSITE": "1"})
     output = proc.stdout + proc.stderr
     if log is not None:
