@@ -221,6 +221,28 @@ def test_int8_outputs(finished_run):
     assert set(record["artifact_sha256"]) == {"flownet.param", "flownet.bin", "flownet.table"}
 
 
+def test_changed_calibration_frames_rerun_what_depends_on_them(tmp_path):
+    """The frames folder's files are inputs: changing or adding a frame re-runs calibration_data."""
+    import numpy as np
+    from PIL import Image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((64, 96, 3), 20 * i, np.uint8)).save(frames / f"frame{i + 1}.png")
+    (tmp_path / "work").mkdir()
+    workdir = make_workdir(tmp_path / "work", calibration={**TINY_CONFIG["calibration"], "data": str(frames)})
+    assert snakemake(workdir, "results/calibration/data").returncode == 0
+    assert "Nothing to be done" in (proc := snakemake(workdir, "-n", "results/calibration/data")).stdout + proc.stderr
+    Image.fromarray(np.full((64, 96, 3), 7, np.uint8)).save(frames / "frame13.png")
+    proc = snakemake(workdir, "-n", "results/calibration/data")
+    assert "calibration_data" in proc.stdout and "Nothing to be done" not in proc.stdout + proc.stderr
+    assert snakemake(workdir, "results/calibration/data").returncode == 0
+    Image.fromarray(np.full((64, 96, 3), 99, np.uint8)).save(frames / "frame2.png")  # an edited frame
+    proc = snakemake(workdir, "-n", "results/calibration/data")
+    assert "calibration_data" in proc.stdout and "frame2.png" in proc.stdout
+
+
 def test_bad_calibration_data_fails_with_one_sentence(tmp_path):
     workdir = make_workdir(tmp_path, calibration={"data": str(tmp_path / "missing")})
     proc = snakemake(workdir, "results/calibration/data")
