@@ -15,6 +15,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -71,7 +72,8 @@ def synthetic_state_dict(seed: int, model: str = spec.DEFAULT) -> dict[str, torc
     non-trivial flows); the same seed gives every version of one architecture the same weights.
     """
     generator = torch.Generator().manual_seed(seed)
-    net = IFNet(spec.get(model).arch)
+    with torch.device("meta"):  # shapes and module types only: no init of weights that are replaced anyway
+        net = IFNet(spec.get(model).arch)
     transposed = {f"{name}.weight" for name, m in net.named_modules() if isinstance(m, nn.ConvTranspose2d)}
     state = {}
     for key, value in net.state_dict().items():
@@ -251,7 +253,8 @@ def load_ifnet(path: Path | str, model: str = spec.DEFAULT, ensemble: bool = Fal
     the version(s) whose layout it matches; an unknown layout fails with the key diff."""
     version = spec.get(model)
     state = inference_state(load_state_dict(path, model))
-    net = IFNet(version.arch, ensemble=ensemble)
+    with torch.device("meta"):  # every parameter comes from the checkpoint (strict): nothing to initialise
+        net = IFNet(version.arch, ensemble=ensemble)
     expected = net.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -269,10 +272,18 @@ def load_ifnet(path: Path | str, model: str = spec.DEFAULT, ensemble: bool = Fal
         raise _fail(path, f"not an IFNet v{version.number} checkpoint: {detail}",
                     f"use the v{version.number} flownet.pkl")
     for key, value in state.items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        if value.is_floating_point() and not _finite(value):
             raise _fail(path, f"tensor {key} holds NaN/inf values", "the checkpoint is corrupt: download it again")
-    net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    net.load_state_dict({k: v.float().contiguous() for k, v in state.items()}, strict=True, assign=True)
     return net.eval()
+
+
+def _finite(value: torch.Tensor) -> bool:
+    """All values finite; through numpy where it can (one thread: torch's pool of small ops crawls on a
+    loaded machine), torch for bfloat16."""
+    if value.dtype in (torch.float16, torch.float32, torch.float64):
+        return bool(np.isfinite(value.detach().numpy()).all())
+    return bool(torch.isfinite(value).all())
 
 
 def _few(items: list[str], n: int = 5) -> str:

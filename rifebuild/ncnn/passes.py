@@ -5,8 +5,8 @@
   frames, or encoder features in 4.7+; 2-channel pixel flow), so the model no longer depends on the
   export resolution. Parts pnnx shares between warps at the same flow (through Splits) are followed.
 - lower_warp: the reverse, for stock ncnn: rife.Warp -> GridSample subgraph for one chosen resolution.
-- fold_channel_scales: Convolution -> BinaryOp mul by a per-channel MemoryData (ResConv's beta, which
-  pnnx keeps unless it is all ones) folds into the convolution's weights and bias.
+- fold_channel_scales: Convolution (or grouped ConvolutionDepthWise) -> BinaryOp mul by a per-channel
+  MemoryData (ResConv's beta, which pnnx keeps unless it is all ones) folds into the weights and bias.
 - to_fp16_storage: typed fp32 weights -> fp16 storage (what ncnn's fp16 models carry).
 - remove_dead_layers: drop layers (and their weights) whose outputs nobody reads; keep Splits tidy.
 """
@@ -148,7 +148,9 @@ def fold_channel_scales(model: Model) -> int:
         if len(mul.inputs) != 2 or mul.get(1, 0) != 0:
             continue
         by_type = {producer[b].type: producer[b] for b in mul.inputs if b in producer}
-        conv, scale = by_type.get("Convolution"), by_type.get("MemoryData")
+        # grouped convolutions (4.14-lite) are ConvolutionDepthWise; weights are per output channel alike
+        conv = by_type.get("Convolution") or by_type.get("ConvolutionDepthWise")
+        scale = by_type.get("MemoryData")
         if conv is None or scale is None or len(by_type) != 2:
             continue
         channels = conv.get(0, 0)
