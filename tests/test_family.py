@@ -128,3 +128,19 @@ def test_v46_model_is_byte_identical_to_the_v46_only_implementation(pnnx_model, 
     assert hashlib.sha256(model.bin_bytes()).hexdigest() == (
         "21fd2a9427658863626747bd424e3b23fe2973c4ef0e919812c62157c67bd960")
     assert np.isfinite(np.concatenate([w.as_float32().ravel() for l in model.layers for w in l.weights])).all()
+
+
+@pytest.mark.parametrize("name, any_size", [("rife-v4.7", False), ("rife-v4.26-heavy", True)])
+def test_onnx_export_of_other_versions_matches_pytorch(name, any_size, converted, tmp_path):
+    """Fixed-size ONNX (the ncnn branch's check) and the any-size ONNX the MNN branch converts, whose
+    warps of encoder features must follow the runtime shape too."""
+    from rifebuild.evaluate.runtimes import run_onnx, run_torch
+    from rifebuild.export.trace import export_onnx
+
+    result = converted(name)
+    sizes = check_sizes(result.version.arch.padding)
+    export_onnx(result.net, *sizes[0], 17, tmp_path / "m.onnx", any_size=any_size)
+    for h, w in sizes if any_size else sizes[:1]:
+        inputs = fixed_inputs(h, w, seed=2, timestep=0.7)
+        err = np.abs(run_onnx(tmp_path / "m.onnx", inputs, threads=1) - run_torch(result.net, inputs)).max()
+        assert err <= 1e-4, f"{name} ONNX at {h}x{w}: {err}"

@@ -26,16 +26,20 @@ def family(a) -> None:
     from rifebuild.core import threads
     from rifebuild.core.files import atomic_write_bytes, atomic_write_json
     from rifebuild.model import spec
-    from rifebuild.report.family import describe, markdown
+    from rifebuild.report.family import describe, markdown, same_as
 
     names = [spec.get(m).name for m in a.models] if a.models else list(spec.VERSIONS)
     int8 = {spec.get(m).name for m in a.int8}
-    rows = []
+    rows, done = [], {}
     with tempfile.TemporaryDirectory(prefix="rife-family-") as tmp:
         for name in names:
-            work = Path(tmp) / name
-            work.mkdir()
-            rows.append(describe(name, work, threads.count(), int8=name in int8))
+            key = (spec.get(name).arch, name in int8)
+            if key in done:  # same architecture and seed: the very same models, so the same numbers
+                rows.append(same_as(done[key], spec.get(name)))
+            else:
+                work = Path(tmp) / name
+                work.mkdir()
+                rows.append(done.setdefault(key, describe(name, work, threads.count(), int8=name in int8)))
             print(markdown(rows[-1:]).splitlines()[-1], flush=True)
     atomic_write_json(a.out, rows)
     table = markdown(rows)

@@ -143,6 +143,13 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False) -> dic
     return row
 
 
+def same_as(row: dict, version: spec.Version) -> dict:
+    """`row` for another version of the same architecture: its synthetic checkpoint, and so every model
+    converted from it, is identical, so the measurements are not repeated."""
+    return {**row, "model": version.name, "number": version.number, "official": version.official_url,
+            "notes": "; ".join(filter(None, [row["notes"], f"converts exactly as {row['model']}"]))}
+
+
 def notes(arch: spec.ArchSpec) -> str:
     """What a reader of the table needs to know about this architecture's conversion."""
     out = []
