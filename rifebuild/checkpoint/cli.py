@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 
-from rifebuild.core.args import action, out
+from rifebuild.core.args import action, model, out
 from rifebuild.core.files import atomic_path
 
 
@@ -11,26 +11,26 @@ def fetch(a) -> None:
     """Download the official checkpoint (sha256-pinned when a pin is given) and check it loads."""
     from rifebuild.checkpoint.load import fetch_checkpoint
 
-    fetch_checkpoint(a.url, a.out, sha256=a.sha256 or None, deadline=a.deadline)
+    fetch_checkpoint(a.url, a.out, sha256=a.sha256 or None, deadline=a.deadline, model=a.model)
 
 
 def prepare(a) -> None:
-    """Validate the checkpoint (strict IFNet v4.6 keys, finite weights) and place it at results/checkpoint/."""
+    """Validate the checkpoint (strict keys of --model's version, finite weights) and place it at results/checkpoint/."""
     from rifebuild.checkpoint.load import load_ifnet, save_state_dict, synthetic_state_dict
 
     if not a.source:
-        save_state_dict(synthetic_state_dict(a.synthetic_seed), a.out)
-        load_ifnet(a.out)
+        save_state_dict(synthetic_state_dict(a.synthetic_seed, a.model), a.out)
+        load_ifnet(a.out, a.model)
         return
     source = a.source
-    load_ifnet(source)
+    load_ifnet(source, a.model)
     with atomic_path(a.out) as tmp:
         shutil.copyfile(source, tmp)
 
 
 def register(actions) -> None:
     action(actions, "fetch", fetch, (["--url"], {"required": True}), (["--sha256"], {"default": ""}),
-           (["--deadline"], {"type": float, "default": 600.0, "help": "seconds for the whole download"}), out())
-    action(actions, "prepare", prepare, out(),
+           (["--deadline"], {"type": float, "default": 600.0, "help": "seconds for the whole download"}), model(), out())
+    action(actions, "prepare", prepare, out(), model(),
            (["--synthetic-seed"], {"type": int, "default": 0, "help": "seed of the synthetic weights"}),
            (["source"], {"nargs": "?", "help": "a checkpoint file; none: synthetic weights"}))

@@ -35,3 +35,8 @@ PATH = {"type": Path, "required": True}
 
 def out() -> tuple[list[str], dict]:
     return (["--out"], PATH)
+
+
+def model() -> tuple[list[str], dict]:
+    """--model: which RIFE v4 version a checkpoint is (rifebuild.model.spec names; config key `model`)."""
+    return (["--model"], {"default": "rife-v4.6", "help": "RIFE version, e.g. rife-v4.6, rife-v4.13-lite"})

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, out, resolution
+from rifebuild.core.args import PATH, action, model, out, resolution
 
 
 def reference(a) -> None:
@@ -11,7 +11,7 @@ def reference(a) -> None:
     from rifebuild.evaluate.reference import write_reference
 
     h, w = a.resolution
-    write_reference(load_ifnet(a.checkpoint), h, w, a.seed, a.timestep, a.out)
+    write_reference(load_ifnet(a.checkpoint, a.model), h, w, a.seed, a.timestep, a.out)
 
 
 def onnx(a) -> None:
@@ -32,18 +32,24 @@ def int8(a) -> None:
     """int8 ncnn vs fp32 ncnn, PyTorch and ground truth on the evaluation split."""
     from rifebuild.evaluate import verify
 
-    verify.verify_int8(a.model_dir, a.fp32_dir, a.checkpoint, a.data, threads.count(), a.min_psnr, a.out)
+    verify.verify_int8(a.model_dir, a.fp32_dir, a.checkpoint, a.data, threads.count(), a.min_psnr, a.out,
+                       a.rife_model)
 
 
 def mnn(a) -> None:
     """MNN runtime vs PyTorch at every reference resolution, and vs ground truth."""
     from rifebuild.evaluate import verify
 
-    verify.verify_mnn(a.model, a.reference, a.out, a.eval, a.checkpoint, a.min_psnr, a.timestep, threads.count())
+    verify.verify_mnn(a.model, a.reference, a.out, a.eval, a.checkpoint, a.min_psnr, a.timestep, threads.count(),
+                      a.rife_model)
+
+
+# `mnn` already has --model (the .mnn file): the RIFE version is --rife-model in the actions that run PyTorch
+RIFE_MODEL = (["--rife-model"], {**model()[1], "dest": "rife_model"})
 
 
 def register(actions) -> None:
-    action(actions, "reference", reference, (["--checkpoint"], PATH),
+    action(actions, "reference", reference, (["--checkpoint"], PATH), model(),
            (["--resolution"], {"type": resolution, "required": True}), (["--seed"], {"type": int, "default": 0}),
            (["--timestep"], {"type": float, "default": 0.5}), out())
     action(actions, "onnx", onnx, (["--onnx"], PATH), (["--reference"], PATH),
@@ -52,7 +58,7 @@ def register(actions) -> None:
            (["--precision"], {"choices": ["fp32", "fp16"], "required": True}),
            (["--max-abs-err"], {"type": float, "required": True}), out())
     action(actions, "int8", int8, (["--model-dir"], PATH), (["--fp32-dir"], PATH), (["--checkpoint"], PATH),
-           (["--data"], PATH), (["--min-psnr"], {"type": float, "required": True}), out())
+           (["--data"], PATH), (["--min-psnr"], {"type": float, "required": True}), RIFE_MODEL, out())
     action(actions, "mnn", mnn, (["--model"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
            (["--checkpoint"], PATH), (["--eval"], PATH), (["--min-psnr"], {"type": float, "required": True}),
-           (["--timestep"], {"type": float, "default": 0.5}), out())
+           (["--timestep"], {"type": float, "default": 0.5}), RIFE_MODEL, out())

@@ -58,13 +58,14 @@ def lowered_pair(model_dir: Path, height: int, width: int, folder: Path, name: s
     return param, bin_
 
 
-def verify_int8(int8_dir, fp32_dir, checkpoint, data_root, threads: int, min_psnr: float, out) -> dict:
+def verify_int8(int8_dir, fp32_dir, checkpoint, data_root, threads: int, min_psnr: float, out,
+                rife_model: str = "rife-v4.6") -> dict:
     """int8 vs fp32 ncnn (the gate: mean PSNR on the evaluation split), vs PyTorch and vs ground truth."""
     from rifebuild.calibration import triplets as cal
     from rifebuild.checkpoint.load import load_ifnet
 
     int8_dir, fp32_dir, root = Path(int8_dir), Path(fp32_dir), Path(data_root)
-    net = load_ifnet(checkpoint)
+    net = load_ifnet(checkpoint, rife_model)
     record = rec.new(int8_dir, LOWERED, "int8", [int8_dir / n for n in ("flownet.param", "flownet.bin", "flownet.table")])
     record["details"]["evaluation_data"] = str(root)
     for folder in sorted((root / "evaluation").iterdir(), key=lambda p: [int(v) for v in p.name.split("x")]):
@@ -94,7 +95,7 @@ def verify_int8(int8_dir, fp32_dir, checkpoint, data_root, threads: int, min_psn
 
 
 def verify_mnn(model, reference_paths, out, eval_dir, checkpoint, min_psnr: float, timestep: float = 0.5,
-               threads: int = 2) -> dict:
+               threads: int = 2, rife_model: str = "rife-v4.6") -> dict:
     """MNN runtime vs PyTorch at every reference resolution (gate: min PSNR), and both vs ground truth."""
     from rifebuild.calibration.triplets import center_crop, read_triplets
     from rifebuild.checkpoint.load import load_ifnet
@@ -108,11 +109,12 @@ def verify_mnn(model, reference_paths, out, eval_dir, checkpoint, min_psnr: floa
                                               {"min_psnr_db": min_psnr}))
     samples = [s for s in read_triplets(eval_dir) if "gt" in s]
     if samples:
-        net = load_ifnet(checkpoint)
+        net = load_ifnet(checkpoint, rife_model)
+        pad = net.spec.padding
         outputs, torch_outputs, truth = [], [], []
         for sample in samples:
             _, h, w = sample["in0"].shape
-            h, w = h // 32 * 32, w // 32 * 32  # the model's contract: callers crop or pad to 32
+            h, w = h // pad * pad, w // pad * pad  # the model's contract: callers crop or pad to its multiple
             inputs = {k: center_crop(sample[k], h, w, eval_dir) for k in ("in0", "in1")}
             inputs["in2"] = np.full((1, h, w), timestep, np.float32)
             truth.append(center_crop(sample["gt"], h, w, eval_dir))

@@ -1,7 +1,7 @@
 """Export the PyTorch model: TorchScript (pnnx's input) and ONNX + onnxsim at the export resolution."""
 from __future__ import annotations
 
-from rifebuild.core.args import PATH, action, out
+from rifebuild.core.args import PATH, action, model, out
 
 DIMS = ((["--height"], {"type": int, "required": True}), (["--width"], {"type": int, "required": True}))
 
@@ -11,7 +11,7 @@ def torchscript(a) -> None:
     from rifebuild.checkpoint.load import load_ifnet
     from rifebuild.export.trace import export_torchscript
 
-    export_torchscript(load_ifnet(a.checkpoint), a.height, a.width, a.out)
+    export_torchscript(load_ifnet(a.checkpoint, a.model), a.height, a.width, a.out)
 
 
 def onnx(a) -> None:
@@ -19,9 +19,9 @@ def onnx(a) -> None:
     from rifebuild.checkpoint.load import load_ifnet
     from rifebuild.export.trace import export_onnx
 
-    export_onnx(load_ifnet(a.checkpoint), a.height, a.width, a.opset, a.out)
+    export_onnx(load_ifnet(a.checkpoint, a.model), a.height, a.width, a.opset, a.out)
 
 
 def register(actions) -> None:
-    action(actions, "torchscript", torchscript, (["--checkpoint"], PATH), *DIMS, out())
-    action(actions, "onnx", onnx, (["--checkpoint"], PATH), *DIMS, (["--opset"], {"type": int, "default": 17}), out())
+    action(actions, "torchscript", torchscript, (["--checkpoint"], PATH), model(), *DIMS, out())
+    action(actions, "onnx", onnx, (["--checkpoint"], PATH), model(), *DIMS, (["--opset"], {"type": int, "default": 17}), out())

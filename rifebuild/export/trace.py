@@ -9,10 +9,10 @@ import torch
 from rifebuild.core.errors import ExportError
 from rifebuild.core.files import atomic_path
 from rifebuild.model.ifnet import ExportModel, IFNet
+from rifebuild.model.spec import check_size
 
 INPUT_NAMES = ["in0", "in1", "in2"]
 OUTPUT_NAMES = ["out0"]
-
 
 
 def example_inputs(height: int, width: int) -> tuple[torch.Tensor, ...]:
@@ -22,6 +22,7 @@ def example_inputs(height: int, width: int) -> tuple[torch.Tensor, ...]:
 
 def export_torchscript(net: IFNet, height: int, width: int, dest: Path | str) -> None:
     """Trace the export form at one resolution (pnnx's input)."""
+    check_size(net.spec, height, width)
     module = ExportModel(net).eval()
     with torch.no_grad():
         traced = torch.jit.trace(module, example_inputs(height, width))
@@ -39,6 +40,7 @@ def export_onnx(net: IFNet, height: int, width: int, opset: int, dest: Path | st
     import onnx
     import onnxsim
 
+    check_size(net.spec, height, width)
     if opset < 16:
         raise ExportError(f"onnx opset {opset} has no GridSample; use opset >= 16")
     module = ExportModel(net, any_size=any_size).eval()

@@ -20,7 +20,7 @@ VARIANT_FILES = {"fp32": "flownet.mnn", "fp16": "flownet-fp16.mnn", "wq8": "flow
 
 
 def build_onnx(checkpoint, out, check_out, references, opset: int = 17, max_abs_err: float = 1e-3,
-               threads: int = 2) -> None:
+               threads: int = 2, model: str = "rife-v4.6") -> None:
     """Export the dynamic-shape ONNX and prove it with onnxruntime on every reference (size); a model
     that misses the bound is removed, so nothing downstream converts a wrong export."""
     from rifebuild.checkpoint.load import load_ifnet
@@ -28,7 +28,7 @@ def build_onnx(checkpoint, out, check_out, references, opset: int = 17, max_abs_
     from rifebuild.evaluate.verify import verify_onnx
     from rifebuild.mnn.dynamic_onnx import export_dynamic_onnx, symbolic_dims
 
-    export_dynamic_onnx(load_ifnet(checkpoint), out, opset)
+    export_dynamic_onnx(load_ifnet(checkpoint, model), out, opset)
     try:
         verify_onnx(out, references, max_abs_err, threads, check_out, {"input_dims": symbolic_dims(out)})
     except VerificationError:

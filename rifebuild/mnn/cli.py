@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, out, resolution
+from rifebuild.core.args import PATH, action, model, out, resolution
 
 
 def onnx(a) -> None:
     """Dynamic-shape ONNX (warp grid from the runtime shape), proved with onnxruntime at every size."""
     from rifebuild.mnn.build import build_onnx
 
-    build_onnx(a.checkpoint, a.out, a.check_out, a.reference, a.opset, a.max_abs_err, threads.count())
+    build_onnx(a.checkpoint, a.out, a.check_out, a.reference, a.opset, a.max_abs_err, threads.count(), a.model)
 
 
 def convert(a) -> None:
@@ -45,7 +45,7 @@ def latency(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "onnx", onnx, (["--checkpoint"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
+    action(actions, "onnx", onnx, (["--checkpoint"], PATH), model(), (["--reference"], {**PATH, "nargs": "+"}),
            (["--opset"], {"type": int, "default": 17}), (["--max-abs-err"], {"type": float, "default": 1e-3}),
            out(), (["--check-out"], PATH))
     action(actions, "convert", convert, (["--onnx"], PATH),

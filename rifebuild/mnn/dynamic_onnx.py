@@ -15,9 +15,14 @@ from rifebuild.model.ifnet import IFNet
 EXAMPLE_SIZE = (64, 96)
 
 
+def example_size(pad: int) -> tuple[int, int]:
+    """EXAMPLE_SIZE rounded up to the version's padding multiple (64x128 for 4.25, 128x128 for 4.25-lite)."""
+    return tuple(-(-v // pad) * pad for v in EXAMPLE_SIZE)
+
+
 def export_dynamic_onnx(net: IFNet, dest: Path | str, opset: int = 17) -> None:
     """Trace at a small size with H/W declared dynamic (runtime-shape warp grid), simplify, check."""
-    export_onnx(net, *EXAMPLE_SIZE, opset, dest, any_size=True)
+    export_onnx(net, *example_size(net.spec.padding), opset, dest, any_size=True)
 
 
 def symbolic_dims(path: Path | str) -> list[list]:

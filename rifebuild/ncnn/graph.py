@@ -149,6 +149,16 @@ def _conv_layout(layer: Layer) -> list[tuple[int, bool]]:
     return blobs
 
 
+def _convdw_layout(layer: Layer) -> list[tuple[int, bool]]:
+    """Grouped convolution (4.14-lite's ResConv); int8 scales are per group."""
+    blobs = [(layer.get(6, 0), True)]
+    if layer.get(5, 0):
+        blobs.append((layer.get(0, 0), False))
+    if layer.get(8, 0):
+        blobs += [(layer.get(7, 1), False), (1, False)] + ([(1, False)] if layer.get(8, 0) > 100 else [])
+    return blobs
+
+
 def _deconv_layout(layer: Layer) -> list[tuple[int, bool]]:
     blobs = [(layer.get(6, 0), True)]
     if layer.get(5, 0):
@@ -182,6 +192,7 @@ def _prelu_layout(layer: Layer) -> list[tuple[int, bool]]:
 
 WEIGHT_LAYOUTS = {
     "Convolution": _conv_layout,
+    "ConvolutionDepthWise": _convdw_layout,
     "Deconvolution": _deconv_layout,
     "MemoryData": _memorydata_layout,
     "Scale": _scale_layout,

@@ -1,11 +1,12 @@
 """Graph passes over ncnn models (all through rifebuild.ncnn_model).
 
 - rewrite_warp: every pnnx GridSample warp subgraph (flow slice, pixel->normalised division, base
-  grid MemoryData, grid add, GridSample) becomes one `rife.Warp` layer (image, 2-channel pixel flow),
-  so the model no longer depends on the export resolution.
+  grid MemoryData, grid add, GridSample) becomes one `rife.Warp` layer (image of any channel count:
+  frames, or encoder features in 4.7+; 2-channel pixel flow), so the model no longer depends on the
+  export resolution. Parts pnnx shares between warps at the same flow (through Splits) are followed.
 - lower_warp: the reverse, for stock ncnn: rife.Warp -> GridSample subgraph for one chosen resolution.
-- fold_channel_scales: Convolution -> BinaryOp mul by a per-channel MemoryData (ResConv's beta, which
-  pnnx keeps unless it is all ones) folds into the convolution's weights and bias.
+- fold_channel_scales: Convolution (or grouped ConvolutionDepthWise) -> BinaryOp mul by a per-channel
+  MemoryData (ResConv's beta, which pnnx keeps unless it is all ones) folds into the weights and bias.
 - to_fp16_storage: typed fp32 weights -> fp16 storage (what ncnn's fp16 models carry).
 - remove_dead_layers: drop layers (and their weights) whose outputs nobody reads; keep Splits tidy.
 """
@@ -64,16 +65,18 @@ def _match_warp(grid_sample: Layer, producer: dict[str, Layer]) -> str:
     for key, value in expected.items():
         if grid_sample.get(key, 0) != value:
             raise WarpPatternError(f"{where}: param {key}={grid_sample.get(key, 0)}, expected {value}")
-    add = producer.get(grid_sample.inputs[1])
+    _, add = _through_splits(grid_sample.inputs[1], producer)  # one grid may serve several warps
     if add is None or add.type != "BinaryOp" or add.get(0, 0) != BINARY_ADD or len(add.inputs) != 2:
         raise WarpPatternError(f"{where}: grid is not base_grid + normalised_flow")
     base = concat = None
     for blob in add.inputs:
+        # pnnx shares the normalised flow (and the base grid) between the frame's warp and the warp of
+        # its encoder features at the same flow (4.7+), through a Split
         _, origin = _through_splits(blob, producer)
         if origin is not None and origin.type == "MemoryData":
             base = origin
-        elif producer.get(blob) is not None and producer[blob].type == "Concat":
-            concat = producer[blob]
+        elif origin is not None and origin.type == "Concat":
+            concat = origin
     if base is None or concat is None or len(concat.inputs) != 2 or concat.get(0, 0) != 0:
         raise WarpPatternError(f"{where}: grid add does not combine a MemoryData grid and a channel concat")
     width, height, channels = base.get(0, 0), base.get(1, 0), base.get(2, 0)
@@ -103,7 +106,37 @@ def rewrite_warp(model: Model) -> int:
         model.layers[index] = Layer(WARP_TYPE, f"warp_{count}", [layer.inputs[0], flow], list(layer.outputs))
         count += 1
     remove_dead_layers(model, outputs)
+    split_shared_blobs(model)
     return count
+
+
+def split_shared_blobs(model: Model) -> int:
+    """Give every blob one reader, as ncnn requires (a second reader of a released blob fails in light
+    mode): a blob read by several layers gets a Split, or more outputs on the Split that made it.
+
+    Needed after the warp rewrite when one flow slice served a frame warp and a feature warp (4.7+):
+    both rife.Warp layers then read the flow blob. Returns the number of blobs split.
+    """
+    readers: dict[str, list[tuple[Layer, int]]] = {}
+    for layer in model.layers:
+        for slot, blob in enumerate(layer.inputs):
+            readers.setdefault(blob, []).append((layer, slot))
+    producer = model.producer()
+    shared = [blob for blob, uses in readers.items() if len(uses) > 1]
+    for blob in shared:
+        uses = readers[blob]
+        maker = producer[blob]
+        if maker.type == "Split":
+            names = [blob] + [f"{blob}_{k}" for k in range(1, len(uses))]
+            at = maker.outputs.index(blob)
+            maker.outputs[at:at + 1] = names
+        else:
+            names = [f"{blob}_split_{k}" for k in range(len(uses))]
+            split = Layer("Split", f"{blob}_split", [blob], names)
+            model.layers.insert(model.layers.index(maker) + 1, split)
+        for (layer, slot), name in zip(uses, names):
+            layer.inputs[slot] = name
+    return len(shared)
 
 
 def fold_channel_scales(model: Model) -> int:
@@ -115,7 +148,9 @@ def fold_channel_scales(model: Model) -> int:
         if len(mul.inputs) != 2 or mul.get(1, 0) != 0:
             continue
         by_type = {producer[b].type: producer[b] for b in mul.inputs if b in producer}
-        conv, scale = by_type.get("Convolution"), by_type.get("MemoryData")
+        # grouped convolutions (4.14-lite) are ConvolutionDepthWise; weights are per output channel alike
+        conv = by_type.get("Convolution") or by_type.get("ConvolutionDepthWise")
+        scale = by_type.get("MemoryData")
         if conv is None or scale is None or len(by_type) != 2:
             continue
         channels = conv.get(0, 0)

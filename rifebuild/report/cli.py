@@ -1,7 +1,9 @@
 """The build report: results/report.md + report.json from every verification and benchmark record."""
 from __future__ import annotations
 
-from rifebuild.core.args import PATH, action
+from pathlib import Path
+
+from rifebuild.core.args import PATH, action, out
 
 
 def build(a) -> None:
@@ -16,6 +18,39 @@ def build(a) -> None:
     print(markdown)
 
 
+def family(a) -> None:
+    """Every RIFE v4 version (or --models) through the ncnn chain at two small sizes: a table of what converts,
+    its errors vs PyTorch, parameters, FLOPs and ncnn layer counts (JSON to --out, markdown to stdout)."""
+    import tempfile
+
+    from rifebuild.core import threads
+    from rifebuild.core.files import atomic_write_bytes, atomic_write_json
+    from rifebuild.model import spec
+    from rifebuild.report.family import describe, markdown, same_as
+
+    names = [spec.get(m).name for m in a.models] if a.models else list(spec.VERSIONS)
+    int8 = {spec.get(m).name for m in a.int8}
+    rows, done = [], {}
+    with tempfile.TemporaryDirectory(prefix="rife-family-") as tmp:
+        for name in names:
+            key = (spec.get(name).arch, name in int8)
+            if key in done:  # same architecture and seed: the very same models, so the same numbers
+                rows.append(same_as(done[key], spec.get(name)))
+            else:
+                work = Path(tmp) / name
+                work.mkdir()
+                rows.append(done.setdefault(key, describe(name, work, threads.count(), int8=name in int8)))
+            print(markdown(rows[-1:]).splitlines()[-1], flush=True)
+    atomic_write_json(a.out, rows)
+    table = markdown(rows)
+    if a.out_md:
+        atomic_write_bytes(a.out_md, table.encode())
+    print(table)
+
+
 def register(actions) -> None:
     action(actions, "build", build, (["--input"], {"action": "append", "default": [], "metavar": "ROLE=PATH"}),
            (["--model-name"], {"default": "rife-v4.6"}), (["--out-md"], PATH), (["--out-json"], PATH))
+    action(actions, "family", family, (["--models"], {"nargs": "*", "default": []}),
+           (["--int8"], {"nargs": "*", "default": [], "help": "versions also calibrated and quantized to int8"}),
+           out(), (["--out-md"], {"type": Path, "default": None}))

@@ -1,0 +1,146 @@
+"""Every RIFE v4 architecture through the real chain: synthetic checkpoint -> TorchScript -> pnnx -> rife.Warp
+rewrite -> fp16 -> stock lowering, run with ncnn at two sizes vs PyTorch; int8 on a non-4.6 version.
+
+One version per distinct architecture (aliases share it: test_versions checks). The fast suite converts a
+subset that covers every feature of the family (PReLU + plain convblock, the one-conv encoder, grouped
+ResConv + named Head, block features + five blocks + 64 padding + 16-channel encoder); the rest run with
+the e2e tests (`make test`). Fast part: about 60 s on 2 idle cores.
+"""
+import copy
+
+import numpy as np
+import pytest
+from conftest import TINY_H, TINY_W
+
+from rifebuild.evaluate import metrics
+from rifebuild.evaluate.reference import fixed_inputs
+from rifebuild.evaluate.runtimes import NcnnSession
+from rifebuild.model import spec
+from rifebuild.ncnn import graph, passes
+from rifebuild.ncnn.graph import TAG_INT8, Layer, Model
+from rifebuild.report.family import check_sizes, convert, int8_model, max_abs_error
+
+FP32_BOUND, FP16_BOUND = 1e-3, 5e-3  # config verify.fp32_max_abs_err / fp16_max_abs_err
+INT8_PSNR_BOUND_DB = 35.0  # int8 vs fp32 ncnn, synthetic weights (rife-v4.7 at 64x96: measured ~50 dB)
+FAST = ("rife-v4", "rife-v4.7", "rife-v4.14-lite", "rife-v4.26-heavy")
+ARCHITECTURES = [v.name for v in spec.VERSIONS.values() if spec.same_architecture(v)[0] == v.name]  # first of each
+
+
+def _params():
+    for name in ARCHITECTURES:
+        if name == "rife-v4.6":
+            continue  # converted by the session fixtures; its own tests (and the byte-identity test) cover it
+        yield pytest.param(name, marks=() if name in FAST else pytest.mark.e2e, id=name)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = convert(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+    return get
+
+
+def expected_warps(arch: spec.ArchSpec) -> int:
+    """Two frames per block, plus the two encoder feature maps at every block after the first."""
+    blocks = len(arch.widths)
+    return 2 * blocks + (2 * (blocks - 1) if arch.head else 0)
+
+
+def test_fast_subset_covers_every_feature():
+    archs = [spec.get(n).arch for n in FAST]
+    assert {a.act for a in archs} == {"prelu", "leaky"} and {a.resconv for a in archs} == {True, False}
+    assert {a.head.convs for a in archs if a.head} == {1, 3} and any(a.resconv_groups > 1 for a in archs)
+    assert any(a.block_feat for a in archs) and {a.padding for a in archs} == {32, 64}
+    assert any(not a.mask_accumulate for a in archs) and any(a.mask_accumulate for a in archs)
+    assert len(ARCHITECTURES) == 17 and set(FAST) <= set(ARCHITECTURES)
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_version_converts_and_matches_pytorch_at_two_sizes(name, converted, tmp_path):
+    result = converted(name)
+    arch = result.version.arch
+    types = result.model.layer_types()
+    assert types.get("rife.Warp") == expected_warps(arch)
+    assert "GridSample" not in types and "MemoryData" not in types  # no resolution-bound grid; betas folded
+    assert passes.model_outputs(result.model) == ["out0"]
+    assert [l.name for l in result.model.layers if l.type == "Input"] == ["in0", "in1", "in2"]
+    readers = [b for layer in result.model.layers for b in layer.inputs]
+    assert len(readers) == len(set(readers))  # one reader per blob, as ncnn's light mode needs
+    for h, w in check_sizes(arch.padding):
+        assert h % arch.padding == 0 and w % arch.padding == 0
+        fp32 = max_abs_error(result.model, result.net, h, w, tmp_path / f"{h}x{w}", threads=1)
+        assert fp32 <= FP32_BOUND, f"{name} fp32 at {h}x{w}: {fp32}"
+    h, w = check_sizes(arch.padding)[1]
+    fp16 = max_abs_error(result.fp16, result.net, h, w, tmp_path / "fp16", fp16=True, threads=1)
+    assert fp16 <= FP16_BOUND, f"{name} fp16 at {h}x{w}: {fp16}"
+
+
+def test_int8_calibration_and_quantization_of_a_version_with_encoder_warps(converted, tmp_path):
+    """ncnn2table crashes on rife.Warp publicly; this project calibrates itself, also for the feature warps."""
+    result = converted("rife-v4.7")
+    quantized = int8_model(result, frames=2, threads=1)
+    convs = [l for l in quantized.layers if l.type == "Convolution"]
+    assert all(l.weights[0].tag == TAG_INT8 for l in convs) and len(convs) == 42  # 40 in blocks + 2 encoder
+    assert "rife.Warp" in quantized.layer_types() and len(quantized.bin_bytes()) < 0.3 * len(result.model.bin_bytes())
+    inputs = fixed_inputs(TINY_H, TINY_W, seed=3, timestep=0.5)
+    outputs = []
+    for label, model in (("fp32", result.model), ("int8", quantized)):
+        lowered = copy.deepcopy(model)
+        passes.lower_warp(lowered, TINY_H, TINY_W)
+        graph.write(lowered, tmp_path / f"{label}.param", tmp_path / f"{label}.bin")
+        with NcnnSession(tmp_path / f"{label}.param", tmp_path / f"{label}.bin", threads=1) as session:
+            outputs.append(session.run(inputs)["out0"])
+    assert metrics.compare(outputs[1], outputs[0])["psnr_db"] >= INT8_PSNR_BOUND_DB
+
+
+def test_split_shared_blobs_gives_every_blob_one_reader():
+    model = Model([
+        Layer("Input", "in0", [], ["a"]),
+        Layer("Input", "in1", [], ["b"]),
+        Layer("Split", "s", ["b"], ["b0", "b1"]),
+        Layer("rife.Warp", "w0", ["a", "b0"], ["c"]),
+        Layer("rife.Warp", "w1", ["a", "b0"], ["d"]),
+        Layer("BinaryOp", "add", ["c", "d"], ["e"], {0: "0"}),
+        Layer("BinaryOp", "mul", ["e", "b1"], ["out0"], {0: "2"}),
+    ])
+    assert passes.split_shared_blobs(model) == 2
+    assert model.layer("w0").inputs == ["a_split_0", "b0"] and model.layer("w1").inputs == ["a_split_1", "b0_1"]
+    assert model.layers[1].type == "Split" and model.layers[1].outputs == ["a_split_0", "a_split_1"]
+    assert model.layer("s").outputs == ["b0", "b0_1", "b1"]  # an existing Split grows instead of a second one
+    assert passes.split_shared_blobs(model) == 0
+
+
+def test_v46_model_is_byte_identical_to_the_v46_only_implementation(pnnx_model, tmp_path):
+    """The rife.Warp model of the default config at 64x96, as the v4.6-only IFNet produced it (sha256 taken
+    before the model family existed; same torch and pnnx pins)."""
+    import hashlib
+
+    assert (TINY_H, TINY_W) == (64, 96)
+    model = graph.read(*pnnx_model)
+    passes.rewrite_warp(model)
+    passes.fold_channel_scales(model)
+    assert hashlib.sha256(model.param_text().encode()).hexdigest() == (
+        "5d998e153073842d1a9881c588a8104f230dea76be6b54b9ba85cb3c82a79437")
+    assert hashlib.sha256(model.bin_bytes()).hexdigest() == (
+        "21fd2a9427658863626747bd424e3b23fe2973c4ef0e919812c62157c67bd960")
+    assert np.isfinite(np.concatenate([w.as_float32().ravel() for l in model.layers for w in l.weights])).all()
+
+
+@pytest.mark.parametrize("name, any_size", [("rife-v4.7", False), ("rife-v4.26-heavy", True)])
+def test_onnx_export_of_other_versions_matches_pytorch(name, any_size, converted, tmp_path):
+    """Fixed-size ONNX (the ncnn branch's check) and the any-size ONNX the MNN branch converts, whose
+    warps of encoder features must follow the runtime shape too."""
+    from rifebuild.evaluate.runtimes import run_onnx, run_torch
+    from rifebuild.export.trace import export_onnx
+
+    result = converted(name)
+    sizes = check_sizes(result.version.arch.padding)
+    export_onnx(result.net, *sizes[0], 17, tmp_path / "m.onnx", any_size=any_size)
+    for h, w in sizes if any_size else sizes[:1]:
+        inputs = fixed_inputs(h, w, seed=2, timestep=0.7)
+        err = np.abs(run_onnx(tmp_path / "m.onnx", inputs, threads=1) - run_torch(result.net, inputs)).max()
+        assert err <= 1e-4, f"{name} ONNX at {h}x{w}: {err}"
