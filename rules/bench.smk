@@ -60,15 +60,6 @@ BENCH_SIZES = list(
 )
 
 
-def all_cores(wildcards):
-    """Every core of the run (--cores): held by the bench job, so no other job runs beside it. 1 where
-    there is no core count (snakemake --report or --lint, which run no job)."""
-    try:
-        return workflow.cores
-    except WorkflowError:
-        return 1
-
-
 rule bench:
     input:
         **BENCH_INPUTS,

@@ -80,12 +80,12 @@ def load(runtime: str, model: str, height: int, width: int, threads: int) -> tup
         session = NcnnSession(model / "flownet.param", model / "flownet.bin", threads)
         return (lambda: session.run(feed)), ncnn.__version__
     if runtime == "mnn":
-        import MNN
+        from importlib.metadata import version
 
         from rifebuild.evaluate.mnn_runtime import forward, load_module
 
         module = load_module(model, threads)
-        return (lambda: forward(module, feed)), getattr(MNN, "version", lambda: "?")()
+        return (lambda: forward(module, feed)), version("mnn")
     raise BenchError(f"unknown benchmark runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
 
 
