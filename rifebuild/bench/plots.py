@@ -99,6 +99,11 @@ def quality_figure(bench: dict, path: Path | str) -> None:
                 for x, y, key in points:
                     ax.annotate(key, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6.5)
                 ax.set_title(f"{size}, {t} thread{'s' if t > 1 else ''}")
+                ax.ticklabel_format(axis="y", useOffset=False)
+                if points:  # at least 0.5 dB tall: near-equal scores stay readable instead of a 1e-3 axis
+                    lo, hi = min(p[1] for p in points), max(p[1] for p in points)
+                    pad = max(0.25, (hi - lo) * 0.15)
+                    ax.set_ylim(lo - pad, hi + pad)
                 ax.set_xlabel("median ms per frame")
                 ax.set_ylabel(f"PSNR vs ground truth, dB ({', '.join(resolutions)})")
                 ax.legend(loc="lower right", fontsize=7)

@@ -71,7 +71,8 @@ def markdown(bench: dict, phone: dict, figures: dict[str, str]) -> list[str]:
             + ", ".join(f"{g:.1f} GFLOP/s with {t} thread{'s' if int(t) > 1 else ''}"
                         for t, g in bench["sgemm"]["peak_gflop_per_s"].items())
             + ". GFLOP/s = the model's FLOPs / median; % of peak = GFLOP/s / that peak (int8 variants: fp32-equivalent "
-              "work per second).", ""]
+              "work per second; above 100%: the runtime computes less than the nominal count, e.g. Winograd "
+              "convolutions).", ""]
     ratios = int8_vs_fp32(bench)
     if ratios:
         out += [f"rife-bench int8 vs fp32, same rounds: {', '.join(ratios)}.", ""]
