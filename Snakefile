@@ -20,6 +20,9 @@ use_this_checkout(workflow.basedir)
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
+report: "rules/captions/workflow.rst"
+
+
 try:
     config.update(validate(config))
 except ConfigError as exc:
@@ -41,6 +44,7 @@ include: "rules/calibration.smk"
 include: "rules/int8.smk"
 include: "rules/mnn.smk"
 include: "rules/native.smk"
+include: "rules/bench.smk"
 include: "rules/report.smk"
 
 

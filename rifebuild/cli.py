@@ -13,7 +13,7 @@ import sys
 from rifebuild.core import threads
 from rifebuild.core.errors import RifeBuildError
 
-STAGES = ("checkpoint", "export", "evaluate", "ncnn", "calibration", "int8", "mnn", "native", "report")
+STAGES = ("checkpoint", "export", "evaluate", "ncnn", "calibration", "int8", "mnn", "native", "bench", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -66,3 +66,12 @@ MNN_EVAL = config["mnn"]["eval_dir"] or f"{CALIBRATION_DATA}/evaluation/{CAL_RES
 def calibration_source(wildcards):
     """Every file of a calibration frames folder, so a changed frame re-runs what depends on it."""
     return source_files(config["calibration"]["data"])
+
+
+def all_cores(wildcards):
+    """Every core of the run (--cores): the bench job holds them all, so no other job runs beside it.
+    1 where there is no core count (snakemake --report or --lint, which run no job)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1

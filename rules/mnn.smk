@@ -100,26 +100,3 @@ rule mnn_int8:
         " --out={output.model:q} --config-out={output.config:q} --feature-method={params.feature:q}"
         " --weight-method={params.weight:q} --batch-size={params.batch:q} --tool-log={log.tool:q}"
         " {params.skip:q} > {log.job:q} 2>&1"
-
-
-rule mnn_latency:
-    input:
-        model=f"{MNN}/{{mnn_name}}.mnn",
-        code=code_files("mnn"),
-    output:
-        f"{MNN}/{{mnn_name}}.latency.json",
-    log:
-        "logs/mnn/latency-{mnn_name}.log",
-    benchmark:
-        f"{BENCH}/mnn/latency-{{mnn_name}}.tsv"
-    wildcard_constraints:
-        mnn_name=r"flownet(-fp16|-wq8|-int8)?",
-    conda:
-        "../envs/rifebuild.yaml"
-    threads: config["mnn"]["bench"]["threads"]
-    params:
-        resolution="{}x{}".format(*config["mnn"]["bench"]["size"]),
-        runs=config["mnn"]["bench"]["runs"],
-    shell:
-        "rifebuild --threads={threads} mnn latency --model={input.model:q} --resolution={params.resolution:q}"
-        " --runs={params.runs:q} --out={output:q} > {log:q} 2>&1"

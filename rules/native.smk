@@ -1,11 +1,8 @@
 # Native runtime: ncnn source -> slim static libncnn + rife-bench per target -> numeric checks
-# (vs PyTorch; linux-arm64 under qemu vs host) and latency. CMake build trees are kept under
-# native.build_dir (incremental re-runs; `make clean` removes them).
+# (vs PyTorch; linux-arm64 under qemu vs host); rules/bench.smk times them. CMake build trees are
+# kept under native.build_dir (incremental re-runs; `make clean` removes them).
 NATIVE = config["native"]
 NATIVE_SRC_DIR = f"{NATIVE['build_dir']}/src-{NATIVE['ncnn_sha256'][:12]}"
-NATIVE_BENCH_RES = "{}x{}".format(*NATIVE["bench"]["size"])
-# The ncnn-Python baseline needs a stock (GridSample) model baked at the benchmark size.
-NATIVE_STOCK = f"{NCNN}-stock-{NATIVE_BENCH_RES}"
 CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
 
 
@@ -127,67 +124,3 @@ rule native_cross_check:
         "rifebuild native cross-check --host-bin={input.host:q} --bin={input.bench:q}"
         " --target={wildcards.native_target:q} --model={params.model:q} --precision={params.precision:q}"
         " --min-psnr={params.min_psnr:q} --out={output:q} > {log:q} 2>&1"
-
-
-rule native_bench:
-    input:
-        bench="results/native/host/rife-bench",
-        param=f"{NCNN}/flownet.param",
-        bin=f"{NCNN}/flownet.bin",
-        stock=multiext(f"{NATIVE_STOCK}/flownet", ".param", ".bin"),
-        code=code_files("native"),
-    output:
-        "results/native/host/bench.json",
-    log:
-        "logs/native/host.bench.log",
-    benchmark:
-        f"{BENCH}/native/host.bench.tsv"
-    conda:
-        "../envs/rifebuild.yaml"
-    threads: max(NATIVE["bench"]["threads"])
-    params:
-        model=lambda wildcards, input: os.path.dirname(input.param),
-        stock=lambda wildcards, input: os.path.dirname(input.stock[0]),
-        height=NATIVE["bench"]["size"][0],
-        width=NATIVE["bench"]["size"][1],
-        warmup=NATIVE["bench"]["warmup"],
-        loops=NATIVE["bench"]["loops"],
-        rounds=NATIVE["bench"]["rounds"],
-        threads=NATIVE["bench"]["threads"],
-    shell:
-        "rifebuild native bench --bin={input.bench:q} --model={params.model:q} --stock-model={params.stock:q}"
-        " --height={params.height:q} --width={params.width:q} --warmup={params.warmup:q} --loops={params.loops:q}"
-        " --rounds={params.rounds:q} --out={output:q} --bench-threads {params.threads:q} > {log:q} 2>&1"
-
-
-rule native_bench_int8:
-    input:
-        bench="results/native/host/rife-bench",
-        param=f"{INT8}/flownet.param",
-        bin=f"{INT8}/flownet.bin",
-        fp32_param=f"{NCNN}/flownet.param",
-        fp32_bin=f"{NCNN}/flownet.bin",
-        code=code_files("native"),
-    output:
-        "results/native/host/bench-int8.json",
-    log:
-        "logs/native/host.bench-int8.log",
-    benchmark:
-        f"{BENCH}/native/host.bench-int8.tsv"
-    conda:
-        "../envs/rifebuild.yaml"
-    threads: max(NATIVE["bench"]["threads"])
-    params:
-        model=lambda wildcards, input: os.path.dirname(input.param),
-        baseline=lambda wildcards, input: os.path.dirname(input.fp32_param),
-        height=NATIVE["bench"]["size"][0],
-        width=NATIVE["bench"]["size"][1],
-        warmup=NATIVE["bench"]["warmup"],
-        loops=NATIVE["bench"]["loops"],
-        rounds=NATIVE["bench"]["rounds"],
-        threads=NATIVE["bench"]["threads"],
-    shell:
-        "rifebuild native bench --bin={input.bench:q} --model={params.model:q} --precision=int8"
-        " --baseline-model={params.baseline:q} --height={params.height:q} --width={params.width:q}"
-        " --warmup={params.warmup:q} --loops={params.loops:q} --rounds={params.rounds:q} --out={output:q}"
-        " --bench-threads {params.threads:q} > {log:q} 2>&1"

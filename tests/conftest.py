@@ -1,4 +1,5 @@
-"""Shared fixtures: a synthetic checkpoint and its real pnnx conversion at a tiny size."""
+"""Shared fixtures: a synthetic checkpoint and its real pnnx conversion at a tiny size; the native
+rife-bench builds (host, linux-arm64) and a weightless model with the RIFE interface."""
 from __future__ import annotations
 
 import os
@@ -6,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from rifebuild.bench.matrix import BY_KEY
 from rifebuild.checkpoint import load as weights
+from rifebuild.core.config import validate
 from rifebuild.export import trace as export
+from rifebuild.native import build as native_build
+from rifebuild.native import source as native_source
+from rifebuild.native.source import SourceError
 from rifebuild.ncnn import pnnx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,3 +48,74 @@ def pnnx_model(tmp_path_factory, net) -> tuple[Path, Path]:
     export.export_torchscript(net, TINY_H, TINY_W, work / "flownet.pt")
     pnnx.convert_with_pnnx(work / "flownet.pt", TINY_H, TINY_W, work / "flownet.param", work / "flownet.bin")
     return work / "flownet.param", work / "flownet.bin"
+
+
+BUILD_DIR = Path(os.environ.get("RIFE_NATIVE_BUILD_DIR", REPO / "build/native"))
+
+# A weightless model with the RIFE interface: out0 = in0 + (in1 - in0) * t.
+BLEND_PARAM = """7767517
+7 8
+Input in0 0 1 in0
+Input in1 0 1 in1
+Input in2 0 1 in2
+Split split_0 1 2 in0 a0 a1
+BinaryOp sub_0 2 1 in1 a0 d 0=1
+BinaryOp mul_0 2 1 d in2 dt 0=2
+BinaryOp add_0 2 1 a1 dt out0 0=0
+"""
+
+
+@pytest.fixture(scope="session")
+def ncnn_root():
+    try:
+        return native_source.ncnn_source_root({**default_config(), "build_dir": BUILD_DIR})
+    except SourceError as exc:
+        skip_unless_ci(f"ncnn source unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def binaries(ncnn_root, tmp_path_factory):
+    """rife-bench for host and linux-arm64, built into the shared build dir (fast when cached)."""
+    out = tmp_path_factory.mktemp("native")
+    cfg = default_config()
+    bins = {}
+    for target in ("host", "linux-arm64"):
+        bins[target] = out / target / "rife-bench"
+        native_build.build_target(target, ncnn_root, cfg["ncnn_version"], bins[target], BUILD_DIR, jobs=cfg["jobs"])
+    return bins
+
+
+@pytest.fixture()
+def blend_model(tmp_path):
+    (tmp_path / "flownet.param").write_text(BLEND_PARAM)
+    (tmp_path / "flownet.bin").write_bytes(b"")
+    return tmp_path
+
+
+def default_config() -> dict:
+    return validate({})["native"]
+
+
+def bench_record(scale: float = 1.0, all_cores_held: bool = True) -> dict:
+    """A bench.json as rifebuild.bench.suite writes it, with made-up numbers (`scale` scales them)."""
+    results = []
+    for size in ("736x1280", "256x448"):
+        for t in (1, 2):
+            for i, key in enumerate(["pytorch", "ncnn-python", "rife-bench-fp32", "rife-bench-int8", "mnn-fp16"]):
+                ms = scale * (100.0 + 40 * i) * (4 if size == "736x1280" else 1) / t
+                results.append({"variant": key, "label": BY_KEY[key].label, "size": size, "threads": t,
+                                "median_ms": ms, "p90_ms": ms * 1.1, "min_ms": ms * 0.95, "n": 5, "peak_rss_mb": 300.0,
+                                "ratio_vs_baseline": round(ms / (scale * 180.0 * (4 if size == "736x1280" else 1) / t), 3),
+                                "gflop_per_s": 50.0, "fraction_of_peak": 0.25})
+    return {"sizes": ["736x1280", "256x448"], "results": results, "warmup": 1, "rounds": 5,
+            "window": {"start": 100.0, "end": 280.0}, "machine": {"cpu": "Test CPU", "cpus_available": 2},
+            "exclusive": {"job_threads": 2 if all_cores_held else 1, "cores": 2, "all_cores_held": all_cores_held},
+            "flops": {"736x1280": 79.03e9, "256x448": 9.62e9},
+            "sgemm": {"n": 2048, "peak_gflop_per_s": {"1": 100.0, "2": 190.0}},
+            "not_run": [{"variant": "mnn-int8", "label": "MNN int8 (offline quantizer)", "size": "256x448",
+                         "reason": "not built in this configuration"}],
+            "artifacts": [{"artifact": "checkpoint", "bytes": 21_000_000}, {"artifact": "ncnn-int8", "bytes": 6_000_000}],
+            "quality": {"pytorch": {"psnr_db": 30.0, "resolution": "256x448"},
+                        "rife-bench-fp32": {"psnr_db": 30.0, "resolution": "256x448"},
+                        "rife-bench-int8": {"psnr_db": 29.0, "resolution": "256x448"},
+                        "mnn-fp16": {"psnr_db": 29.5, "resolution": "256x448"}}}

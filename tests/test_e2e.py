@@ -26,18 +26,27 @@ TINY_CONFIG = {
     "calibration": {"resolution": [64, 96], "calibration_size": 2, "evaluation_size": 1, "max_motion": 3},
     "int8": {"sensitivity_frames": 1, "sensitivity_keep_float": 1},
     # The native build is shared with tests/test_native.py (absolute build_dir): cold once per machine.
-    "native": {"targets": ["host", "linux-arm64"], "build_dir": str(REPO / "build" / "native"),
-               "bench": {"size": [64, 96], "threads": [1], "warmup": 0, "loops": 1}},
-    "mnn": {"bench": {"size": [64, 96], "runs": 2}},
+    "native": {"targets": ["host", "linux-arm64"], "build_dir": str(REPO / "build" / "native")},
+    # The benchmark at the export size only, 1 and 2 threads, 2 rounds; the "phone" is the stand-in adb
+    # (tests/standin/adb) running the real linux-arm64 rife-bench under qemu.
+    "bench": {"sizes": [], "threads": [1, "all"], "warmup": 1, "rounds": 2, "adb_serial": "emulator-5554",
+              "phone": {"threads": [1], "rounds": 1, "loops": 1}},
 }
+STANDIN = REPO / "tests" / "standin"
+
+
+def workflow_env(workdir: Path) -> dict:
+    """This Python's venv first (the `rifebuild` command), then the stand-in adb, whose "device" is a
+    folder in the working directory."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), str(STANDIN), os.environ["PATH"]])
+    return {**os.environ, "PATH": path, "FAKE_ADB_ROOT": str(workdir / "device")}
 
 
 def snakemake(workdir: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     # cwd=REPO: like a user in the checkout, so the workflow profile (profiles/default) applies.
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, **kwargs)
+    return subprocess.run(cmd, capture_output=True, text=True, env=workflow_env(workdir), cwd=REPO, **kwargs)
 
 
 def make_workdir(tmp_path: Path, **overrides) -> Path:
@@ -79,8 +88,6 @@ def test_native_outputs(finished_run):
     verify = json.loads((native / "host" / "verify.json").read_text())
     assert verify["checks"] and all(c["max_abs_err"] <= 1e-3 for c in verify["checks"])
     assert json.loads((native / "linux-arm64" / "cross_check.json").read_text())["checks"][0]["max_abs_err"] <= 1e-3
-    bench = json.loads((native / "host" / "bench.json").read_text())
-    assert bench["rife_bench"][0]["median_ms"] > 0 and bench["ncnn_python"][0]["median_ms"] > 0
 
 
 def test_native_runs_the_int8_model(finished_run):
@@ -91,9 +98,6 @@ def test_native_runs_the_int8_model(finished_run):
     assert all(c["psnr_db"] >= 30 for c in verify["checks"])
     cross = json.loads((native / "linux-arm64" / "cross_check-int8.json").read_text())
     assert cross["passed"] and cross["checks"][0]["psnr_db"] >= 30
-    bench = json.loads((native / "host" / "bench-int8.json").read_text())
-    assert bench["rife_bench"][0]["median_ms"] > 0 and bench["ratio_vs_fp32"][0] > 0
-    assert bench["rife_bench"][0]["rounds"] == 3  # int8 and fp32 took turns (native.bench.rounds)
 
 
 def test_report_covers_every_artifact(finished_run):
@@ -106,13 +110,14 @@ def test_report_covers_every_artifact(finished_run):
     int8 = report["artifacts"][keys.index("ncnn-int8")]
     assert 0 < int8["size_vs_ncnn_fp32"] < 0.35 and set(int8["vs_pytorch"]) == {"64x96", "96x128"}
     assert int8["vs_ground_truth"]["64x96"]["psnr_db"] > 0
-    models = [row["model"] for row in report["latency"]]
-    assert "ncnn int8 (rife-bench, rife.Warp)" in models and sum(m.startswith("MNN") for m in models) == 4
-    assert next(r for r in report["latency"] if r["model"].startswith("ncnn int8"))["ratio_vs_fp32"] > 0
+    timed = {r["variant"] for r in report["benchmark"]["record"]["results"]}
+    assert "rife-bench-int8" in timed and sum(v.startswith("mnn-") for v in timed) == 4
     assert {(c["target"], c["precision"]) for c in report["native_checks"] if c["check"] == "vs host binary"} == {
         ("linux-arm64", "fp32"), ("linux-arm64", "int8")}
     text = (results / "report.md").read_text()
     assert text.startswith("# rife-v4.6 build report") and "| ncnn int8 (rife.Warp) ¹ |" in text and "## int8" in text
+    for figure in ("latency", "quality", "size"):
+        assert f"(bench/{figure}.png)" in text and (results / "bench" / f"{figure}.png").exists()
 
 
 def test_mnn_outputs(finished_run):
@@ -145,7 +150,7 @@ def test_artifacts_are_deterministic(finished_run, tmp_path):
 
 def test_interrupted_run_is_recovered_by_rerunning(tmp_path):
     workdir = make_workdir(tmp_path)
-    cmd_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cmd_env = workflow_env(workdir)
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--configfile", str(workdir / "config.yaml"), "--cores", "2"]
     # SIGINT back to its default in the child: a test run started in the background (`cmd &` in a
@@ -249,3 +254,61 @@ def test_bad_calibration_data_fails_with_one_sentence(tmp_path):
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "calibration.data" in out and "is not an existing directory" in out and "Traceback" not in out
+
+
+def test_benchmark_times_every_variant_in_turns(finished_run):
+    bench = json.loads((finished_run / "results" / "bench" / "bench.json").read_text())
+    rows = {(r["variant"], r["threads"]): r for r in bench["results"]}
+    variants = ["pytorch", "onnxruntime", "ncnn-python", "rife-bench-fp32", "rife-bench-fp16", "rife-bench-int8",
+                "mnn-fp32", "mnn-fp16", "mnn-wq8", "mnn-int8"]
+    assert set(rows) == {(v, t) for v in variants for t in (1, 2)} and bench["not_run"] == []
+    for row in rows.values():
+        assert row["size"] == "64x96" and row["n"] == 2 and 0 < row["min_ms"] <= row["median_ms"] <= row["p90_ms"]
+        assert row["peak_rss_mb"] > 0 and row["gflop_per_s"] > 0 and 0 < row["fraction_of_peak"]
+    assert rows[("rife-bench-fp32", 1)]["ratio_vs_baseline"] == 1.0 and rows[("rife-bench-int8", 2)]["ratio_vs_baseline"] > 0
+    assert bench["flops"]["64x96"] == pytest.approx(9.6213e9 * (64 * 96) / (256 * 448), rel=0.02)
+    assert set(bench["sgemm"]["peak_gflop_per_s"]) == {"1", "2"}
+    assert {"pytorch", "rife-bench-fp32", "rife-bench-int8", "mnn-int8"} <= set(bench["quality"])
+    assert bench["exclusive"] == {"job_threads": 2, "cores": 2, "all_cores_held": True}
+    phone = json.loads((finished_run / "results" / "bench" / "phone.json").read_text())
+    assert phone["device"]["model"] == "qemu stand-in" and phone["binary"] == "linux-arm64"
+    assert sorted(r["precision"] for r in phone["results"]) == ["fp16", "fp32", "int8"]
+    assert all(r["target"] == "linux-arm64" and r["median_ms"] > 0 for r in phone["results"])
+    assert "### Phone (adb)" in (finished_run / "results" / "report.md").read_text()
+
+
+def test_benchmark_window_overlaps_no_other_job(finished_run):
+    """Snakemake's own start/end times of every job of the run (.snakemake/metadata) against the bench
+    job's and the timed window the stage recorded: nothing else was working meanwhile."""
+    jobs = []
+    for path in (finished_run / ".snakemake" / "metadata").iterdir():
+        record = json.loads(path.read_text())
+        jobs.append((record["rule"], record["starttime"], record["endtime"]))
+    bench_job = next((s, e) for rule, s, e in jobs if rule == "bench")
+    window = json.loads((finished_run / "results" / "bench" / "bench.json").read_text())["window"]
+    assert bench_job[0] <= window["start"] < window["end"] <= bench_job[1]
+    others = {(rule, s, e) for rule, s, e in jobs if rule != "bench"}
+    assert len({rule for rule, _, _ in others}) > 20
+    overlapping = [(rule, s, e) for rule, s, e in others if s < bench_job[1] and e > bench_job[0]]
+    assert overlapping == [], f"jobs working during the benchmark {bench_job}: {overlapping}"
+    assert all(s >= bench_job[1] for rule, s, _ in others if rule in ("bench_plots", "report"))
+
+
+def test_snakemake_html_report_has_the_figures_and_tables(finished_run):
+    proc = snakemake(finished_run, "--report", str(finished_run / "report.html"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (finished_run / "report.html").read_text()
+    import base64
+
+    for name in ("latency.png", "quality.png", "size.png"):
+        data = base64.b64encode((finished_run / "results" / "bench" / name).read_bytes()).decode()
+        assert data in html, name
+    assert "latency.tsv" in html and "phone.tsv" in html and "Pareto front" in html
+
+
+def test_figures_are_redrawn_byte_identical(finished_run):
+    bench = finished_run / "results" / "bench"
+    before = {p.name: p.read_bytes() for p in bench.glob("*.png")}
+    proc = snakemake(finished_run, "--forcerun", "bench_plots", "--", "results/bench/latency.png")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {p.name: p.read_bytes() for p in bench.glob("*.png")} == before and len(before) == 3

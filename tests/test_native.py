@@ -2,28 +2,19 @@
 the rife.Warp layer against torch grid_sample, the qemu run, rife-bench's error paths."""
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import skip_unless_ci
+from conftest import BUILD_DIR, default_config
 
-from rifebuild.core.config import validate
 from rifebuild.core.errors import NativeError, VerificationError
-from rifebuild.native import bench as native_bench
 from rifebuild.native import build as native_build
 from rifebuild.native import check as native_check
 from rifebuild.native import run as native_run
-from rifebuild.native import source as native_source
 from rifebuild.native import targets as native_targets
-from rifebuild.native.source import SourceError
-
-REPO = Path(__file__).resolve().parent.parent
-BUILD_DIR = Path(os.environ.get("RIFE_NATIVE_BUILD_DIR", REPO / "build/native"))
 
 WARP_PARAM = """7767517
 3 3
@@ -32,51 +23,12 @@ Input flow 0 1 flow
 rife.Warp warp_0 2 1 image flow out0
 """
 
-# A weightless model with the RIFE interface: out0 = in0 + (in1 - in0) * t.
-BLEND_PARAM = """7767517
-7 8
-Input in0 0 1 in0
-Input in1 0 1 in1
-Input in2 0 1 in2
-Split split_0 1 2 in0 a0 a1
-BinaryOp sub_0 2 1 in1 a0 d 0=1
-BinaryOp mul_0 2 1 d in2 dt 0=2
-BinaryOp add_0 2 1 a1 dt out0 0=0
-"""
-
-
-@pytest.fixture(scope="session")
-def ncnn_root():
-    try:
-        return native_source.ncnn_source_root({**default_config(), "build_dir": BUILD_DIR})
-    except SourceError as exc:
-        skip_unless_ci(f"ncnn source unavailable: {exc}")
-
-
-@pytest.fixture(scope="session")
-def binaries(ncnn_root, tmp_path_factory):
-    """rife-bench for host and linux-arm64, built into the shared build dir (fast when cached)."""
-    out = tmp_path_factory.mktemp("native")
-    cfg = default_config()
-    bins = {}
-    for target in ("host", "linux-arm64"):
-        bins[target] = out / target / "rife-bench"
-        native_build.build_target(target, ncnn_root, cfg["ncnn_version"], bins[target], BUILD_DIR, jobs=cfg["jobs"])
-    return bins
-
 
 @pytest.fixture(scope="session")
 def warp_param(tmp_path_factory):
     path = tmp_path_factory.mktemp("warp") / "warp.param"
     path.write_text(WARP_PARAM)
     return path
-
-
-@pytest.fixture()
-def blend_model(tmp_path):
-    (tmp_path / "flownet.param").write_text(BLEND_PARAM)
-    (tmp_path / "flownet.bin").write_bytes(b"")
-    return tmp_path
 
 
 def _warp_inputs(c=3, h=37, w=45, seed=0):
@@ -175,7 +127,7 @@ def test_linux_arm64_under_qemu_matches_host(binaries, warp_param, blend_model):
                       runner=native_targets.runner_for("linux-arm64"), threads=2)
     assert np.abs(arm - host).max() <= 1e-3
     assert np.abs(arm - _torch_warp(image, flow)).max() <= 1e-5
-    rec = native_bench.bench(binaries["linux-arm64"], blend_model, 64, 32, loops=1, runner=native_targets.runner_for("linux-arm64"))
+    rec = native_run.bench(binaries["linux-arm64"], blend_model, 64, 32, loops=1, runner=native_targets.runner_for("linux-arm64"))
     assert rec["target"] == "linux-arm64"
 
 
@@ -197,19 +149,19 @@ def test_interpolate_pads_and_crops(binaries, blend_model, tmp_path):
 
 
 def test_bench_json(binaries, blend_model):
-    rec = native_bench.bench(binaries["host"], blend_model, 64, 32, threads=2, warmup=1, loops=3)
+    rec = native_run.bench(binaries["host"], blend_model, 64, 32, threads=2, warmup=1, loops=3)
     assert len(rec["latency_ms"]) == 3 == len(rec["cpu_ms"]) and rec["min_ms"] <= rec["median_ms"]
     assert rec["target"] == "host" and rec["ncnn_version"] == "1.0.20261020" and rec["peak_rss_kb"] > 0
 
 
 def test_error_missing_model(binaries, tmp_path):
     with pytest.raises(NativeError, match=r"model file .*flownet.param not found"):
-        native_bench.bench(binaries["host"], tmp_path, 64, 32)
+        native_run.bench(binaries["host"], tmp_path, 64, 32)
 
 
 def test_error_size_not_multiple_of_32(binaries, blend_model):
     with pytest.raises(NativeError, match="multiples of 32"):
-        native_bench.bench(binaries["host"], blend_model, 100, 32)
+        native_run.bench(binaries["host"], blend_model, 100, 32)
     with pytest.raises(NativeError, match="multiples of 32"):
         x = np.zeros((3, 30, 32), np.float32)
         native_run.dump(binaries["host"], {"in0": x, "in1": x, "in2": x[:1]}, model_dir=blend_model)
@@ -245,10 +197,6 @@ def test_error_unknown_input_blob(binaries, warp_param):
     x = np.zeros((2, 4, 4), np.float32)
     with pytest.raises(NativeError, match="no input blob named 'flw'"):
         native_run.dump(binaries["host"], {"image": x, "flw": x}, param=warp_param)
-
-
-def default_config() -> dict:
-    return validate({})["native"]
 
 
 def test_native_gates_fail_and_write_no_record(binaries, blend_model, tmp_path):

@@ -2,7 +2,6 @@
 import pytest
 
 from rifebuild.core.errors import NativeError
-from rifebuild.native import bench as native_bench
 from rifebuild.native import profile as native_profile
 from rifebuild.native import targets as native_targets
 
@@ -56,24 +55,6 @@ def test_profiling_variant_is_a_separate_build():
     prof = native_targets.profiling_variant(host)
     assert prof.name == "host-profile" and prof.cmake_args == host.cmake_args
     assert prof.ncnn_options["NCNN_BENCHMARK"] == "ON" and "NCNN_BENCHMARK" not in host.ncnn_options
-
-
-def test_bench_alternates_model_and_baselines_and_pools(monkeypatch):
-    calls = []
-
-    def fake_bench(binary, model_dir, width, height, threads, warmup, loops, precision, runner):
-        calls.append((str(model_dir), threads, precision))
-        ms = 10.0 * (1 + len(calls))
-        return {"latency_ms": [ms, ms + 1], "cpu_ms": [ms, ms], "median_ms": ms + 0.5, "min_ms": ms,
-                "peak_rss_kb": len(calls)}
-
-    monkeypatch.setattr(native_bench, "bench", fake_bench)
-    rec = native_bench.bench_alternating("rb", "int8", 96, 64, [1, 2], 0, 2, 2, "int8", baseline_dir="fp32")
-    assert calls == [("int8", 1, "int8"), ("fp32", 1, "fp32"), ("int8", 2, "int8"), ("fp32", 2, "fp32")] * 2
-    one_thread = rec["rife_bench"][0]
-    assert one_thread["latency_ms"] == [20.0, 21.0, 60.0, 61.0] and one_thread["median_ms"] == 40.5
-    assert one_thread["rounds"] == 2 and one_thread["loops"] == 4 and one_thread["peak_rss_kb"] == 5
-    assert rec["ratio_vs_fp32"][0] == round(40.5 / rec["fp32_baseline"][0]["median_ms"], 3)
 
 
 def test_profile_of_a_missing_binary_or_model_is_one_sentence(tmp_path):

@@ -2,7 +2,9 @@
 import json
 
 import pytest
+from conftest import bench_record
 
+from rifebuild.bench.adb import NO_DEVICE
 from rifebuild.cli import main
 from rifebuild.evaluate.record import validate
 from rifebuild.report import page as report
@@ -24,6 +26,7 @@ def _record(precision, checks, ground_truth=(), runtime="ncnn (Python package)")
 
 def _write(tmp_path, name, obj=None, size=None):
     path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     if size is not None:
         path.write_bytes(b"\0" * size)
     else:
@@ -44,11 +47,6 @@ def roles(tmp_path):
                    [_gt("artifact", 33.6), _gt("ncnn-fp32", 33.7), _gt("pytorch", 33.71)])
     native8 = _record("int8", [_check([64, 96], 8e-3, 66.0, bound={"min_psnr_db": 30.0})],
                       runtime="rife-bench (host, C++ rife.Warp)")
-    bench8 = {"rife_bench": [{"threads": 2, "height": 736, "width": 1280, "median_ms": 374.0, "min_ms": 356.0,
-                              "latency_ms": [374.0] * 15}],
-              "fp32_baseline": [{"threads": 2, "height": 736, "width": 1280, "median_ms": 445.0, "min_ms": 394.0,
-                                 "latency_ms": [445.0] * 15}],
-              "ratio_vs_fp32": [0.84]}
     cross = _record("fp32", [_check([64, 64], 1.7e-4, 92.8, "host")], runtime="rife-bench (linux-arm64)")
     return {
         "checkpoint": _write(tmp_path, "flownet.pkl", size=1000),
@@ -61,7 +59,9 @@ def roles(tmp_path):
         "ncnn-int8.sensitivity": _write(tmp_path, "sens.tsv", "rank\tlayer\tpsnr_db_vs_fp32\tkept_float\n"
                                         "1\tc\t52.9\t1\n2\ta\t60.0\t0\n"),
         "native-host.verify-int8": _write(tmp_path, "native8.json", native8),
-        "native-host.bench-int8": _write(tmp_path, "bench8.json", bench8),
+        "bench": _write(tmp_path, "bench.json", bench_record()),
+        "bench.phone": _write(tmp_path, "phone.json", {"device": None, "note": NO_DEVICE, "results": []}),
+        "bench.latency-figure": _write(tmp_path, "figs/latency.png", size=10),
         "native-linux-arm64.cross_check": _write(tmp_path, "cross.json", cross),
     }
 
@@ -83,20 +83,28 @@ def test_rows_from_records(roles):
     assert arts["ncnn-int8"]["size_vs_ncnn_fp32"] == round(111 / 400, 4)
     assert arts["ncnn-int8"]["vs_pytorch"] == {"64x96": {"psnr_db": 66.0, "max_abs_err": 8e-3, "ssim": 0.999}}  # rife-bench
     assert arts["ncnn-int8"]["vs_fp32_ncnn"]["64x96"]["psnr_db"] == 50.1
-    (lat,) = rep["latency"]
-    assert lat["ratio_vs_fp32"] == 0.84 and lat["fp32_median_ms_same_run"] == 445.0 and lat["runs"] == 15
+    assert rep["benchmark"]["record"]["results"][0]["variant"] == "pytorch"
     assert rep["native_checks"][0]["check"] == "vs PyTorch" and rep["native_checks"][1]["target"] == "linux-arm64"
     assert rep["int8"]["most_sensitive"][0] == {"layer": "c", "psnr_db_vs_fp32": 52.9}
     text = report.render_markdown(rep)
     assert "| ncnn int8 (rife.Warp) ¹ | 0.00 | 27.8% | 66.0 dB (8.0e-03) | – | 33.60 dB / 0.9600 | yes |" in text
     assert "2 Convolutions int8, float: c; 1 requantize fusions; weights 27.8% of fp32." in text
+    assert "## Benchmark (this machine)" in text and "rife-bench int8 vs fp32, same rounds: 1.222x" in text
+    assert "### Phone (adb)" in text and "no device configured" in text
+
+
+def test_figures_are_linked_relative_to_the_markdown(roles, tmp_path):
+    parsed = report.parse_roles([f"{k}={v}" for k, v in roles.items()])
+    rep = report.build_report(parsed, "m", md_dir=tmp_path)
+    assert rep["benchmark"]["figures"] == {"latency": "figs/latency.png"}
+    assert "![latency per variant and thread count](figs/latency.png)" in report.render_markdown(rep)
 
 
 def test_partial_inputs_give_partial_report(roles):
     rep = report.build_report(report.parse_roles([f"ncnn-fp32.verify={roles['ncnn-fp32.verify']}"]), "m")
     assert [a["key"] for a in rep["artifacts"]] == ["ncnn-fp32"] and rep["artifacts"][0]["bytes"] is None
     text = report.render_markdown(rep)
-    assert "## Latency" not in text and "## int8" not in text and "| ncnn fp32 (rife.Warp) | – | – |" in text
+    assert "## Benchmark" not in text and "## int8" not in text and "| ncnn fp32 (rife.Warp) | – | – |" in text
 
 
 def test_cli_writes_both_files(roles, tmp_path):

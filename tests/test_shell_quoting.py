@@ -35,12 +35,13 @@ def nasty_config(root: Path) -> tuple[dict, list[str]]:
         "calibration": {"data": str(folder / "frames")},
         "mnn": {"eval_dir": str(folder / "eval"),
                 "int8": {"calibration_dir": str(folder / "calib"), "skip_ops": SKIP_OPS}},
+        "bench": {"adb_serial": f"emulator {NASTY}"},
         "native": {"targets": ["host", "linux-arm64", "android-arm64"], "build_dir": str(folder / "build"),
                    "android_ndk": str(folder / "ndk"), "ncnn_url": f"file://{folder}/ncnn.zip"},
     }
     values = [config["weights"], config["calibration"]["data"], config["mnn"]["eval_dir"],
               config["mnn"]["int8"]["calibration_dir"], *SKIP_OPS, config["native"]["android_ndk"],
-              config["native"]["ncnn_url"]]
+              config["native"]["ncnn_url"], config["bench"]["adb_serial"]]
     return config, values
 
 

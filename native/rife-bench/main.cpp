@@ -2,6 +2,7 @@
 //   rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm
 //   rife-bench dump --model DIR|--param P [--bin B] --input NAME=FILE(.npy|.ppm)... [--output out0] --out OUT.npy
 //   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision fp32|fp16|int8]
+//   rife-bench serve --model DIR --width W --height H [--warmup N]: one timed run per "run" line on stdin
 // Common options: --threads N (default 1), --precision fp32|fp16|int8 (default fp32).
 #include "imageio.h"
 #include "warp.h"
@@ -47,6 +48,7 @@ void usage()
             "  rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm\n"
             "  rife-bench dump (--model DIR | --param P [--bin B]) --input NAME=FILE.npy|.ppm ... [--output out0] --out OUT.npy\n"
             "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
+            "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
             "common: [--threads 1] [--precision fp32|fp16|int8]\n");
     exit(2);
 }
@@ -373,6 +375,46 @@ int cmd_bench(const Args& a)
     return 0;
 }
 
+// serve: load and warm up once, then one timed inference per "run" line on stdin, answered with one
+// JSON line on stdout; "quit" or the end of stdin prints the peak RSS and exits. Why: a benchmark
+// where several runtimes take turns (rifebuild bench) keeps each one loaded and warm between its
+// turns, instead of paying a new process, model load and warm-up for every turn.
+int cmd_serve(const Args& a)
+{
+    const int w = opt_int(a, "width"), h = opt_int(a, "height");
+    check_rife_size(w, h);
+    const int warmup = opt_int(a, "warmup", "1");
+    ncnn::Net net;
+    load_net(net, a);
+    ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
+    for (int i = 0; i < warmup; i++)
+        run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
+    printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", \"width\": %d, \"height\": %d, "
+           "\"threads\": %d, \"precision\": \"%s\", \"warmup\": %d}\n",
+           RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, opt(a, "precision", "fp32").c_str(), warmup);
+    fflush(stdout);
+    char buf[64];
+    while (fgets(buf, sizeof(buf), stdin))
+    {
+        std::string cmd(buf);
+        while (!cmd.empty() && (cmd.back() == '\n' || cmd.back() == '\r' || cmd.back() == ' '))
+            cmd.pop_back();
+        if (cmd == "quit")
+            break;
+        if (cmd != "run")
+            fail("serve reads 'run' or 'quit' lines on stdin, got '" + cmd + "'");
+        double c0 = process_cpu_ms();
+        auto t0 = std::chrono::steady_clock::now();
+        run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
+        auto t1 = std::chrono::steady_clock::now();
+        printf("{\"ms\": %.3f, \"cpu_ms\": %.3f}\n", std::chrono::duration<double, std::milli>(t1 - t0).count(),
+               process_cpu_ms() - c0);
+        fflush(stdout);
+    }
+    printf("{\"peak_rss_kb\": %ld}\n", peak_rss_kb());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -387,6 +429,8 @@ int main(int argc, char** argv)
         return cmd_dump(a);
     if (cmd == "bench")
         return cmd_bench(a);
+    if (cmd == "serve")
+        return cmd_serve(a);
     if (cmd == "version")
     {
         printf("rife-bench %s ncnn %s\n", RIFE_TARGET, NCNN_VERSION_STRING);

@@ -40,3 +40,18 @@ def out() -> tuple[list[str], dict]:
 def model() -> tuple[list[str], dict]:
     """--model: which RIFE v4 version a checkpoint is (rifebuild.model.spec names; config key `model`)."""
     return (["--model"], {"default": "rife-v4.6", "help": "RIFE version, e.g. rife-v4.6, rife-v4.13-lite"})
+
+
+def parse_roles(pairs: list[str], error: type[Exception], what: str) -> dict[str, Path]:
+    """ROLE=PATH pairs (how rules hand a stage many named records) -> {role: path}, every path existing.
+    `error` is the stage's error class, `what` names the inputs in its message."""
+    roles = {}
+    for pair in pairs:
+        role, sep, path = pair.partition("=")
+        if not sep or not role or not path:
+            raise error(f"--input takes ROLE=PATH, got {pair!r}")
+        roles[role] = Path(path)
+    missing = [f"{r} ({p})" for r, p in roles.items() if not p.exists()]
+    if missing:
+        raise error(f"{what} missing: {', '.join(missing)}; run the stages that write them first")
+    return roles

@@ -73,3 +73,7 @@ class SourceError(RifeBuildError):
 
 class ReportError(RifeBuildError):
     """A report input that is missing or malformed."""
+
+
+class BenchError(RifeBuildError):
+    """A benchmark that cannot run or gave no usable number (a runtime failed, a device is missing)."""

@@ -5,8 +5,6 @@ The module is loaded shape-mutable, so each call may use another resolution.
 """
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +39,3 @@ def forward(module, inputs: Inputs) -> np.ndarray:
 
 def run_mnn(path: Path | str, inputs: Inputs, threads: int = 2) -> np.ndarray:
     return forward(load_module(path, threads), inputs)
-
-
-def latency_ms(path: Path | str, inputs: Inputs, threads: int = 2, runs: int = 5, warmup: int = 1) -> dict:
-    """Median (and min/max) wall time of `runs` inferences after `warmup` ones, in milliseconds."""
-    module = load_module(path, threads)
-    for _ in range(warmup):
-        forward(module, inputs)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        forward(module, inputs)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times),
-            "runs": runs, "threads": threads}

@@ -1,31 +1,47 @@
-"""The one place that runs a model for verification: PyTorch, onnxruntime, ncnn (Python package)."""
+"""The one place that runs a model for verification: PyTorch, onnxruntime, ncnn (Python package).
+
+torch is imported where it is used: the benchmark's workers load one runtime each, and importing
+torch costs seconds that an onnxruntime or ncnn worker has no use for.
+"""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from rifebuild.model.ifnet import ExportModel, IFNet
+if TYPE_CHECKING:
+    from rifebuild.model.ifnet import IFNet
 
 Inputs = dict[str, np.ndarray]  # in0, in1: [3,H,W]; in2: [1,H,W]; float32
 
 
 def run_torch(net: IFNet, inputs: Inputs) -> np.ndarray:
+    import torch
+
+    from rifebuild.model.ifnet import ExportModel
+
     with torch.no_grad():
         out = ExportModel(net).eval()(*(torch.from_numpy(inputs[k])[None] for k in ("in0", "in1", "in2")))
     return out[0].numpy()
 
 
-def run_onnx(path: Path | str, inputs: Inputs, threads: int = 2) -> np.ndarray:
+def onnx_session(path: Path | str, threads: int = 2):
+    """An onnxruntime CPU session held to `threads` (intra-op; one inter-op thread)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = {k: inputs[k][None] for k in ("in0", "in1", "in2")}
-    return session.run(["out0"], feed)[0][0]
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_feed(inputs: Inputs) -> dict[str, np.ndarray]:
+    return {k: inputs[k][None] for k in ("in0", "in1", "in2")}
+
+
+def run_onnx(path: Path | str, inputs: Inputs, threads: int = 2) -> np.ndarray:
+    return onnx_session(path, threads).run(["out0"], onnx_feed(inputs))[0][0]
 
 
 class NcnnSession:

@@ -69,13 +69,3 @@ def build_int8(src, samples_dir, out, config_out, feature_method: str, weight_me
             hint = ("\nMNN 3.6.1's KL calibration crashes on Resize (bilinear interpolate) layers, which "
                     "RIFE uses; set mnn.int8.feature_method to EMA or ADMM.")
         raise MnnToolError(f"{exc}{hint}") from None
-
-
-def bench(model, out, size, threads: int, runs: int, seed: int = 0) -> dict:
-    from rifebuild.evaluate.mnn_runtime import latency_ms
-    from rifebuild.evaluate.reference import fixed_inputs
-
-    result = {"model": Path(model).name, "size": list(size), "bytes": Path(model).stat().st_size,
-              **latency_ms(model, fixed_inputs(size[0], size[1], seed, 0.5), threads, runs)}
-    atomic_write_json(out, result)
-    return result

@@ -1,7 +1,5 @@
-"""MNN branch: dynamic-shape ONNX, fp32/fp16/wq8 conversion, quantizer samples, int8, latency."""
+"""MNN branch: dynamic-shape ONNX, fp32/fp16/wq8 conversion, quantizer samples, int8 (timed by `rifebuild bench`)."""
 from __future__ import annotations
-
-import json
 
 from rifebuild.core import threads
 from rifebuild.core.args import PATH, action, model, out, resolution
@@ -37,13 +35,6 @@ def quantize(a) -> None:
                a.skip_op, a.tool_log)
 
 
-def latency(a) -> None:
-    """MNN runtime latency of one model at one size."""
-    from rifebuild.mnn.build import bench
-
-    print(json.dumps(bench(a.model, a.out, a.resolution, threads.count(), a.runs)))
-
-
 def register(actions) -> None:
     action(actions, "onnx", onnx, (["--checkpoint"], PATH), model(), (["--reference"], {**PATH, "nargs": "+"}),
            (["--opset"], {"type": int, "default": 17}), (["--max-abs-err"], {"type": float, "default": 1e-3}),
@@ -58,5 +49,3 @@ def register(actions) -> None:
            (["--weight-method"], {"choices": ["MAX_ABS", "ADMM"], "default": "MAX_ABS"}),
            (["--batch-size"], {"type": int, "default": 8}), (["--skip-op"], {"action": "append", "default": []}),
            (["--tool-log"], {"default": None}))
-    action(actions, "latency", latency, (["--model"], PATH), out(),
-           (["--resolution"], {"type": resolution, "default": (736, 1280)}), (["--runs"], {"type": int, "default": 5}))

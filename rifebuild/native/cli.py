@@ -1,4 +1,4 @@
-"""Native runtime: ncnn source, libncnn + rife-bench per target, checks, latency, per-layer profile."""
+"""Native runtime: ncnn source, libncnn + rife-bench per target, checks, per-layer profile (timing: `rifebuild bench`)."""
 from __future__ import annotations
 
 import json
@@ -61,16 +61,6 @@ def cross_check(a) -> None:
                     min_psnr=a.min_psnr)
 
 
-def bench(a) -> None:
-    """Latency JSON for rife-bench (and its baselines, timed in turns)."""
-    from rifebuild.native.bench import bench_alternating
-    from rifebuild.native.targets import runner_for
-
-    record = bench_alternating(a.bin, a.model, a.width, a.height, a.threads_, a.warmup, a.loops, a.rounds,
-                               a.precision, a.baseline_model, a.stock_model, runner_for(a.target))
-    atomic_write_json(a.out, record)
-
-
 def profile(a) -> None:
     """Per-layer times (NCNN_BENCHMARK build of rife-bench, host only) -> JSON + table."""
     from rifebuild.native import profile as native_profile
@@ -104,11 +94,6 @@ def register(actions) -> None:
     action(actions, "cross-check", cross_check, (["--host-bin"], PATH), (["--bin"], PATH),
            (["--target"], {"required": True, "choices": TARGETS}), (["--model"], PATH), (["--out"], PATH),
            PRECISION, (["--min-psnr"], {"type": optional_float, "default": None}))
-    action(actions, "bench", bench, (["--bin"], PATH), (["--target"], {"default": "host", "choices": TARGETS}),
-           (["--model"], PATH), (["--stock-model"], {"type": Path, "default": None}), *TIMING,
-           (["--bench-threads"], {"type": int, "nargs": "+", "default": [1, 2], "dest": "threads_"}),
-           (["--rounds"], {"type": int, "default": 3}), PRECISION, (["--baseline-model"], {"type": Path, "default": None}),
-           (["--out"], PATH))
     action(actions, "profile", profile, *SOURCE, (["--model"], PATH),
            (["--precision"], {"default": "int8", "choices": ["fp32", "fp16", "int8"]}),
            (["--baseline-model"], {"type": Path, "default": None}), *TIMING,

@@ -1,6 +1,7 @@
 """Running rife-bench: its one-sentence errors, arrays in and out, frames to an interpolated PNG."""
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -84,3 +85,16 @@ def bench_args(model_dir: Path, width: int, height: int, threads: int, warmup: i
     """rife-bench's `bench` command line (shared with the per-layer profile)."""
     return ["bench", "--model", model_dir, "--width", width, "--height", height, "--threads", threads,
             "--warmup", warmup, "--loops", loops, "--precision", precision]
+
+
+def serve_args(model_dir: Path, width: int, height: int, threads: int, warmup: int, precision: str) -> list:
+    """rife-bench's `serve` command line: load and warm up once, then one timed run per `run` line on
+    stdin (the benchmark stage keeps it loaded while the other runtimes take their turns)."""
+    return ["serve", "--model", model_dir, "--width", width, "--height", height, "--threads", threads,
+            "--warmup", warmup, "--precision", precision]
+
+
+def bench(binary: Path, model_dir: Path, width: int, height: int, threads: int = 1, warmup: int = 1,
+          loops: int = 5, precision: str = "fp32", runner: tuple[str, ...] = ()) -> dict:
+    """rife-bench bench: per-run latencies, median, min, peak RSS, ncnn version, target."""
+    return json.loads(call(binary, bench_args(model_dir, width, height, threads, warmup, loops, precision), runner))

@@ -11,7 +11,7 @@ def build(a) -> None:
     from rifebuild.core.files import atomic_write_bytes, atomic_write_json
     from rifebuild.report.page import build_report, parse_roles, render_markdown
 
-    report = build_report(parse_roles(a.input), a.model_name)
+    report = build_report(parse_roles(a.input), a.model_name, a.out_md.parent)
     atomic_write_json(a.out_json, report)
     markdown = render_markdown(report)
     atomic_write_bytes(a.out_md, markdown.encode())

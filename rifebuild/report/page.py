@@ -7,14 +7,17 @@ next to them in the records.
 
 Roles: `checkpoint`; `<artifact>.verify` and `<artifact>.model` (size) for onnx, ncnn-fp32,
 ncnn-fp16, ncnn-stock-<H>x<W>, ncnn-int8, mnn-<variant>; `ncnn-int8.quantize|calibration|sensitivity`;
-`mnn-<variant>.latency`; `native-host.bench`, `native-host.bench-int8`, `native-host.verify`,
-`native-host.verify-int8`, `native-<target>.cross_check`, `native-<target>.cross_check-int8`.
+`native-host.verify`, `native-host.verify-int8`, `native-<target>.cross_check`,
+`native-<target>.cross_check-int8`; `bench` and `bench.phone` (rifebuild.bench's records) and
+`bench.<latency|quality|size>-figure` (PNG, linked from the Markdown).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from rifebuild.bench import tables as bench_tables
+from rifebuild.core import args
 from rifebuild.core.errors import ReportError
 from rifebuild.core.files import sha256_of
 
@@ -39,16 +42,7 @@ DASH = "–"
 
 
 def parse_roles(pairs: list[str]) -> dict[str, Path]:
-    roles = {}
-    for pair in pairs:
-        role, sep, path = pair.partition("=")
-        if not sep or not role or not path:
-            raise ReportError(f"--input takes ROLE=PATH, got {pair!r}")
-        roles[role] = Path(path)
-    missing = [f"{r} ({p})" for r, p in roles.items() if not p.exists()]
-    if missing:
-        raise ReportError(f"report inputs missing: {', '.join(missing)}; run the stages that write them first")
-    return roles
+    return args.parse_roles(pairs, ReportError, "report inputs")
 
 
 def _json(roles: dict[str, Path], role: str) -> dict | None:
@@ -121,34 +115,22 @@ def artifact_rows(roles: dict[str, Path]) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Latency: rife-bench (host), the ncnn Python package, MNN -- each group measured in one run
+# Benchmark: one record from the bench stage (every runtime timed in turns, alone) and its figures
+
+FIGURES = ("latency", "quality", "size")
 
 
-def latency_rows(roles: dict[str, Path]) -> list[dict]:
-    rows = []
-    bench = _json(roles, "native-host.bench")
-    if bench:
-        for run in bench["rife_bench"]:
-            rows.append(_lat("ncnn fp32 (rife-bench, rife.Warp)", run, "native-host.bench"))
-        for run in bench.get("ncnn_python", []):
-            rows.append(_lat("ncnn fp32 (Python package, stock GridSample)", run, "native-host.bench"))
-    bench8 = _json(roles, "native-host.bench-int8")
-    if bench8:
-        for run, base, ratio in zip(bench8["rife_bench"], bench8.get("fp32_baseline", []), bench8.get("ratio_vs_fp32", [])):
-            rows.append({**_lat("ncnn int8 (rife-bench, rife.Warp)", run, "native-host.bench-int8"),
-                         "fp32_median_ms_same_run": base["median_ms"], "ratio_vs_fp32": ratio})
-    for role in sorted((r for r in roles if r.startswith("mnn-") and r.endswith(".latency")), key=_order):
-        rec = _json(roles, role)
-        rows.append({"model": f"MNN {role[len('mnn-'):-len('.latency')]}", "threads": rec["threads"],
-                     "size": _res(rec["size"]), "median_ms": rec["median_ms"], "min_ms": rec["min_ms"],
-                     "runs": rec["runs"], "record": role})
-    return rows
+def benchmark(roles: dict[str, Path], md_dir: Path | None) -> dict | None:
+    """The bench record, the phone record, and the figures as paths relative to the Markdown file."""
+    bench = _json(roles, "bench")
+    if not bench:
+        return None
+    import os
 
-
-def _lat(name: str, run: dict, role: str) -> dict:
-    return {"model": name, "threads": run["threads"], "size": f"{run['height']}x{run['width']}",
-            "median_ms": run["median_ms"], "min_ms": run["min_ms"], "runs": len(run["latency_ms"]),
-            "record": role}
+    figures = {name: os.path.relpath(roles[f"bench.{name}-figure"], md_dir) if md_dir else str(roles[f"bench.{name}-figure"])
+               for name in FIGURES if f"bench.{name}-figure" in roles}
+    phone = _json(roles, "bench.phone") or {"results": [], "note": "no phone record"}
+    return {"record": bench, "phone": phone, "figures": figures}
 
 
 def native_checks(roles: dict[str, Path]) -> list[dict]:
@@ -180,11 +162,11 @@ def int8_summary(roles: dict[str, Path], top: int = 5) -> dict | None:
     return summary
 
 
-def build_report(roles: dict[str, Path], model_name: str) -> dict:
+def build_report(roles: dict[str, Path], model_name: str, md_dir: Path | None = None) -> dict:
     tools = next((_json(roles, r)["tool_versions"] for r in ("ncnn-fp32.verify", "onnx.verify") if r in roles), {})
     return {"model_name": model_name,
             "checkpoint_sha256": sha256_of(roles["checkpoint"]) if "checkpoint" in roles else None,
-            "tool_versions": tools, "artifacts": artifact_rows(roles), "latency": latency_rows(roles),
+            "tool_versions": tools, "artifacts": artifact_rows(roles), "benchmark": benchmark(roles, md_dir),
             "native_checks": native_checks(roles), "int8": int8_summary(roles),
             "records": {role: str(path) for role, path in sorted(roles.items())}}
 
@@ -239,15 +221,9 @@ def render_markdown(report: dict) -> str:
             out += ["On the evaluation split, int8 vs fp32 ncnn: "
                     + ", ".join(f"{r}: {v['psnr_db']:.2f} dB / {v['ssim']:.4f}"
                                 for r, v in int8["vs_fp32_ncnn"].items()) + ".", ""]
-    if report["latency"]:
-        out += ["## Latency (this machine)", "",
-                "Median wall time per interpolated frame. Rows from one record were timed in turns in the "
-                "same run (compare ratios, not absolute numbers, across records: shared machines are noisy).",
-                ""]
-        rows = [[r["model"], r["size"], str(r["threads"]), f"{r['median_ms']:.1f}", f"{r['min_ms']:.1f}",
-                 str(r["runs"]), _f(r.get("ratio_vs_fp32"), ".3f"), r["record"]] for r in report["latency"]]
-        out += _table(["model", "size", "threads", "median ms", "min ms", "runs", "vs fp32 (same run)", "record"],
-                      rows)
+    if report["benchmark"]:
+        b = report["benchmark"]
+        out += bench_tables.markdown(b["record"], b["phone"], b["figures"])
     if report["native_checks"]:
         out += ["## Native rife-bench checks", ""]
         rows = [[c["target"], c["check"], c["precision"], c["size"], f"{c['max_abs_err']:.2e}",

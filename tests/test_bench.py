@@ -1,0 +1,316 @@
+"""The benchmark stage: the matrix and what cannot run, turns and statistics, real worker processes,
+FLOPs and peak, the phone path through a stand-in adb running the real arm64 binary under qemu,
+deterministic figures, the tables, and the rule holding every core after every artifact."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, bench_record
+
+from rifebuild.bench import adb, matrix, plots, runner, tables
+from rifebuild.bench.flops import gflop_per_s, model_flops
+from rifebuild.bench.peak import peak_gflops
+from rifebuild.core.errors import BenchError
+
+STANDIN = REPO / "tests" / "standin"
+
+
+def roles_for(tmp_path: Path, stock=("64x96",), mnn=("fp32", "int8")) -> dict[str, Path]:
+    """Files standing for every role the matrix looks at."""
+    names = {"checkpoint": "flownet.pkl", "onnx-dynamic.model": "dyn.onnx", "native-host.binary": "rife-bench",
+             **{f"ncnn-{p}.model": f"ncnn-{p}/flownet.bin" for p in ("fp32", "fp16", "int8")},
+             **{f"ncnn-stock-{r}.model": f"stock-{r}/flownet.bin" for r in stock},
+             **{f"mnn-{v}.model": f"flownet-{v}.mnn" for v in mnn}}
+    roles = {}
+    for role, name in names.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+        roles[role] = path
+    return roles
+
+
+# --- matrix ---------------------------------------------------------------------------------------
+
+def test_threads_all_is_the_jobs_cores_capped_by_the_cpus():
+    assert matrix.resolve_threads(["1", "all"], job_threads=2, cpus=16) == [1, 2]
+    assert matrix.resolve_threads(["1", "all"], job_threads=8, cpus=4) == [1, 4]
+    assert matrix.resolve_threads(["all", "1"], job_threads=1, cpus=4) == [1]  # deduplicated
+    assert matrix.resolve_threads(["6"], job_threads=2, cpus=8) == [2]  # the rule's threads: is honoured
+    with pytest.raises(BenchError, match="bench.threads"):
+        matrix.resolve_threads(["many"], 2, 2)
+
+
+def test_plan_states_what_cannot_run_and_why(tmp_path):
+    roles = roles_for(tmp_path)
+    variants = [v.key for v in matrix.VARIANTS]
+    cells, not_run = matrix.plan(roles, [(64, 96), (96, 128)], [1, 2], variants, warmup=1)
+    assert [(c.size, c.threads) for c in cells] == [("64x96", 1), ("64x96", 2), ("96x128", 1), ("96x128", 2)]
+    small = [r.key for r in cells[0].runs]
+    assert small == ["pytorch", "onnxruntime", "ncnn-python", "rife-bench-fp32", "rife-bench-fp16",
+                     "rife-bench-int8", "mnn-fp32", "mnn-int8", "sgemm"]
+    assert "ncnn-python" not in [r.key for r in cells[2].runs]  # no stock model at 96x128
+    reasons = {(n["variant"], n["size"]): n["reason"] for n in not_run}
+    assert set(reasons) == {("ncnn-python", "96x128"), ("mnn-fp16", "64x96"), ("mnn-fp16", "96x128"),
+                            ("mnn-wq8", "64x96"), ("mnn-wq8", "96x128")}
+    assert "fixed to one resolution (built for 64x96)" in reasons[("ncnn-python", "96x128")]
+    assert "stock_resolutions" in reasons[("ncnn-python", "96x128")]
+    rb = next(r for r in cells[1].runs if r.key == "rife-bench-int8").argv
+    assert rb[:2] == [str(roles["native-host.binary"]), "serve"]
+    assert rb[rb.index("--threads") + 1] == "2" and rb[rb.index("--precision") + 1] == "int8"
+    assert rb[rb.index("--model") + 1] == str(roles["ncnn-int8.model"].parent)
+    torch_argv = cells[1].runs[0].argv
+    assert torch_argv[torch_argv.index("--threads") + 1] == "2" and "--runtime=torch" in torch_argv
+
+
+def test_plan_needs_the_baseline(tmp_path):
+    with pytest.raises(BenchError, match="must include rife-bench-fp32"):
+        matrix.plan(roles_for(tmp_path), [(64, 96)], [1], ["pytorch"], 1)
+    roles = roles_for(tmp_path)
+    del roles["native-host.binary"]
+    with pytest.raises(BenchError, match="native.targets must include host"):
+        matrix.plan(roles, [(64, 96)], [1], ["rife-bench-fp32"], 1)
+
+
+# --- turns and statistics -------------------------------------------------------------------------
+
+class FakeWorker:
+    def __init__(self, run, label, calls, ms):
+        self.key, self.label, self.info, self.calls, self.ms = run.key, label, {"ready": True}, calls, ms
+
+    def run(self):
+        self.calls.append(self.key)
+        return {"ms": self.ms[self.key], "cpu_ms": self.ms[self.key]}
+
+    def close(self):
+        return 1024
+
+    def kill(self):
+        self.calls.append(f"kill {self.key}")
+
+
+def test_variants_take_turns_with_a_rotating_start():
+    calls: list[str] = []
+    ms = {"a": 10.0, "b": 20.0, "c": 30.0}
+    cell = matrix.Cell(64, 96, 1, [matrix.Run(k, []) for k in ms])
+    timed = runner.time_cell(cell, 3, {}, gap_s=0, start=lambda run, label: FakeWorker(run, label, calls, ms),
+                             log=lambda *_: None)
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert timed["b"]["latency_ms"] == [20.0] * 3 and timed["b"]["peak_rss_kb"] == 1024
+
+
+def test_a_failing_worker_stops_every_other_one():
+    calls: list[str] = []
+
+    def start(run, label):
+        if run.key == "b":
+            raise BenchError("b would not load")
+        return FakeWorker(run, label, calls, {"a": 1.0})
+
+    cell = matrix.Cell(64, 96, 1, [matrix.Run("a", []), matrix.Run("b", [])])
+    with pytest.raises(BenchError, match="would not load"):
+        runner.time_cell(cell, 2, {}, gap_s=0, start=start, log=lambda *_: None)
+    assert calls == ["kill a"]
+
+
+def test_summary_median_p90_min_and_no_nan():
+    s = runner.summary([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert s == {"median_ms": 3.0, "p90_ms": 4.6, "min_ms": 1.0, "n": 5}
+    for bad in ([], [1.0, math.nan], [1.0, math.inf], [0.0]):
+        with pytest.raises(BenchError, match="not all finite positive"):
+            runner.summary(bad)
+
+
+# --- real workers ---------------------------------------------------------------------------------
+
+def test_sgemm_worker_speaks_the_protocol():
+    worker = runner.Worker(matrix.Run("sgemm", matrix.python_worker("sgemm", "-", 128, 128, 1, 1)), "sgemm")
+    assert worker.info["ready"] and worker.info["threads"] == 1
+    samples = [worker.run() for _ in range(3)]
+    assert all(s["ms"] > 0 and s["cpu_ms"] >= 0 for s in samples)
+    assert worker.close() > 10_000  # kB: a Python process with numpy loaded
+    assert peak_gflops([s["ms"] for s in samples], 128) > 0
+
+
+def test_torch_and_ncnn_workers_time_the_real_models(synthetic_ckpt, pnnx_model):
+    for run in (matrix.python_worker("torch", synthetic_ckpt, 64, 96, 1, 1),
+                matrix.python_worker("ncnn", pnnx_model[0].parent, 64, 96, 1, 0)):
+        worker = runner.Worker(matrix.Run("x", run), "x")
+        assert worker.run()["ms"] > 0
+        assert worker.close() > 0
+
+
+def test_worker_failure_is_one_sentence(tmp_path):
+    with pytest.raises(BenchError, match=r"mnn-fp32 stopped \(exit status \d+\):.*MNN model not found"):
+        runner.Worker(matrix.Run("m", matrix.python_worker("mnn", tmp_path / "none.mnn", 64, 96, 1, 0)), "mnn-fp32")
+    with pytest.raises(BenchError, match="cannot start rife-bench fp32"):
+        runner.Worker(matrix.Run("r", [str(tmp_path / "rife-bench"), "serve"]), "rife-bench fp32")
+
+
+def test_rife_bench_serve(binaries, blend_model):
+    from rifebuild.native.run import serve_args
+
+    argv = [str(binaries["host"]), *map(str, serve_args(blend_model, 96, 64, 1, 1, "fp32"))]
+    worker = runner.Worker(matrix.Run("rife-bench-fp32", argv), "rife-bench fp32")
+    assert worker.info["target"] == "host" and (worker.info["width"], worker.info["height"]) == (96, 64)
+    assert worker.run()["ms"] > 0 and worker.run()["ms"] > 0
+    assert worker.close() > 0
+    proc = subprocess.run(argv, input="jump\n", capture_output=True, text=True)
+    assert proc.returncode == 2 and "reads 'run' or 'quit'" in proc.stderr
+
+
+# --- FLOPs and peak -------------------------------------------------------------------------------
+
+def test_flops_match_torchs_counter_for_rife_v46():
+    assert round(model_flops(256, 448) / 1e9, 1) == 9.6
+    assert round(model_flops(736, 1280) / 1e9, 1) == 79.0
+    assert model_flops(64, 96) == pytest.approx(model_flops(256, 448) * (64 * 96) / (256 * 448), rel=0.02)
+
+
+def test_gflops_and_peak():
+    assert gflop_per_s(79_000_000_000, 500.0) == 158.0
+    assert peak_gflops([100.0, 50.0, 80.0], 1000) == 40.0  # the best turn: 2e9 flops in 50 ms
+    with pytest.raises(BenchError, match="not finite"):
+        gflop_per_s(10, math.nan)
+
+
+# --- phone ----------------------------------------------------------------------------------------
+
+def test_no_device_configured(monkeypatch):
+    monkeypatch.delenv("ANDROID_SERIAL", raising=False)
+    assert adb.device_serial("") is None
+    record = adb.bench_phone(None, None, None, {}, [(64, 96)], [1], 1, 1, 1)
+    assert record["results"] == [] and record["note"].startswith("no device configured")
+    monkeypatch.setenv("ANDROID_SERIAL", "R5CT1234")
+    assert adb.device_serial("") == "R5CT1234" and adb.device_serial("emulator-5554") == "emulator-5554"
+
+
+def test_device_configured_without_adb(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BenchError, match="`adb` is not on PATH"):
+        adb.bench_phone("R5CT1234", tmp_path / "rife-bench", "linux-arm64", {}, [(64, 96)], [1], 1, 1, 1)
+
+
+def test_phone_through_the_standin_adb_runs_the_arm64_binary(binaries, blend_model, monkeypatch, tmp_path):
+    """The whole phone path: push, run (the real linux-arm64 rife-bench under qemu), pull, pool."""
+    if shutil.which("qemu-aarch64-static") is None:
+        pytest.fail("qemu-aarch64-static is missing: run scripts/setup.sh (installs qemu-user-static).")
+    monkeypatch.setenv("PATH", f"{STANDIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ADB_ROOT", str(tmp_path / "device"))
+    models = {p: blend_model for p in adb.PRECISIONS}
+    record = adb.bench_phone("emulator-5554", binaries["linux-arm64"], "linux-arm64", models, [(64, 96)], [1, 2],
+                             warmup=0, loops=2, rounds=2, log=lambda *_: None)
+    assert record["device"] == {"serial": "emulator-5554", "model": "qemu stand-in", "abi": "arm64-v8a"}
+    rows = {(r["precision"], r["threads"]): r for r in record["results"]}
+    assert set(rows) == {(p, t) for p in adb.PRECISIONS for t in (1, 2)}
+    assert all(r["n"] == 4 and r["target"] == "linux-arm64" and r["median_ms"] > 0 for r in rows.values())
+    assert rows[("fp32", 1)]["ratio_vs_fp32"] == 1.0 and rows[("int8", 2)]["ratio_vs_fp32"] > 0
+    shell = (tmp_path / "adb-shell.log").read_text()
+    assert "/data/local/tmp/rife-build/rife-bench bench --model /data/local/tmp/rife-build/int8" in shell
+    assert not (tmp_path / "device" / "data" / "local" / "tmp" / "rife-build").exists()  # cleaned up
+
+
+def test_a_failing_device_command_is_one_sentence(binaries, blend_model, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", f"{STANDIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ADB_ROOT", str(tmp_path / "device"))
+    monkeypatch.setenv("FAKE_ADB_QEMU", "false")  # the "device" cannot run the program
+    with pytest.raises(BenchError, match=r"on device emulator-5554, `/data/local/tmp/rife-build/rife-bench bench.*"
+                                         r"failed \(exit status 1\)"):
+        adb.bench_phone("emulator-5554", binaries["linux-arm64"], "linux-arm64", {"fp32": blend_model}, [(64, 96)],
+                        [1], 0, 1, 1, log=lambda *_: None)
+
+
+# --- figures and tables ---------------------------------------------------------------------------
+
+def test_pareto_front():
+    points = [(100, 30.0, "a"), (80, 29.0, "b"), (120, 31.0, "c"), (90, 28.0, "d"), (80, 28.5, "e")]
+    assert [p[2] for p in plots.pareto_front(points)] == ["b", "a", "c"]
+
+
+def test_figures_are_byte_identical_for_the_same_record(tmp_path):
+    first = {}
+    for draw in (plots.latency_figure, plots.quality_figure, plots.size_figure):
+        for run in ("a", "b"):
+            draw(bench_record(), tmp_path / f"{run}.png")
+        a, b = (tmp_path / "a.png").read_bytes(), (tmp_path / "b.png").read_bytes()
+        assert a == b and a[:8] == b"\x89PNG\r\n\x1a\n" and b"Software" not in a, draw.__name__
+        first[draw.__name__] = a
+    plots.latency_figure(bench_record(scale=2.0), tmp_path / "other.png")
+    assert (tmp_path / "other.png").read_bytes() != first["latency_figure"]  # the numbers are drawn
+
+
+def test_markdown_section(tmp_path):
+    phone = {"device": None, "note": adb.NO_DEVICE, "results": []}
+    text = "\n".join(tables.markdown(bench_record(), phone, {"latency": "bench/latency.png"}))
+    assert "![latency per variant and thread count](bench/latency.png)" in text
+    assert "| 736x1280 | 1 | rife-bench int8 (ncnn, rife.Warp) | 880.0 | 968.0 | 836.0 | 5 | 300 | 1.222 | 50.0 | 25.0 |" in text
+    assert "79.0 GFLOP at 736x1280, 9.6 GFLOP at 256x448" in text and "190.0 GFLOP/s with 2 threads" in text
+    assert "rife-bench int8 vs fp32, same rounds: 1.222x at 1 thread (736x1280)" in text
+    assert "- MNN int8 (offline quantizer) at 256x448: not built in this configuration." in text
+    assert "no other job of the run was working" in text and "no device configured" in text
+    warned = "\n".join(tables.markdown(bench_record(all_cores_held=False), phone, {}))
+    assert "WARNING: the job held 1 of 2 cores" in warned
+    assert tables.latency_tsv(bench_record()).splitlines()[0].split("\t")[:4] == ["size", "threads", "variant", "median ms"]
+    assert tables.phone_tsv(phone).splitlines() == ["phone", adb.NO_DEVICE]
+
+
+def test_plots_action_writes_every_output(tmp_path):
+    (tmp_path / "bench.json").write_text(json.dumps(bench_record()))
+    (tmp_path / "phone.json").write_text(json.dumps({"device": None, "note": adb.NO_DEVICE, "results": []}))
+    outs = {flag: tmp_path / name for flag, name in (("--latency-png", "l.png"), ("--quality-png", "q.png"),
+                                                     ("--size-png", "s.png"), ("--latency-tsv", "l.tsv"),
+                                                     ("--phone-tsv", "p.tsv"))}
+    proc = subprocess.run([sys.executable, "-m", "rifebuild", "bench", "plots", f"--bench={tmp_path / 'bench.json'}",
+                           f"--phone={tmp_path / 'phone.json'}", *[f"{k}={v}" for k, v in outs.items()]],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert all(p.stat().st_size > 0 for p in outs.values())
+
+
+# --- the rule -------------------------------------------------------------------------------------
+
+def snakemake(workdir: Path, *args: str) -> str:
+    """The real workflow without running anything (dry-run / DAG) in an empty working directory."""
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--forceall", "-s", str(REPO / "Snakefile"),
+                           "-d", str(workdir), *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_bench_holds_every_core_of_the_run(tmp_path):
+    for cores in ("3", "7"):
+        text = snakemake(tmp_path, "-n", "--cores", cores, "results/bench/bench.json")
+        block = text[text.index("rule bench:"):]
+        block = block[:block.index("\n\n")]
+        assert f"threads: {cores}" in block
+
+
+def test_bench_waits_for_every_job_of_the_default_target(tmp_path):
+    """Every job of `snakemake` (the default target) is upstream of the bench job, except the ones that
+    need its record (figures, report, release) and the target rule itself."""
+    dot = snakemake(tmp_path, "--dag", "--cores", "2")
+    rules = {m[0]: m[1] for m in re.findall(r'^\s*(\d+)\[label = "([^"\\]+)', dot, flags=re.M)}
+    edges = re.findall(r"^\s*(\d+) -> (\d+)", dot, flags=re.M)
+    parents: dict[str, set[str]] = {}
+    for a, b in edges:
+        parents.setdefault(b, set()).add(a)
+    bench = next(n for n, r in rules.items() if r == "bench")
+    upstream, todo = set(), [bench]
+    while todo:
+        for p in parents.get(todo.pop(), ()):
+            if p not in upstream:
+                upstream.add(p)
+                todo.append(p)
+    after = {"bench", "bench_plots", "report", "release", "all"}
+    missing = sorted(r for n, r in rules.items() if n not in upstream and r not in after)
+    assert missing == [], f"jobs the benchmark does not wait for: {missing}"
+    assert len(upstream) > 20
