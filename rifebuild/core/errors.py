@@ -73,3 +73,7 @@ class SourceError(RifeBuildError):
 
 class ReportError(RifeBuildError):
     """A report input that is missing or malformed."""
+
+
+class ReleaseError(RifeBuildError):
+    """A release bundle that cannot be built, or a downloaded one that does not match its manifest."""

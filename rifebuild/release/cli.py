@@ -1,0 +1,66 @@
+"""Release bundle: deterministic tarballs per runtime + MANIFEST.json + SHA256SUMS + notes, and their check."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rifebuild.core.args import PATH, action
+from rifebuild.core.errors import ReleaseError
+
+
+def _pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise ReleaseError(f"{flag} takes KEY=VALUE, got {value!r}")
+        out.append((key, rest))
+    return out
+
+
+def build(a) -> None:
+    """Build the bundle from the finished workflow outputs; prints the manifest's tarball summary."""
+    from rifebuild.core.config import validate
+    from rifebuild.release.build import build_bundle
+
+    files: dict[str, dict[str, Path]] = {}
+    for key, source in _pairs(a.file, "--file"):
+        kind, sep, inside = key.partition(":")
+        if not sep or not inside:
+            raise ReleaseError(f"--file takes KIND:PATH_IN_TARBALL=FILE, got {key}={source}")
+        files.setdefault(kind, {})[inside] = Path(source)
+    tarballs = {kind: Path(path) for kind, path in _pairs(a.tarball, "--tarball")}
+    try:
+        config = validate(json.loads(a.config_json))
+    except json.JSONDecodeError as exc:
+        raise ReleaseError(f"--config-json is not JSON ({exc}); the release rule passes the effective config") from None
+    manifest = build_bundle(a.model_name, files, tarballs, a.report, config, a.repo, a.manifest, a.sums, a.notes)
+    for name, entry in sorted(manifest["tarballs"].items()):
+        print(f"{name}: {len(entry['files'])} files, {sum(f['size'] for f in entry['files'])} bytes unpacked")
+    print(f"commit {manifest['git']['commit']} (dirty: {manifest['git']['dirty']}), "
+          f"SOURCE_DATE_EPOCH {manifest['source_date_epoch']}")
+
+
+def verify(a) -> None:
+    """Check a bundle folder or one tarball against its MANIFEST.json; name each missing/extra/changed file.
+
+    A user downloads a bundle; sha256sum -c only says that a tarball changed, this says which file."""
+    from rifebuild.release.verify import verify as check
+
+    ok, problems = check(a.path)
+    for line in ok + problems:
+        print(line)
+    if problems:
+        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {len(problems)} problem(s) "
+                           f"({'; '.join(problems)}); download the bundle again")
+    print(f"{a.path}: matches its MANIFEST.json")
+
+
+def register(actions) -> None:
+    action(actions, "build", build, (["--model-name"], {"default": "rife-v4.6"}),
+           (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE"}),
+           (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz"}),
+           (["--report"], PATH), (["--config-json"], {"required": True}),
+           (["--repo"], {"type": Path, "default": Path("."), "help": "the project checkout (git commit, time)"}),
+           (["--manifest"], PATH), (["--sums"], PATH), (["--notes"], PATH))
+    action(actions, "verify", verify, (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL"}))
