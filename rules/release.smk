@@ -62,8 +62,8 @@ rule release:
             for kind in RELEASE_KINDS
         ],
         config=json.dumps(config, sort_keys=True),
-        repo=workflow.basedir,
     shell:
         "rifebuild release build --model-name={params.model:q} --report={input.report:q}"
-        " --config-json={params.config:q} --repo={params.repo:q} --manifest={output.manifest:q}"
-        " --sums={output.sums:q} --notes={output.notes:q} {params.tarballs:q} {params.files:q} > {log:q} 2>&1"
+        " --record=onnx-dynamic={input.dynamic_check:q} --config-json={params.config:q}"
+        " --manifest={output.manifest:q} --sums={output.sums:q} --notes={output.notes:q}"
+        " {params.tarballs:q} {params.files:q} > {log:q} 2>&1"

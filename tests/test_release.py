@@ -169,7 +169,14 @@ def outputs(tmp_path, repo):
     files["native"]["host/rife-bench"] = binary
     report = out / "report.json"
     report.write_text(json.dumps(fake_report(tmp_path)))
-    return {"files": files, "report": report, "repo": repo, "config": validate({"weights": "synthetic"})}
+    dynamic = out / "flownet-dynamic.check.json"  # a bundled artifact's record the report has no row for
+    dynamic.write_text(json.dumps({
+        "artifact": str(binary), "runtime": "onnxruntime", "precision": "fp32", "passed": True, "ground_truth": [],
+        "tool_versions": {"onnxruntime": "1.3"},
+        "checks": [{"against": "pytorch", "resolution": [64, 96], "psnr_db": 100.0, "max_abs_err": 7e-7,
+                    "ssim": 1.0}]}))
+    return {"files": files, "report": report, "repo": repo, "config": validate({"weights": "synthetic"}),
+            "records": {"onnx-dynamic": dynamic}}
 
 
 def make_bundle(outputs: dict, folder: Path, **environ) -> dict:
@@ -180,7 +187,7 @@ def make_bundle(outputs: dict, folder: Path, **environ) -> dict:
     try:
         return build_bundle("rife-v4.6", outputs["files"], tarballs, outputs["report"], outputs["config"],
                             outputs["repo"], folder / "MANIFEST.json", folder / "SHA256SUMS",
-                            folder / "RELEASE_NOTES.md")
+                            folder / "RELEASE_NOTES.md", outputs["records"])
     finally:
         os.environ.pop("SOURCE_DATE_EPOCH", None)
         if old is not None:
@@ -204,7 +211,12 @@ def test_manifest_holds_files_provenance_and_verdicts(bundle, outputs):
     assert manifest["checkpoint"] == {"sha256": "c" * 64, "source": {"kind": "synthetic", "seed": 0}}
     assert manifest["config"] == outputs["config"]
     assert manifest["config_sha256"] == manifests.config_sha256(outputs["config"])
-    assert manifest["tool_versions"] == {"ncnn": "1.0", "numpy": "2.4", "torch": "2.0"}
+    assert manifest["tool_versions"] == {"ncnn": "1.0", "numpy": "2.4", "onnxruntime": "1.3", "torch": "2.0"}
+    assert [a["key"] for a in manifest["artifacts"]] == ["ncnn-fp32", "ncnn-int8", "onnx-dynamic"]
+    dynamic = manifest["artifacts"][2]
+    assert dynamic["name"] == "ONNX any size (dynamic H/W)" and dynamic["runtime"] == "onnxruntime"
+    assert dynamic["vs_pytorch"] == {"64x96": {"psnr_db": 100.0, "max_abs_err": 7e-7, "ssim": 1.0}}
+    assert dynamic["record"] == str(outputs["records"]["onnx-dynamic"]) and dynamic["bytes"] == 11
     int8 = next(a for a in manifest["artifacts"] if a["key"] == "ncnn-int8")
     assert int8["verified"] is True and int8["vs_fp32_ncnn"] == {"64x96": {"psnr_db": 41.0, "ssim": 0.99}}
     assert int8["vs_pytorch"]["64x96"] == {"psnr_db": 80.5, "max_abs_err": 2e-5}
@@ -247,6 +259,14 @@ def test_a_failed_artifact_stops_the_release(outputs, tmp_path):
     with pytest.raises(ReleaseError, match=r"int8\.verify\.json: the artifact 'ncnn int8 \(rife.Warp\)' failed"):
         make_bundle(outputs, tmp_path / "release")
     assert not (tmp_path / "release" / "SHA256SUMS").exists()
+
+
+def test_a_failed_extra_record_stops_the_release(outputs, tmp_path):
+    record = json.loads(outputs["records"]["onnx-dynamic"].read_text())
+    record["passed"] = False
+    outputs["records"]["onnx-dynamic"].write_text(json.dumps(record))
+    with pytest.raises(ReleaseError, match=r"check.json: the artifact 'ONNX any size \(dynamic H/W\)' failed"):
+        make_bundle(outputs, tmp_path / "release")
 
 
 def test_a_missing_input_is_named(outputs, tmp_path):

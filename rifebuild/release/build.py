@@ -23,9 +23,10 @@ def bundled_report(report: dict) -> dict[str, bytes]:
 
 
 def build_bundle(model_name: str, files: dict[str, dict[str, Path]], tarballs: dict[str, Path], report_path: Path,
-                 config: dict, repo: Path, manifest_out: Path, sums_out: Path, notes_out: Path) -> dict:
+                 config: dict, repo: Path, manifest_out: Path, sums_out: Path, notes_out: Path,
+                 records: dict[str, Path] | None = None) -> dict:
     """`files`: kind -> {path inside the tarball -> file}; `tarballs`: kind -> output path (the
-    `report` kind gets the bundled report)."""
+    `report` kind gets the bundled report); `records`: verification records the report has no row for."""
     try:
         report = json.loads(Path(report_path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -44,7 +45,7 @@ def build_bundle(model_name: str, files: dict[str, dict[str, Path]], tarballs: d
     epoch = provenance.source_date_epoch(repo)
     names = {kind: Path(path).name for kind, path in tarballs.items()}
     manifest = manifests.build(model_name, {k: members.get(k, {}) for k in tarballs}, names, report, config,
-                               provenance.git_state(repo), epoch)
+                               provenance.git_state(repo), epoch, records)
     data = manifests.dumps(manifest)
     for kind, path in sorted(tarballs.items()):
         tarball.write(path, {**members.get(kind, {}), manifests.NAME: data}, epoch)

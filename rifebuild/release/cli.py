@@ -22,6 +22,7 @@ def build(a) -> None:
     """Build the bundle from the finished workflow outputs; prints the manifest's tarball summary."""
     from rifebuild.core.config import validate
     from rifebuild.release.build import build_bundle
+    from rifebuild.release.provenance import CHECKOUT
 
     files: dict[str, dict[str, Path]] = {}
     for key, source in _pairs(a.file, "--file"):
@@ -34,7 +35,9 @@ def build(a) -> None:
         config = validate(json.loads(a.config_json))
     except json.JSONDecodeError as exc:
         raise ReleaseError(f"--config-json is not JSON ({exc}); the release rule passes the effective config") from None
-    manifest = build_bundle(a.model_name, files, tarballs, a.report, config, a.repo, a.manifest, a.sums, a.notes)
+    records = {key: Path(path) for key, path in _pairs(a.record, "--record")}
+    manifest = build_bundle(a.model_name, files, tarballs, a.report, config, a.repo or CHECKOUT, a.manifest, a.sums,
+                            a.notes, records)
     for name, entry in sorted(manifest["tarballs"].items()):
         print(f"{name}: {len(entry['files'])} files, {sum(f['size'] for f in entry['files'])} bytes unpacked")
     print(f"commit {manifest['git']['commit']} (dirty: {manifest['git']['dirty']}), "
@@ -60,7 +63,10 @@ def register(actions) -> None:
     action(actions, "build", build, (["--model-name"], {"default": "rife-v4.6"}),
            (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE"}),
            (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz"}),
+           (["--record"], {"action": "append", "default": [], "metavar": "KEY=RECORD",
+                           "help": "verification record of a bundled artifact the report has no row for"}),
            (["--report"], PATH), (["--config-json"], {"required": True}),
-           (["--repo"], {"type": Path, "default": Path("."), "help": "the project checkout (git commit, time)"}),
+           (["--repo"], {"type": Path, "default": None,
+                          "help": "the project checkout for the commit and its time (default: this code's)"}),
            (["--manifest"], PATH), (["--sums"], PATH), (["--notes"], PATH))
     action(actions, "verify", verify, (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL"}))

@@ -45,6 +45,13 @@ def checkpoint_source(config: dict) -> dict:
     return {"kind": "file", "path": weights}
 
 
+def read_record(path: Path, role: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReleaseError(f"{path} ({role}): not a readable verification record ({exc}); re-run the workflow") from None
+
+
 def tool_versions(records: dict[str, Path]) -> dict[str, str]:
     """Union of the tool versions the verification records hold (they ran in one venv, so they agree;
     if two ever differ, both are kept, joined by ' | ')."""
@@ -52,12 +59,7 @@ def tool_versions(records: dict[str, Path]) -> dict[str, str]:
     for role, path in sorted(records.items()):
         if not role.endswith((".verify", ".verify-int8")) and ".cross_check" not in role:
             continue
-        try:
-            record = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ReleaseError(f"{path} (report role {role}): not a readable verification record ({exc}); "
-                               "re-run the workflow") from None
-        for tool, version in record.get("tool_versions", {}).items():
+        for tool, version in read_record(path, role).get("tool_versions", {}).items():
             seen.setdefault(tool, set()).add(version)
     return {tool: " | ".join(sorted(versions)) for tool, versions in sorted(seen.items())}
 
@@ -85,10 +87,33 @@ def artifacts(report: dict) -> list[dict]:
     return out
 
 
+# Bundled artifacts whose record the report has no row for.
+RECORD_NAMES = {"onnx-dynamic": "ONNX any size (dynamic H/W)"}
+
+
+def record_artifacts(records: dict[str, Path]) -> list[dict]:
+    """Rows like the report's, read the report's way (rifebuild.report.page.record_row)."""
+    from rifebuild.report.page import record_row
+
+    out = []
+    for key, path in sorted(records.items()):
+        row = record_row(RECORD_NAMES.get(key, key), read_record(path, key))
+        if not row["passed"]:
+            raise ReleaseError(f"{path}: the artifact {row['artifact']!r} failed verification; a release bundle "
+                               "holds verified artifacts only")
+        artifact = Path(read_record(path, key)["artifact"])
+        out.append({"key": key, "name": row["artifact"], "verified": True, "record": str(path),
+                    "bytes": artifact.stat().st_size if artifact.is_file() else None,
+                    **{k: row[k] for k in ARTIFACT_FIGURES if k in row}})
+    return out
+
+
 def build(model_name: str, files: dict[str, dict[str, Path | bytes]], names: dict[str, str], report: dict,
-          config: dict, git: dict, epoch: int) -> dict:
+          config: dict, git: dict, epoch: int, records: dict[str, Path] | None = None) -> dict:
     """`files`: kind (ncnn, mnn, ...) -> {path inside -> file or content}; `names`: kind -> tarball file
-    name; `report`: the full report.json."""
+    name; `report`: the full report.json; `records`: key -> verification record of an artifact the
+    report has no row for."""
+    records = records or {}
     return {
         "schema_version": SCHEMA_VERSION,
         "model_name": model_name,
@@ -97,8 +122,9 @@ def build(model_name: str, files: dict[str, dict[str, Path | bytes]], names: dic
         "checkpoint": {"sha256": report.get("checkpoint_sha256"), "source": checkpoint_source(config)},
         "config": config,
         "config_sha256": config_sha256(config),
-        "tool_versions": tool_versions({r: Path(p) for r, p in report.get("records", {}).items()}),
-        "artifacts": artifacts(report),
+        "tool_versions": tool_versions({**{r: Path(p) for r, p in report.get("records", {}).items()},
+                                        **{f"{k}.verify": p for k, p in records.items()}}),
+        "artifacts": artifacts(report) + record_artifacts(records),
         "native_checks": report.get("native_checks", []),
         "tarballs": {names[kind]: {"kind": kind, "files": [file_entry(p, src) for p, src in sorted(members.items())]}
                      for kind, members in sorted(files.items())},

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from rifebuild.core.errors import ReleaseError
 
+# The checkout whose code runs (jobs import this checkout's rifebuild): its commit is the project's.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
 
 def _git(repo: Path, *args: str) -> str | None:
     try:
