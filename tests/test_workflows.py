@@ -51,8 +51,27 @@ def triggers(doc: dict) -> dict:
 
 
 def steps(doc: dict):
+    """Every step of every job, with a local composite action (uses: ./...) replaced by its steps."""
     for job in doc["jobs"].values():
-        yield from job.get("steps", [])
+        for step in job.get("steps", []):
+            yield from expand(step)
+
+
+def expand(step: dict):
+    if not step.get("uses", "").startswith("./"):
+        yield step
+        return
+    action = yaml.safe_load((ROOT / step["uses"] / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite", step["uses"]
+    for inner in action["runs"]["steps"]:
+        yield from expand(inner)
+
+
+def local_action(doc: dict) -> dict:
+    """The one step of `doc` that runs the shared build (.github/actions/nightly-build)."""
+    (step,) = [s for job in doc["jobs"].values() for s in job.get("steps", [])
+               if s.get("uses") == "./.github/actions/nightly-build"]
+    return step
 
 
 def uses(doc: dict, action: str) -> list[dict]:
@@ -182,7 +201,8 @@ def _check_build_and_attest(doc: dict) -> None:
     cached = "\n".join(str(c["with"]["path"]) for c in uses(doc, "actions/cache"))
     assert "resources" in cached and "build/native" in cached and ".cache/pip" in cached
     (build,) = [s for s in steps(doc) if s.get("run") == "make nightly"]
-    assert build["env"]["WEIGHTS_SHA256"] == "${{ vars.RIFE_WEIGHTS_SHA256 }}"
+    assert build["env"] == {"WEIGHTS_SHA256": "${{ inputs.weights-sha256 }}", "RELEASE_TAG": "${{ inputs.release-tag }}"}
+    assert local_action(doc)["with"]["weights-sha256"] == "${{ vars.RIFE_WEIGHTS_SHA256 }}"
     ndk = [s["run"] for s in steps(doc) if "ANDROID_NDK_LATEST_HOME" in s.get("run", "")]
     assert ndk and "ANDROID_NDK=" in ndk[0] and "GITHUB_ENV" in ndk[0]
     uploaded = "\n".join(u["with"]["path"] for u in uses(doc, "actions/upload-artifact"))
@@ -206,6 +226,7 @@ def test_nightly_builds_attests_and_replaces_the_prerelease():
     assert on["schedule"] and all("cron" in entry for entry in on["schedule"])
     _check_build_and_attest(doc)
     (publish,) = [s["run"] for s in steps(doc) if "gh release create" in s.get("run", "")]
+    assert "release-tag" not in local_action(doc)["with"]
     assert "gh release delete nightly --yes --cleanup-tag || true" in publish
     assert "gh release create nightly --prerelease" in publish
 
@@ -215,8 +236,7 @@ def test_release_builds_attests_and_publishes_the_tag():
     on = triggers(doc)
     assert set(on) == {"push"} and on["push"]["tags"] == ["v*"]
     _check_build_and_attest(doc)
-    (build,) = [s for s in steps(doc) if s.get("run") == "make nightly"]
-    assert build["env"]["RELEASE_TAG"] == "${{ github.ref_name }}"
+    assert local_action(doc)["with"]["release-tag"] == "${{ github.ref_name }}"
     (publish,) = [s["run"] for s in steps(doc) if "gh release create" in s.get("run", "")]
     assert 'gh release create "$GITHUB_REF_NAME"' in publish
     assert "--prerelease" not in publish
