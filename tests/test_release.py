@@ -386,7 +386,20 @@ def test_verify_names_every_missing_extra_and_changed_file(bundle, tmp_path, cap
     captured = capsys.readouterr()
     assert "missing: rife-v4.6-ncnn.tar.gz: rife-v4.6/flownet.param" in captured.out
     assert captured.err.startswith("rifebuild release verify: error: ")
-    assert "3 problem(s)" in captured.err and captured.err.count("\n") == 1
+    assert "1 missing, 1 extra, 1 changed (listed above)" in captured.err and captured.err.count("\n") == 1
+
+
+def test_verify_accepts_a_repack_with_dot_slash_names(bundle, tmp_path):
+    """`tar -czf x.tar.gz -C dir .` names members ./path: same files, so only SHA256SUMS differs."""
+    copy_ = tmp_path / "download"
+    shutil.copytree(bundle, copy_)
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(copy_ / "rife-v4.6-ncnn.tar.gz") as tar:
+        tar.extractall(unpacked, filter="data")
+    with tarfile.open(copy_ / "rife-v4.6-ncnn.tar.gz", "w:gz") as tar:
+        tar.add(unpacked, arcname=".")
+    assert verify(copy_ / "rife-v4.6-ncnn.tar.gz") == (["ok: rife-v4.6-ncnn.tar.gz (4 files)"], [])
+    assert verify(copy_)[1] == ["changed: rife-v4.6-ncnn.tar.gz (sha256 differs from SHA256SUMS)"]
 
 
 def test_verify_catches_an_edited_manifest(bundle, tmp_path):

@@ -54,8 +54,10 @@ def verify(a) -> None:
     for line in ok + problems:
         print(line)
     if problems:
-        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {len(problems)} problem(s) "
-                           f"({'; '.join(problems)}); download the bundle again")
+        counts = {kind: sum(p.startswith(f"{kind}:") for p in problems) for kind in ("missing", "extra", "changed")}
+        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {counts['missing']} missing, "
+                           f"{counts['extra']} extra, {counts['changed']} changed (listed above); download the "
+                           "bundle again")
     print(f"{a.path}: matches its MANIFEST.json")
 
 

@@ -56,9 +56,16 @@ def write(out: Path | str, members: dict[str, Path | bytes], mtime: int) -> None
                     tar.addfile(_info(name, mtime, mode, size=len(data)), io.BytesIO(data))
 
 
-def digests(path: Path | str) -> dict[str, dict]:
-    """Every regular file in a tarball: path -> {size, sha256}; what `release verify` compares."""
-    out = {}
+def _name(member: tarfile.TarInfo) -> str:
+    """The member's path as the manifest writes it: `tar -C dir .` repacks add a leading './'."""
+    name = member.name
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _files(path: Path | str):
+    """(path inside, content) of every regular file; anything but files and folders is an error."""
     try:
         with tarfile.open(path, mode="r:gz") as tar:
             for member in tar:
@@ -67,21 +74,16 @@ def digests(path: Path | str) -> dict[str, dict]:
                 if not member.isfile():
                     raise ReleaseError(f"{path}: member {member.name!r} is not a regular file; a bundle holds "
                                        "only files and folders (download it again)")
-                data = tar.extractfile(member).read()
-                out[member.name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                yield _name(member), tar.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ReleaseError(f"{path}: not a readable .tar.gz ({exc}); download it again") from None
-    return out
+
+
+def digests(path: Path | str) -> dict[str, dict]:
+    """Every regular file in a tarball: path -> {size, sha256}; what `release verify` compares."""
+    return {name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in _files(path)}
 
 
 def read_member(path: Path | str, name: str) -> bytes | None:
     """One file of a tarball, or None when it has no such member."""
-    try:
-        with tarfile.open(path, mode="r:gz") as tar:
-            try:
-                member = tar.getmember(name)
-            except KeyError:
-                return None
-            return tar.extractfile(member).read() if member.isfile() else None
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ReleaseError(f"{path}: not a readable .tar.gz ({exc}); download it again") from None
+    return next((data for member, data in _files(path) if member == name), None)
