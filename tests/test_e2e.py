@@ -149,7 +149,7 @@ def test_release_bundle(finished_run):
         "MANIFEST.json", "host/rife-bench", "linux-arm64/rife-bench"}
     manifest = json.loads((release / "MANIFEST.json").read_text())
     report = json.loads((finished_run / "results" / "report.json").read_text())
-    assert [a["key"] for a in manifest["artifacts"]] == [a["key"] for a in report["artifacts"]]
+    assert [a["key"] for a in manifest["artifacts"]] == [a["key"] for a in report["artifacts"]] + ["onnx-dynamic"]
     assert all(a["verified"] for a in manifest["artifacts"]) and manifest["git"]["commit"]
     assert manifest["checkpoint"]["sha256"] == report["checkpoint_sha256"]
     assert {"torch", "ncnn", "mnn", "onnxruntime"} <= set(manifest["tool_versions"])
@@ -166,7 +166,16 @@ def test_two_clean_runs_give_byte_identical_bundles(finished_run, tmp_path):
     names = sorted(p.name for p in first.iterdir())
     assert names == sorted(p.name for p in second.iterdir())
     different = [n for n in names if (first / n).read_bytes() != (second / n).read_bytes()]
-    assert different == [], f"not byte-identical across two clean runs: {different}"
+    assert different == [], f"not byte-identical across two clean runs: {different}; {manifest_diff(first, second)}"
+
+
+def manifest_diff(first: Path, second: Path) -> str:
+    """Which bundled files and which other manifest entries differ: what made the bundles differ."""
+    a, b = (json.loads((folder / "MANIFEST.json").read_text()) for folder in (first, second))
+    files = [f"{name}:{x['path']}" for name in a["tarballs"] for x, y in
+             zip(a["tarballs"][name]["files"], b["tarballs"].get(name, {}).get("files", [])) if x != y]
+    keys = [key for key in sorted(set(a) | set(b)) if key != "tarballs" and a.get(key) != b.get(key)]
+    return f"files that differ: {files}; other manifest entries that differ: {keys}"
 
 
 def test_interrupted_run_is_recovered_by_rerunning(tmp_path):

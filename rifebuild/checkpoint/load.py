@@ -67,8 +67,10 @@ def synthetic_state_dict(seed: int) -> dict[str, torch.Tensor]:
 
 
 def save_state_dict(state: dict[str, torch.Tensor], dest: Path | str) -> None:
-    with atomic_path(dest) as tmp:
-        torch.save(state, tmp)
+    """Same weights, same bytes: given a path, torch.save names the zip's inner folder after the file,
+    here a random temp name; given an open file it always writes the folder `archive`."""
+    with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)
 
 
 def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
