@@ -3,7 +3,7 @@
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 CORES ?= 8
 
-.PHONY: setup run test unit e2e lint clean
+.PHONY: setup run test unit e2e lint clean nightly
 setup:
 	@bash scripts/setup.sh
 
@@ -31,6 +31,12 @@ lint: setup
 	snakefmt --check Snakefile rules/ || status=1; \
 	snakemake --lint || status=1; \
 	exit $$status
+
+# CI's nightly and tagged-release build (.github/workflows/nightly.yml, release.yml), runnable here too:
+# official weights, Android NDK, every verification, the release bundle checked with `release verify`.
+# Environment (ANDROID_NDK, WEIGHTS_SHA256, RELEASE_TAG, CORES, NIGHTLY_DRY_RUN): scripts/ci/nightly.sh.
+nightly:
+	bash scripts/ci/nightly.sh
 
 # Outputs, logs and the native CMake build trees (native.build_dir, default build/native); keeps resources/.
 clean:

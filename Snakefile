@@ -46,11 +46,13 @@ include: "rules/mnn.smk"
 include: "rules/native.smk"
 include: "rules/bench.smk"
 include: "rules/report.smk"
+include: "rules/release.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.report.output,
+        rules.release.output,
         f"{MNN}/flownet-dynamic.check.json",
         expand("results/native/{target}/rife-bench", target=NATIVE_TARGETS),

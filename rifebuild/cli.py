@@ -13,7 +13,8 @@ import sys
 from rifebuild.core import threads
 from rifebuild.core.errors import RifeBuildError
 
-STAGES = ("checkpoint", "export", "evaluate", "ncnn", "calibration", "int8", "mnn", "native", "bench", "report")
+STAGES = ("checkpoint", "export", "evaluate", "ncnn", "calibration", "int8", "mnn", "native", "bench", "report",
+          "release")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(cmake g++ make crossbuild-essential-arm64 qemu-user-static)
+# shellcheck: tests/test_workflows.py lints scripts/ci/ with it.
+APT_PACKAGES=(cmake g++ make crossbuild-essential-arm64 qemu-user-static shellcheck)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -14,6 +14,8 @@ import yaml
 from conftest import REPO
 
 from rifebuild.evaluate.record import validate
+from rifebuild.release import tarball
+from rifebuild.release.verify import verify as verify_bundle
 
 pytestmark = pytest.mark.e2e
 
@@ -138,14 +140,47 @@ def test_second_run_does_nothing(finished_run):
     assert before == after
 
 
-def test_artifacts_are_deterministic(finished_run, tmp_path):
-    """A fresh run from scratch gives byte-identical ncnn models."""
+def test_release_bundle(finished_run):
+    release = finished_run / "results" / "release"
+    tarballs = [f"rife-v4.6-{kind}.tar.gz" for kind in ("mnn", "native", "ncnn", "onnx", "report")]
+    assert sorted(p.name for p in release.iterdir()) == ["MANIFEST.json", "RELEASE_NOTES.md", "SHA256SUMS",
+                                                         *tarballs]
+    ok, problems = verify_bundle(release)
+    assert problems == [] and len(ok) == 7
+    ncnn = set(tarball.digests(release / "rife-v4.6-ncnn.tar.gz"))
+    assert ncnn == {"MANIFEST.json", *(f"rife-v4.6{v}/flownet.{e}" for v in ("", "-fp16", "-int8", "-stock-64x96",
+                                                                              "-stock-96x128") for e in ("param", "bin"))}
+    assert set(tarball.digests(release / "rife-v4.6-native.tar.gz")) == {
+        "MANIFEST.json", "host/rife-bench", "linux-arm64/rife-bench"}
+    manifest = json.loads((release / "MANIFEST.json").read_text())
+    report = json.loads((finished_run / "results" / "report.json").read_text())
+    assert [a["key"] for a in manifest["artifacts"]] == [a["key"] for a in report["artifacts"]] + ["onnx-dynamic"]
+    assert all(a["verified"] for a in manifest["artifacts"]) and manifest["git"]["commit"]
+    assert manifest["checkpoint"]["sha256"] == report["checkpoint_sha256"]
+    assert {"torch", "ncnn", "mnn", "onnxruntime"} <= set(manifest["tool_versions"])
+    assert (finished_run / "results" / "benchmarks" / "release" / "build.tsv").exists()
+
+
+def test_two_clean_runs_give_byte_identical_bundles(finished_run, tmp_path):
+    """The whole workflow again from scratch in another folder: every byte of results/release/ agrees
+    (tarballs, MANIFEST.json, SHA256SUMS, notes; the models inside them too)."""
     again = make_workdir(tmp_path)
-    assert snakemake(again, "results/ncnn/rife-v4.6/flownet.param").returncode == 0
-    for name in ("flownet.param", "flownet.bin"):
-        a = (finished_run / "results/ncnn/rife-v4.6" / name).read_bytes()
-        b = (again / "results/ncnn/rife-v4.6" / name).read_bytes()
-        assert a == b, name
+    proc = snakemake(again)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, second = finished_run / "results" / "release", again / "results" / "release"
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    different = [n for n in names if (first / n).read_bytes() != (second / n).read_bytes()]
+    assert different == [], f"not byte-identical across two clean runs: {different}; {manifest_diff(first, second)}"
+
+
+def manifest_diff(first: Path, second: Path) -> str:
+    """Which bundled files and which other manifest entries differ: what made the bundles differ."""
+    a, b = (json.loads((folder / "MANIFEST.json").read_text()) for folder in (first, second))
+    files = [f"{name}:{x['path']}" for name in a["tarballs"] for x, y in
+             zip(a["tarballs"][name]["files"], b["tarballs"].get(name, {}).get("files", [])) if x != y]
+    keys = [key for key in sorted(set(a) | set(b)) if key != "tarballs" and a.get(key) != b.get(key)]
+    return f"files that differ: {files}; other manifest entries that differ: {keys}"
 
 
 def test_interrupted_run_is_recovered_by_rerunning(tmp_path):

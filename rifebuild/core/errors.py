@@ -77,3 +77,7 @@ class ReportError(RifeBuildError):
 
 class BenchError(RifeBuildError):
     """A benchmark that cannot run or gave no usable number (a runtime failed, a device is missing)."""
+
+
+class ReleaseError(RifeBuildError):
+    """A release bundle that cannot be built, or a downloaded one that does not match its manifest."""

@@ -1,0 +1,60 @@
+"""Assemble results/release/ from finished outputs: manifest first (it goes inside every tarball),
+then the tarballs, the notes (they quote the tarball sizes), and SHA256SUMS over all of them last.
+Every file is written atomically, so a failed build leaves no bundle that looks complete."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rifebuild.core.errors import ReleaseError
+from rifebuild.core.files import atomic_write_bytes
+from rifebuild.release import manifest as manifests
+from rifebuild.release import notes, provenance, sums, tarball
+from rifebuild.release.reproducible import strip_measurements
+
+
+def bundled_report(report: dict) -> dict[str, bytes]:
+    """report.json and report.md for the bundle, rendered by the report stage from the report without
+    its wall-clock measurements."""
+    from rifebuild.report.page import render_markdown
+
+    kept = strip_measurements(report)
+    return {"report.json": manifests.dumps(kept), "report.md": render_markdown(kept).encode()}
+
+
+def build_bundle(model_name: str, files: dict[str, dict[str, Path]], tarballs: dict[str, Path], report_path: Path,
+                 config: dict, repo: Path, manifest_out: Path, sums_out: Path, notes_out: Path,
+                 records: dict[str, Path] | None = None) -> dict:
+    """`files`: kind -> {path inside the tarball -> file}; `tarballs`: kind -> output path (the
+    `report` kind gets the bundled report); `records`: verification records the report has no row for."""
+    try:
+        report = json.loads(Path(report_path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReleaseError(f"{report_path}: not a readable report ({exc}); re-run the report rule") from None
+    members: dict[str, dict[str, Path | bytes]] = {kind: dict(f) for kind, f in files.items()}
+    if "report" in tarballs:
+        members.setdefault("report", {}).update(bundled_report(report))
+    unknown = sorted(set(members) - set(tarballs))
+    if unknown:
+        raise ReleaseError(f"files given for tarball(s) {', '.join(unknown)} without a --tarball KIND=PATH for them")
+    for kind, entries in members.items():
+        missing = [str(p) for p in entries.values() if isinstance(p, Path) and not p.is_file()]
+        if missing:
+            raise ReleaseError(f"{missing[0]}: missing, so the {kind} tarball cannot be built; run the workflow "
+                               "(snakemake) to make it")
+    epoch = provenance.source_date_epoch(repo)
+    names = {kind: Path(path).name for kind, path in tarballs.items()}
+    manifest = manifests.build(model_name, {k: members.get(k, {}) for k in tarballs}, names, report, config,
+                               provenance.git_state(repo), epoch, records)
+    data = manifests.dumps(manifest)
+    for kind, path in sorted(tarballs.items()):
+        tarball.write(path, {**members.get(kind, {}), manifests.NAME: data}, epoch)
+    atomic_write_bytes(manifest_out, data)
+    atomic_write_bytes(notes_out, notes.render(manifest, {Path(p).name: Path(p).stat().st_size
+                                                          for p in tarballs.values()}).encode())
+    listed = [Path(p) for p in tarballs.values()] + [Path(manifest_out), Path(notes_out)]
+    if any(p.parent != Path(sums_out).parent for p in listed):
+        raise ReleaseError(f"{sums_out}: SHA256SUMS must lie in the same folder as the tarballs, MANIFEST.json "
+                           "and the release notes it lists")
+    atomic_write_bytes(sums_out, sums.render(listed))
+    return manifest

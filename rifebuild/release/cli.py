@@ -1,0 +1,74 @@
+"""Release bundle: deterministic tarballs per runtime + MANIFEST.json + SHA256SUMS + notes, and their check."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rifebuild.core.args import PATH, action
+from rifebuild.core.errors import ReleaseError
+
+
+def _pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise ReleaseError(f"{flag} takes KEY=VALUE, got {value!r}")
+        out.append((key, rest))
+    return out
+
+
+def build(a) -> None:
+    """Build the bundle from the finished workflow outputs; prints the manifest's tarball summary."""
+    from rifebuild.core.config import validate
+    from rifebuild.release.build import build_bundle
+    from rifebuild.release.provenance import CHECKOUT
+
+    files: dict[str, dict[str, Path]] = {}
+    for key, source in _pairs(a.file, "--file"):
+        kind, sep, inside = key.partition(":")
+        if not sep or not inside:
+            raise ReleaseError(f"--file takes KIND:PATH_IN_TARBALL=FILE, got {key}={source}")
+        files.setdefault(kind, {})[inside] = Path(source)
+    tarballs = {kind: Path(path) for kind, path in _pairs(a.tarball, "--tarball")}
+    try:
+        config = validate(json.loads(a.config_json))
+    except json.JSONDecodeError as exc:
+        raise ReleaseError(f"--config-json is not JSON ({exc}); the release rule passes the effective config") from None
+    records = {key: Path(path) for key, path in _pairs(a.record, "--record")}
+    manifest = build_bundle(a.model_name, files, tarballs, a.report, config, a.repo or CHECKOUT, a.manifest, a.sums,
+                            a.notes, records)
+    for name, entry in sorted(manifest["tarballs"].items()):
+        print(f"{name}: {len(entry['files'])} files, {sum(f['size'] for f in entry['files'])} bytes unpacked")
+    print(f"commit {manifest['git']['commit']} (dirty: {manifest['git']['dirty']}), "
+          f"SOURCE_DATE_EPOCH {manifest['source_date_epoch']}")
+
+
+def verify(a) -> None:
+    """Check a bundle folder or one tarball against its MANIFEST.json; name each missing/extra/changed file.
+
+    A user downloads a bundle; sha256sum -c only says that a tarball changed, this says which file."""
+    from rifebuild.release.verify import verify as check
+
+    ok, problems = check(a.path)
+    for line in ok + problems:
+        print(line)
+    if problems:
+        counts = {kind: sum(p.startswith(f"{kind}:") for p in problems) for kind in ("missing", "extra", "changed")}
+        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {counts['missing']} missing, "
+                           f"{counts['extra']} extra, {counts['changed']} changed (listed above); download the "
+                           "bundle again")
+    print(f"{a.path}: matches its MANIFEST.json")
+
+
+def register(actions) -> None:
+    action(actions, "build", build, (["--model-name"], {"default": "rife-v4.6"}),
+           (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE"}),
+           (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz"}),
+           (["--record"], {"action": "append", "default": [], "metavar": "KEY=RECORD",
+                           "help": "verification record of a bundled artifact the report has no row for"}),
+           (["--report"], PATH), (["--config-json"], {"required": True}),
+           (["--repo"], {"type": Path, "default": None,
+                          "help": "the project checkout for the commit and its time (default: this code's)"}),
+           (["--manifest"], PATH), (["--sums"], PATH), (["--notes"], PATH))
+    action(actions, "verify", verify, (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL"}))

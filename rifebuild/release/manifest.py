@@ -1,0 +1,143 @@
+"""MANIFEST.json: what a bundle holds and where it came from, assembled from the records the
+workflow already wrote (report.json with its verification verdicts and figures, the verification
+records' tool versions, the effective config) -- nothing is measured again here.
+
+It lists every file of every tarball (path, size, sha256) but not the tarballs' own hashes, since
+each tarball carries a copy of the manifest; SHA256SUMS covers the tarballs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from rifebuild.core.errors import ReleaseError
+from rifebuild.core.files import sha256_of
+from rifebuild.release.reproducible import EXCLUDED
+
+SCHEMA_VERSION = 1
+NAME = "MANIFEST.json"
+
+
+def dumps(obj) -> bytes:
+    """The one serialisation of the manifest (sorted keys, fixed indent): same content, same bytes."""
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def config_sha256(config: dict) -> str:
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def file_entry(name: str, source: Path | bytes) -> dict:
+    if isinstance(source, bytes):
+        return {"path": name, "size": len(source), "sha256": hashlib.sha256(source).hexdigest()}
+    return {"path": name, "size": Path(source).stat().st_size, "sha256": sha256_of(source)}
+
+
+def checkpoint_source(config: dict) -> dict:
+    """Where the weights came from, as the config chose them."""
+    weights = config["weights"]
+    if weights == "synthetic":
+        return {"kind": "synthetic", "seed": config["synthetic_seed"]}
+    if weights == "official":
+        return {"kind": "official", "url": config["weights_url"], "sha256_pin": config["weights_sha256"] or None}
+    return {"kind": "file", "path": weights}
+
+
+def read_record(path: Path, role: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReleaseError(f"{path} ({role}): not a readable verification record ({exc}); re-run the workflow") from None
+
+
+def tool_versions(records: dict[str, Path]) -> dict[str, str]:
+    """Union of the tool versions the verification records hold (they ran in one venv, so they agree;
+    if two ever differ, both are kept, joined by ' | ')."""
+    seen: dict[str, set[str]] = {}
+    for role, path in sorted(records.items()):
+        if not role.endswith((".verify", ".verify-int8")) and ".cross_check" not in role:
+            continue
+        for tool, version in read_record(path, role).get("tool_versions", {}).items():
+            seen.setdefault(tool, set()).add(version)
+    return {tool: " | ".join(sorted(versions)) for tool, versions in sorted(seen.items())}
+
+
+ARTIFACT_FIGURES = ("runtime", "precision", "bytes", "size_vs_ncnn_fp32", "vs_pytorch", "vs_fp32_ncnn",
+                    "vs_ground_truth")
+
+
+def artifacts(report: dict) -> list[dict]:
+    """Each artifact's verdict and key figures (max abs error / PSNR vs PyTorch per resolution, PSNR
+    / SSIM vs ground truth, int8 vs fp32), with the record they come from. Refuses a failed one."""
+    out = []
+    records = report.get("records", {})
+    for row in report["artifacts"]:
+        record = records.get(f"{row['key']}.verify")
+        if not row["passed"]:
+            raise ReleaseError(f"{record or row['key']}: the artifact {row['artifact']!r} failed verification; "
+                               "a release bundle holds verified artifacts only (see its log in logs/)")
+        out.append({"key": row["key"], "name": row["artifact"], "verified": row["passed"], "record": record,
+                    **{k: row[k] for k in ARTIFACT_FIGURES if k in row}})
+    for check in report.get("native_checks", []):
+        if not check["passed"]:
+            raise ReleaseError(f"native {check['target']} ({check['check']}, {check['precision']}) failed its "
+                               "check; a release bundle holds verified binaries only (see logs/native/)")
+    return out
+
+
+# Bundled artifacts whose record the report has no row for.
+RECORD_NAMES = {"onnx-dynamic": "ONNX any size (dynamic H/W)"}
+
+
+def record_artifacts(records: dict[str, Path]) -> list[dict]:
+    """Rows like the report's, read the report's way (rifebuild.report.page.record_row)."""
+    from rifebuild.report.page import record_row
+
+    out = []
+    for key, path in sorted(records.items()):
+        row = record_row(RECORD_NAMES.get(key, key), read_record(path, key))
+        if not row["passed"]:
+            raise ReleaseError(f"{path}: the artifact {row['artifact']!r} failed verification; a release bundle "
+                               "holds verified artifacts only")
+        artifact = Path(read_record(path, key)["artifact"])
+        out.append({"key": key, "name": row["artifact"], "verified": True, "record": str(path),
+                    "bytes": artifact.stat().st_size if artifact.is_file() else None,
+                    **{k: row[k] for k in ARTIFACT_FIGURES if k in row}})
+    return out
+
+
+def build(model_name: str, files: dict[str, dict[str, Path | bytes]], names: dict[str, str], report: dict,
+          config: dict, git: dict, epoch: int, records: dict[str, Path] | None = None) -> dict:
+    """`files`: kind (ncnn, mnn, ...) -> {path inside -> file or content}; `names`: kind -> tarball file
+    name; `report`: the full report.json; `records`: key -> verification record of an artifact the
+    report has no row for."""
+    records = records or {}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model_name": model_name,
+        "source_date_epoch": epoch,
+        "git": git,
+        "checkpoint": {"sha256": report.get("checkpoint_sha256"), "source": checkpoint_source(config)},
+        "config": config,
+        "config_sha256": config_sha256(config),
+        "tool_versions": tool_versions({**{r: Path(p) for r, p in report.get("records", {}).items()},
+                                        **{f"{k}.verify": p for k, p in records.items()}}),
+        "artifacts": artifacts(report) + record_artifacts(records),
+        "native_checks": report.get("native_checks", []),
+        "tarballs": {names[kind]: {"kind": kind, "files": [file_entry(p, src) for p, src in sorted(members.items())]}
+                     for kind, members in sorted(files.items())},
+        "not_included": EXCLUDED,
+    }
+
+
+def load(data: bytes, where: str) -> dict:
+    try:
+        manifest = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReleaseError(f"{where}: not valid JSON ({exc}); download the bundle again") from None
+    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION or "tarballs" not in manifest:
+        raise ReleaseError(f"{where}: not a rife-build MANIFEST.json (schema_version {SCHEMA_VERSION}); "
+                           "download the bundle again")
+    return manifest

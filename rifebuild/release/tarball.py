@@ -1,0 +1,89 @@
+"""Deterministic .tar.gz: the same files give the same bytes on any machine, at any time, as any user.
+
+Everything a tar or gzip header would take from the build machine is fixed: entries sorted, one
+mtime for all (the release's SOURCE_DATE_EPOCH), uid/gid 0 without names, modes reduced to 0644 /
+0755 (executable or not), no pax/GNU extras, and a gzip header without a file name or timestamp.
+Only the stdlib, so reading a bundle needs nothing from the project's venv.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import stat
+import tarfile
+from pathlib import Path
+
+from rifebuild.core.errors import ReleaseError
+from rifebuild.core.files import atomic_path
+
+FILE_MODE, EXEC_MODE, DIR_MODE = 0o644, 0o755, 0o755
+
+
+def _info(name: str, mtime: int, mode: int, kind: bytes = tarfile.REGTYPE, size: int = 0) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.mtime, info.mode = kind, size, mtime, mode
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _parents(names: list[str]) -> list[str]:
+    """Every folder the members live in, so an extracted tree gets normalised folder modes too."""
+    return sorted({"/".join(n.split("/")[:i]) for n in names for i in range(1, n.count("/") + 1)})
+
+
+def write(out: Path | str, members: dict[str, Path | bytes], mtime: int) -> None:
+    """Write `members` (path inside the tarball -> source file or bytes) to `out`, atomically."""
+    for name in members:
+        if name.startswith("/") or ".." in name.split("/") or not name:
+            raise ReleaseError(f"tarball member {name!r} of {out}: paths inside a bundle must be relative, "
+                               "without '..'")
+    entries = [(d + "/", None) for d in _parents(list(members))] + sorted(members.items())
+    entries.sort(key=lambda e: e[0].rstrip("/"))
+    with atomic_path(out) as tmp, open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+            with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+                for name, source in entries:
+                    if source is None:
+                        tar.addfile(_info(name.rstrip("/"), mtime, DIR_MODE, tarfile.DIRTYPE))
+                        continue
+                    if isinstance(source, bytes):
+                        data, mode = source, FILE_MODE
+                    else:
+                        data = Path(source).read_bytes()
+                        mode = EXEC_MODE if Path(source).stat().st_mode & stat.S_IXUSR else FILE_MODE
+                    tar.addfile(_info(name, mtime, mode, size=len(data)), io.BytesIO(data))
+
+
+def _name(member: tarfile.TarInfo) -> str:
+    """The member's path as the manifest writes it: `tar -C dir .` repacks add a leading './'."""
+    name = member.name
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _files(path: Path | str):
+    """(path inside, content) of every regular file; anything but files and folders is an error."""
+    try:
+        with tarfile.open(path, mode="r:gz") as tar:
+            for member in tar:
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    raise ReleaseError(f"{path}: member {member.name!r} is not a regular file; a bundle holds "
+                                       "only files and folders (download it again)")
+                yield _name(member), tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ReleaseError(f"{path}: not a readable .tar.gz ({exc}); download it again") from None
+
+
+def digests(path: Path | str) -> dict[str, dict]:
+    """Every regular file in a tarball: path -> {size, sha256}; what `release verify` compares."""
+    return {name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in _files(path)}
+
+
+def read_member(path: Path | str, name: str) -> bytes | None:
+    """One file of a tarball, or None when it has no such member."""
+    return next((data for member, data in _files(path) if member == name), None)

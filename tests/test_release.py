@@ -1,0 +1,431 @@
+"""Release bundle: deterministic tarballs, MANIFEST.json from the records, SHA256SUMS, notes, and
+`rifebuild release verify` naming every missing, extra and changed file of a tampered copy."""
+from __future__ import annotations
+
+import copy
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from rifebuild.cli import main
+from rifebuild.core.config import validate
+from rifebuild.core.errors import ReleaseError
+from rifebuild.release import manifest as manifests
+from rifebuild.release import provenance, reproducible, sums, tarball
+from rifebuild.release.build import build_bundle
+from rifebuild.release.verify import verify
+
+EPOCH = 1_700_000_000
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "GIT_AUTHOR_DATE": "@1600000000 +0000",
+           "GIT_COMMITTER_DATE": "@1600000000 +0000"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                          env=env).stdout
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A git checkout with one commit made at 1600000000."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    _git(path, "init", "-q")
+    (path / "README").write_text("x\n")
+    _git(path, "add", "README")
+    _git(path, "commit", "-q", "-m", "one")
+    return path
+
+
+# --- tarball ------------------------------------------------------------------------------------------
+
+
+def test_tarball_is_byte_identical_whatever_the_files_metadata(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, mode, mtime in ((a, 0o600, 1_000), (b, 0o664, 2_000_000_000)):
+        (folder / "m").mkdir(parents=True)
+        (folder / "m" / "model.bin").write_bytes(b"\x00weights" * 100)
+        (folder / "tool").write_bytes(b"#!/bin/sh\n")
+        (folder / "m" / "model.bin").chmod(mode)
+        (folder / "tool").chmod(mode | 0o100)
+        for p in (folder / "m" / "model.bin", folder / "tool"):
+            os.utime(p, (mtime, mtime))
+    # members given in different orders, sources with different modes and mtimes
+    tarball.write(tmp_path / "a.tar.gz", {"x/tool": a / "tool", "x/m/model.bin": a / "m" / "model.bin"}, EPOCH)
+    tarball.write(tmp_path / "b.tar.gz", {"x/m/model.bin": b / "m" / "model.bin", "x/tool": b / "tool"}, EPOCH)
+    data = (tmp_path / "a.tar.gz").read_bytes()
+    assert data == (tmp_path / "b.tar.gz").read_bytes()
+    assert data[:4] == b"\x1f\x8b\x08\x00"  # gzip, deflate, no FNAME/FEXTRA/FCOMMENT flags
+    assert data[4:8] == b"\x00\x00\x00\x00"  # no timestamp in the gzip header
+    with tarfile.open(tmp_path / "a.tar.gz") as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == ["x", "x/m", "x/m/model.bin", "x/tool"]
+    assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {(0, 0, "", "", EPOCH)}
+    assert [oct(m.mode) for m in members] == ["0o755", "0o755", "0o644", "0o755"]
+    assert tarball.digests(tmp_path / "a.tar.gz")["x/tool"]["size"] == len(b"#!/bin/sh\n")
+
+
+def test_tarball_mtime_changes_the_bytes(tmp_path):
+    tarball.write(tmp_path / "a.tar.gz", {"f": b"data"}, EPOCH)
+    tarball.write(tmp_path / "b.tar.gz", {"f": b"data"}, EPOCH + 1)
+    assert (tmp_path / "a.tar.gz").read_bytes() != (tmp_path / "b.tar.gz").read_bytes()
+
+
+def test_tarball_refuses_paths_that_escape(tmp_path):
+    with pytest.raises(ReleaseError, match="relative"):
+        tarball.write(tmp_path / "a.tar.gz", {"../evil": b"x"}, EPOCH)
+    assert not (tmp_path / "a.tar.gz").exists()
+
+
+def test_unreadable_tarball_is_one_sentence(tmp_path):
+    (tmp_path / "bad.tar.gz").write_bytes(b"not gzip")
+    with pytest.raises(ReleaseError, match="bad.tar.gz: not a readable .tar.gz"):
+        tarball.digests(tmp_path / "bad.tar.gz")
+
+
+# --- provenance -----------------------------------------------------------------------------------------
+
+
+def test_source_date_epoch_order(repo, tmp_path):
+    assert provenance.source_date_epoch(repo, {"SOURCE_DATE_EPOCH": "123"}) == 123
+    assert provenance.source_date_epoch(repo, {}) == 1600000000  # HEAD's commit time
+    plain = tmp_path / "not-git"
+    plain.mkdir()
+    assert provenance.source_date_epoch(plain, {}) == 0
+    with pytest.raises(ReleaseError, match="SOURCE_DATE_EPOCH='yesterday'"):
+        provenance.source_date_epoch(repo, {"SOURCE_DATE_EPOCH": "yesterday"})
+
+
+def test_git_state(repo, tmp_path):
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    assert provenance.git_state(repo) == {"commit": head, "dirty": False}
+    (repo / "README").write_text("changed\n")
+    assert provenance.git_state(repo) == {"commit": head, "dirty": True}
+    _git(repo, "checkout", "-q", "README")
+    (repo / "new.py").write_text("")
+    assert provenance.git_state(repo)["dirty"] is True
+    plain = tmp_path / "not-git"
+    plain.mkdir()
+    assert provenance.git_state(plain) == {"commit": None, "dirty": None}
+
+
+# --- a small but complete set of workflow outputs ---------------------------------------------------
+
+
+def _record(tmp_path: Path, name: str, versions: dict) -> str:
+    path = tmp_path / "records" / f"{name}.verify.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"tool_versions": versions}))
+    return str(path)
+
+
+def _row(key: str, name: str, passed: bool = True, **extra) -> dict:
+    return {"key": key, "artifact": name, "runtime": "ncnn", "precision": "fp32", "passed": passed, "bytes": 1000,
+            "size_vs_ncnn_fp32": 1.0, "vs_pytorch": {"64x96": {"psnr_db": 80.5, "max_abs_err": 2e-5}},
+            "vs_fp32_ncnn": {}, "vs_ground_truth": {"64x96": {"psnr_db": 30.25, "ssim": 0.9}}, **extra}
+
+
+def fake_report(tmp_path: Path) -> dict:
+    return {
+        "model_name": "rife-v4.6", "checkpoint_sha256": "c" * 64, "tool_versions": {"ncnn": "1.0"},
+        "artifacts": [_row("ncnn-fp32", "ncnn fp32 (rife.Warp)"),
+                      _row("ncnn-int8", "ncnn int8 (rife.Warp)", vs_fp32_ncnn={"64x96": {"psnr_db": 41.0, "ssim": 0.99}})],
+        "benchmark": {"record": {"results": [{"variant": "rife-bench fp32", "median_ms": 3.2}]},
+                      "phone": {"results": [], "note": "no device configured"},
+                      "figures": {"latency": "bench/latency.png"}},
+        "native_checks": [{"target": "linux-arm64", "check": "vs host binary", "precision": "fp32", "size": "64x96",
+                           "max_abs_err": 0.0, "psnr_db": 100.0, "passed": True}],
+        "int8": {"int8_layers": 39, "float_layers": ["conv1"], "requantize_fused": 3, "bin_size_ratio": 0.3,
+                 "method": "kl", "calibration_frames": 2, "calibration_resolution": "64x96",
+                 "calibration_seconds": 12.7},
+        "records": {"ncnn-fp32.verify": _record(tmp_path, "fp32", {"ncnn": "1.0", "torch": "2.0"}),
+                    "ncnn-int8.verify": _record(tmp_path, "int8", {"ncnn": "1.0", "numpy": "2.4"}),
+                    "bench": str(tmp_path / "bench.json"), "bench.latency-figure": str(tmp_path / "latency.png")},
+    }
+
+
+@pytest.fixture
+def outputs(tmp_path, repo):
+    """Workflow-like outputs: model files, a native binary, report.json, a validated config."""
+    out = tmp_path / "work"
+    files = {"ncnn": {}, "native": {}}
+    for folder in ("rife-v4.6", "rife-v4.6-int8"):
+        for ext in ("param", "bin"):
+            path = out / "ncnn" / folder / f"flownet.{ext}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"{folder} {ext}".encode() * 50)
+            files["ncnn"][f"{folder}/flownet.{ext}"] = path
+    binary = out / "native" / "host" / "rife-bench"
+    binary.parent.mkdir(parents=True)
+    binary.write_bytes(b"\x7fELF binary")
+    binary.chmod(0o755)
+    files["native"]["host/rife-bench"] = binary
+    report = out / "report.json"
+    report.write_text(json.dumps(fake_report(tmp_path)))
+    dynamic = out / "flownet-dynamic.check.json"  # a bundled artifact's record the report has no row for
+    dynamic.write_text(json.dumps({
+        "artifact": str(binary), "runtime": "onnxruntime", "precision": "fp32", "passed": True, "ground_truth": [],
+        "tool_versions": {"onnxruntime": "1.3"},
+        "checks": [{"against": "pytorch", "resolution": [64, 96], "psnr_db": 100.0, "max_abs_err": 7e-7,
+                    "ssim": 1.0}]}))
+    return {"files": files, "report": report, "repo": repo, "config": validate({"weights": "synthetic"}),
+            "records": {"onnx-dynamic": dynamic}}
+
+
+def make_bundle(outputs: dict, folder: Path, **environ) -> dict:
+    tarballs = {kind: folder / f"rife-v4.6-{kind}.tar.gz" for kind in ("ncnn", "native", "report")}
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ.pop("SOURCE_DATE_EPOCH", None)
+    os.environ.update(environ)
+    try:
+        return build_bundle("rife-v4.6", outputs["files"], tarballs, outputs["report"], outputs["config"],
+                            outputs["repo"], folder / "MANIFEST.json", folder / "SHA256SUMS",
+                            folder / "RELEASE_NOTES.md", outputs["records"])
+    finally:
+        os.environ.pop("SOURCE_DATE_EPOCH", None)
+        if old is not None:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+
+
+@pytest.fixture
+def bundle(outputs, tmp_path) -> Path:
+    folder = tmp_path / "release"
+    make_bundle(outputs, folder)
+    return folder
+
+
+# --- manifest --------------------------------------------------------------------------------------
+
+
+def test_manifest_holds_files_provenance_and_verdicts(bundle, outputs):
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    assert manifest["git"] == {"commit": _git(outputs["repo"], "rev-parse", "HEAD").strip(), "dirty": False}
+    assert manifest["source_date_epoch"] == 1600000000
+    assert manifest["checkpoint"] == {"sha256": "c" * 64, "source": {"kind": "synthetic", "seed": 0}}
+    assert manifest["config"] == outputs["config"]
+    assert manifest["config_sha256"] == manifests.config_sha256(outputs["config"])
+    assert manifest["tool_versions"] == {"ncnn": "1.0", "numpy": "2.4", "onnxruntime": "1.3", "torch": "2.0"}
+    assert [a["key"] for a in manifest["artifacts"]] == ["ncnn-fp32", "ncnn-int8", "onnx-dynamic"]
+    dynamic = manifest["artifacts"][2]
+    assert dynamic["name"] == "ONNX any size (dynamic H/W)" and dynamic["runtime"] == "onnxruntime"
+    assert dynamic["vs_pytorch"] == {"64x96": {"psnr_db": 100.0, "max_abs_err": 7e-7, "ssim": 1.0}}
+    assert dynamic["record"] == str(outputs["records"]["onnx-dynamic"]) and dynamic["bytes"] == 11
+    int8 = next(a for a in manifest["artifacts"] if a["key"] == "ncnn-int8")
+    assert int8["verified"] is True and int8["vs_fp32_ncnn"] == {"64x96": {"psnr_db": 41.0, "ssim": 0.99}}
+    assert int8["vs_pytorch"]["64x96"] == {"psnr_db": 80.5, "max_abs_err": 2e-5}
+    assert int8["record"].endswith("int8.verify.json")
+    ncnn = manifest["tarballs"]["rife-v4.6-ncnn.tar.gz"]
+    assert ncnn["kind"] == "ncnn"
+    binary = outputs["files"]["ncnn"]["rife-v4.6/flownet.bin"]
+    entry = next(f for f in ncnn["files"] if f["path"] == "rife-v4.6/flownet.bin")
+    assert entry == {"path": "rife-v4.6/flownet.bin", "size": binary.stat().st_size,
+                     "sha256": tarball.digests(bundle / "rife-v4.6-ncnn.tar.gz")["rife-v4.6/flownet.bin"]["sha256"]}
+    report_files = [f["path"] for f in manifest["tarballs"]["rife-v4.6-report.tar.gz"]["files"]]
+    assert report_files == ["report.json", "report.md"]
+    assert manifest["not_included"] == reproducible.EXCLUDED
+    # every tarball carries the same manifest
+    for name in manifest["tarballs"]:
+        assert tarball.read_member(bundle / name, "MANIFEST.json") == (bundle / "MANIFEST.json").read_bytes()
+
+
+def test_config_hash_ignores_key_order():
+    config = validate({"weights": "synthetic"})
+    reordered = dict(reversed(list(config.items())))
+    assert manifests.config_sha256(reordered) == manifests.config_sha256(config)
+    changed = copy.deepcopy(config)
+    changed["threads"] += 1
+    assert manifests.config_sha256(changed) != manifests.config_sha256(config)
+
+
+def test_checkpoint_source_names_where_the_weights_came_from():
+    config = validate({"weights": "official", "weights_sha256": "a" * 64})
+    assert manifests.checkpoint_source(config) == {"kind": "official", "url": config["weights_url"],
+                                                   "sha256_pin": "a" * 64}
+    assert manifests.checkpoint_source({**config, "weights": "/data/flownet.pkl"}) == {
+        "kind": "file", "path": "/data/flownet.pkl"}
+
+
+def test_a_failed_artifact_stops_the_release(outputs, tmp_path):
+    report = json.loads(outputs["report"].read_text())
+    report["artifacts"][1]["passed"] = False
+    outputs["report"].write_text(json.dumps(report))
+    with pytest.raises(ReleaseError, match=r"int8\.verify\.json: the artifact 'ncnn int8 \(rife.Warp\)' failed"):
+        make_bundle(outputs, tmp_path / "release")
+    assert not (tmp_path / "release" / "SHA256SUMS").exists()
+
+
+def test_a_failed_extra_record_stops_the_release(outputs, tmp_path):
+    record = json.loads(outputs["records"]["onnx-dynamic"].read_text())
+    record["passed"] = False
+    outputs["records"]["onnx-dynamic"].write_text(json.dumps(record))
+    with pytest.raises(ReleaseError, match=r"check.json: the artifact 'ONNX any size \(dynamic H/W\)' failed"):
+        make_bundle(outputs, tmp_path / "release")
+
+
+def test_a_missing_input_is_named(outputs, tmp_path):
+    outputs["files"]["native"]["host/rife-bench"].unlink()
+    with pytest.raises(ReleaseError, match=r"rife-bench: missing, so the native tarball cannot be built"):
+        make_bundle(outputs, tmp_path / "release")
+
+
+def test_bundled_report_leaves_out_the_timings(bundle):
+    data = tarball.read_member(bundle / "rife-v4.6-report.tar.gz", "report.json")
+    report = json.loads(data)
+    assert report["benchmark"] is None and "calibration_seconds" not in report["int8"]
+    assert not [r for r in report["records"] if r.startswith("bench")] and "ncnn-fp32.verify" in report["records"]
+    markdown = tarball.read_member(bundle / "rife-v4.6-report.tar.gz", "report.md").decode()
+    assert markdown.startswith("# rife-v4.6 build report") and "ncnn int8 (rife.Warp)" in markdown
+    assert "latency.png" not in markdown and "12 s" not in markdown and "Calibration: kl on 2 triplets" in markdown
+
+
+def test_release_notes_describe_every_tarball_and_artifact(bundle):
+    notes = (bundle / "RELEASE_NOTES.md").read_text()
+    for name in ("rife-v4.6-ncnn.tar.gz", "rife-v4.6-native.tar.gz", "rife-v4.6-report.tar.gz"):
+        assert notes.count(f"`{name}`") == 2  # in the file table and in "How to use"
+    size = (bundle / "rife-v4.6-ncnn.tar.gz").stat().st_size
+    assert f"{size / 1e6:.2f} MB" in notes
+    assert "| ncnn int8 (rife.Warp) | 0.00 MB | 64x96: 80.5 | 64x96: 2.0e-05 | 64x96: 30.25 | 64x96: 41.0 | yes |" in notes
+    assert "synthetic weights (seed 0)" in notes and "rifebuild release verify" in notes
+    assert "wall-clock timings" in notes
+
+
+# --- SHA256SUMS --------------------------------------------------------------------------------------
+
+
+def test_sha256sums_is_what_sha256sum_checks(bundle):
+    listed = sums.parse(bundle / "SHA256SUMS")
+    assert sorted(listed) == sorted(p.name for p in bundle.iterdir() if p.name != "SHA256SUMS")
+    if shutil.which("sha256sum"):
+        proc = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=bundle, capture_output=True,
+                              text=True, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_same_inputs_give_byte_identical_bundles(outputs, tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    make_bundle(outputs, first)
+    for path in [p for files in outputs["files"].values() for p in files.values()]:
+        os.utime(path, (5, 5))  # sources touched: nothing in the bundle may depend on it
+    make_bundle(outputs, second)
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir()) and len(names) == 6
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_source_date_epoch_is_the_tarballs_mtime(outputs, tmp_path):
+    make_bundle(outputs, tmp_path / "release", SOURCE_DATE_EPOCH="42")
+    with tarfile.open(tmp_path / "release" / "rife-v4.6-ncnn.tar.gz") as tar:
+        assert {m.mtime for m in tar.getmembers()} == {42}
+    assert json.loads((tmp_path / "release" / "MANIFEST.json").read_text())["source_date_epoch"] == 42
+
+
+# --- release verify ------------------------------------------------------------------------------------
+
+
+def rewrite(path: Path, edit) -> None:
+    """Repack a tarball the way any tool would, after `edit(dict name -> bytes)`."""
+    with tarfile.open(path) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    edit(files)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    path.write_bytes(gzip.compress(buffer.getvalue()))
+
+
+def test_verify_accepts_the_bundle_and_each_tarball(bundle, capsys):
+    ok, problems = verify(bundle)
+    assert problems == []
+    assert ok == ["ok: rife-v4.6-native.tar.gz (1 files)", "ok: rife-v4.6-ncnn.tar.gz (4 files)",
+                  "ok: rife-v4.6-report.tar.gz (2 files)", "ok: MANIFEST.json", "ok: RELEASE_NOTES.md"]
+    assert verify(bundle / "rife-v4.6-ncnn.tar.gz") == (["ok: rife-v4.6-ncnn.tar.gz (4 files)"], [])
+    assert main(["release", "verify", str(bundle)]) == 0
+    assert "matches its MANIFEST.json" in capsys.readouterr().out
+
+
+def test_verify_names_every_missing_extra_and_changed_file(bundle, tmp_path, capsys):
+    copy_ = tmp_path / "download"
+    shutil.copytree(bundle, copy_)
+
+    def tamper(files):
+        del files["rife-v4.6/flownet.param"]  # missing
+        files["rife-v4.6/evil.so"] = b"x"  # extra
+        files["rife-v4.6-int8/flownet.bin"] += b"\x00"  # changed
+
+    rewrite(copy_ / "rife-v4.6-ncnn.tar.gz", tamper)
+    (copy_ / "rife-v4.6-native.tar.gz").unlink()
+    (copy_ / "notes.txt").write_text("?")
+    with open(copy_ / "RELEASE_NOTES.md", "a") as f:
+        f.write("edited\n")
+    ok, problems = verify(copy_)
+    assert ok == ["ok: rife-v4.6-report.tar.gz (2 files)", "ok: MANIFEST.json"]
+    assert problems[:4] == [
+        "missing: rife-v4.6-native.tar.gz",
+        "missing: rife-v4.6-ncnn.tar.gz: rife-v4.6/flownet.param",
+        "extra: rife-v4.6-ncnn.tar.gz: rife-v4.6/evil.so",
+        problems[3]]
+    assert problems[3].startswith("changed: rife-v4.6-ncnn.tar.gz: rife-v4.6-int8/flownet.bin (sha256 ")
+    assert problems[4:] == ["changed: RELEASE_NOTES.md (sha256 differs from SHA256SUMS)",
+                            "changed: rife-v4.6-ncnn.tar.gz (sha256 differs from SHA256SUMS)",
+                            "extra: notes.txt"]
+    # the one tarball alone, and through the command line (one sentence, exit status 2)
+    _, alone = verify(copy_ / "rife-v4.6-ncnn.tar.gz")
+    assert alone == problems[1:4]
+    assert main(["release", "verify", str(copy_ / "rife-v4.6-ncnn.tar.gz")]) == 2
+    captured = capsys.readouterr()
+    assert "missing: rife-v4.6-ncnn.tar.gz: rife-v4.6/flownet.param" in captured.out
+    assert captured.err.startswith("rifebuild release verify: error: ")
+    assert "1 missing, 1 extra, 1 changed (listed above)" in captured.err and captured.err.count("\n") == 1
+
+
+def test_verify_accepts_a_repack_with_dot_slash_names(bundle, tmp_path):
+    """`tar -czf x.tar.gz -C dir .` names members ./path: same files, so only SHA256SUMS differs."""
+    copy_ = tmp_path / "download"
+    shutil.copytree(bundle, copy_)
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(copy_ / "rife-v4.6-ncnn.tar.gz") as tar:
+        tar.extractall(unpacked, filter="data")
+    with tarfile.open(copy_ / "rife-v4.6-ncnn.tar.gz", "w:gz") as tar:
+        tar.add(unpacked, arcname=".")
+    assert verify(copy_ / "rife-v4.6-ncnn.tar.gz") == (["ok: rife-v4.6-ncnn.tar.gz (4 files)"], [])
+    assert verify(copy_)[1] == ["changed: rife-v4.6-ncnn.tar.gz (sha256 differs from SHA256SUMS)"]
+
+
+def test_verify_catches_an_edited_manifest(bundle, tmp_path):
+    copy_ = tmp_path / "download"
+    shutil.copytree(bundle, copy_)
+    manifest = json.loads((copy_ / "MANIFEST.json").read_text())
+    entry = manifest["tarballs"]["rife-v4.6-ncnn.tar.gz"]["files"][0]
+    entry["sha256"] = "0" * 64  # someone "fixes" the manifest to match a swapped file
+    (copy_ / "MANIFEST.json").write_bytes(manifests.dumps(manifest))
+    _, problems = verify(copy_)
+    assert any(p.startswith(f"changed: rife-v4.6-ncnn.tar.gz: {entry['path']} (sha256 ") for p in problems)
+    for name in ("native", "ncnn", "report"):  # each tarball's copy now disagrees with the edited one
+        assert f"changed: rife-v4.6-{name}.tar.gz: MANIFEST.json (differs from the bundle's MANIFEST.json)" in problems
+    assert "changed: MANIFEST.json (sha256 differs from SHA256SUMS)" in problems
+
+
+def test_verify_errors_are_one_sentence(tmp_path, bundle):
+    with pytest.raises(ReleaseError, match="has no MANIFEST.json"):
+        verify(tmp_path)
+    with pytest.raises(ReleaseError, match="no such file or folder"):
+        verify(tmp_path / "nope.tar.gz")
+    renamed = tmp_path / "models.tar.gz"
+    shutil.copy(bundle / "rife-v4.6-ncnn.tar.gz", renamed)
+    with pytest.raises(ReleaseError, match="lists no tarball of that name"):
+        verify(renamed)
+    (tmp_path / "SHA256SUMS").write_text("garbage\n")
+    with pytest.raises(ReleaseError, match=r"SHA256SUMS:1: not a `sha256sum` line"):
+        sums.parse(tmp_path / "SHA256SUMS")
