@@ -1,6 +1,6 @@
 """The drop-in contract with rife-ncnn-vulkan (release 20221029, ncnn 20220729):
 
-- its v4 TTA modes (-x temporal, -z spatial) extract the blobs flow0..flow3 (each IFBlock's
+- its v4 TTA modes (-x spatial, -z temporal; its src/main.cpp) extract the blobs flow0..flow3 (each IFBlock's
   PixelShuffle output), average them and feed them back with ex.input before extracting out0;
 - its ncnn is built with NCNN_INT8 OFF and a fixed layer list, and knows the param ids of 20220729.
 """
@@ -126,7 +126,7 @@ def test_flow_naming_refuses_a_graph_without_four_ifblock_heads(dropin):
 
 
 # ---------------------------------------------------------------------------------------------
-# The client's temporal TTA (-x), replayed with the ncnn Python package on the stock-lowered model
+# The client's temporal TTA (-z), replayed with the ncnn Python package on the stock-lowered model
 
 
 class Flownet:
@@ -143,7 +143,7 @@ class Flownet:
 
 
 def temporal_average(forward: np.ndarray, reversed_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """rife-ncnn-vulkan's flow merge for -x: flows swap (0<->1 frame), the mask logit flips sign;
+    """rife-ncnn-vulkan's flow merge for -z: flows swap (0<->1 frame), the mask logit flips sign;
     the spare 6th channel is left as each pass made it."""
     f, r = forward.copy(), reversed_.copy()
     x, y = (forward[0] + reversed_[2]) * 0.5, (forward[1] + reversed_[3]) * 0.5
@@ -187,7 +187,7 @@ def test_client_temporal_tta_data_flow_on_the_stock_model(dropin, net, tmp_path)
         again = flownet.run(in0, in1, t, fed, want)
         assert all(np.array_equal(again[b], plain[b]) for b in want), k
 
-    # 2. The client's -x loop: flow k of the forward and reversed passes, each run with the merged
+    # 2. The client's -z loop: flow k of the forward and reversed passes, each run with the merged
     #    flows 0..k-1 fed back, merged; then out0 of both passes with all four merged flows fed.
     merged_f, merged_r = [], []
     for k, blob in enumerate(P.FLOW_BLOBS):

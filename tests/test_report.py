@@ -6,6 +6,7 @@ import pytest
 from rifebuild.cli import main
 from rifebuild.evaluate.record import validate
 from rifebuild.report import page as report
+from rifebuild.report.wording import INT8_CLIENT_NOTE, INT8_CLIENT_SHORT
 
 
 def _check(res, err, psnr, against="pytorch", bound="default"):
@@ -87,9 +88,28 @@ def test_rows_from_records(roles):
     assert lat["ratio_vs_fp32"] == 0.84 and lat["fp32_median_ms_same_run"] == 445.0 and lat["runs"] == 15
     assert rep["native_checks"][0]["check"] == "vs PyTorch" and rep["native_checks"][1]["target"] == "linux-arm64"
     assert rep["int8"]["most_sensitive"][0] == {"layer": "c", "psnr_db_vs_fp32": 52.9}
+    assert arts["ncnn-fp32"]["rife_ncnn_vulkan"].startswith("drop-in")
+    assert arts["ncnn-int8"]["rife_ncnn_vulkan"] == INT8_CLIENT_SHORT and arts["pytorch"]["rife_ncnn_vulkan"] is None
     text = report.render_markdown(rep)
-    assert "| ncnn int8 (rife.Warp) ¹ | 0.00 | 27.8% | 66.0 dB (8.0e-03) | – | 33.60 dB / 0.9600 | yes |" in text
+    assert ("| ncnn int8 (rife.Warp) ¹ | 0.00 | 27.8% | 66.0 dB (8.0e-03) | – | 33.60 dB (32.60) / 0.9600 | "
+            f"{INT8_CLIENT_SHORT} | yes |") in text
+    assert "| ncnn fp32 (rife.Warp) | 0.00 | 100.0% | 128.0 dB (3.0e-06) | 120.0 dB (1.0e-05) | 33.70 dB (32.70)" in text
     assert "2 Convolutions int8, float: c; 1 requantize fusions; weights 27.8% of fp32." in text
+
+
+def test_int8_section_says_what_the_client_needs_and_shows_the_worst_frame(roles):
+    rep = report.build_report(report.parse_roles([f"{k}={v}" for k, v in roles.items()]), "rife-v4.6")
+    rows = {(e["comparison"], e["size"]): e for e in rep["int8"]["evaluation"]}
+    assert rows[("int8 vs PyTorch", "64x96")]["psnr_db"] == 50.0
+    assert rows[("int8 vs ground truth", "64x96")]["worst_psnr_db"] == 32.6
+    assert rows[("PyTorch vs ground truth", "64x96")]["psnr_db"] == 33.71
+    text = report.render_markdown(rep)
+    section = text[text.index("## int8"):]
+    assert INT8_CLIENT_NOTE in section and "NCNN_INT8=ON" in INT8_CLIENT_NOTE and "CPU only" in INT8_CLIENT_NOTE
+    assert "| int8 vs ground truth | 64x96 | 1 | 33.60 | 32.60 | – | – |" in section
+    assert "| int8 vs fp32 ncnn | 64x96 | 1 | 50.10 | – | 0.020 | mean >= 30 dB |" in section
+    int8_row = next(line for line in text.splitlines() if line.startswith("| ncnn int8"))
+    assert int8_row.count("drop-in") == int8_row.count("not a drop-in") == 1
 
 
 def test_partial_inputs_give_partial_report(roles):
