@@ -126,3 +126,12 @@ def test_cli_writes_both_files(roles, tmp_path):
     assert md.read_text().startswith("# rife-v4.6 build report")
     assert json.loads(js.read_text())["records"]["checkpoint"].endswith("flownet.pkl")
     assert main(["report", "build", "--input", "bad", "--out-md", str(md), "--out-json", str(js)]) == 2
+
+
+def test_readme_states_int8_in_the_words_of_the_report():
+    """One wording (rifebuild/report/wording.py) for the report, README and release notes."""
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    assert INT8_CLIENT_NOTE in readme
+    assert "is not a drop-in for the stock client" in readme
