@@ -126,10 +126,11 @@ rule verify_int8:
         model=lambda wildcards, input: os.path.dirname(input.param),
         fp32=lambda wildcards, input: os.path.dirname(input.fp32_param),
         bound=config["int8"]["min_psnr_vs_fp32"],
+        worst=config["int8"]["min_worst_psnr_vs_pytorch"],
     shell:
         "rifebuild --threads={threads} evaluate int8 --model-dir={params.model:q} --fp32-dir={params.fp32:q}"
         " --checkpoint={input.checkpoint:q} --data={input.data:q} --min-psnr={params.bound:q}"
-        " --out={output:q} > {log:q} 2>&1"
+        " --min-worst-psnr={params.worst:q} --out={output:q} > {log:q} 2>&1"
 
 
 rule verify_mnn:

@@ -29,6 +29,26 @@ def test_builtin_is_deterministic_and_sized():
     assert 0.0 <= middle.min() and middle.max() <= 1.0
 
 
+def test_builtin_motion_scales_with_the_rendered_size():
+    """Rendered at twice the size with motion given at the small size, the scene is the small one
+    upscaled: 2x2-averaged back down, frames 0 and 1 match the small render as closely as the middle
+    frame (which no motion moves) does; a render with the same pixel motion at the large size does not."""
+    def down(frame):
+        return frame.reshape(3, 64, 2, 96, 2).mean(axis=(2, 4))
+
+    small = cd.builtin_triplets("evaluation", 2, 64, 96, seed=1, max_motion=6)
+    scaled = cd.builtin_triplets("evaluation", 2, 128, 192, seed=1, max_motion=6, motion_at=(64, 96))
+    fixed = cd.builtin_triplets("evaluation", 2, 128, 192, seed=1, max_motion=6)
+    for s, a, b in zip(small, scaled, fixed):
+        resampling = np.abs(down(a[1]) - s[1]).mean()  # t=0.5 does not move: bilinear resampling alone
+        assert np.array_equal(a[1], b[1])
+        for k in (0, 2):
+            err_scaled, err_fixed = np.abs(down(a[k]) - s[k]).mean(), np.abs(down(b[k]) - s[k]).mean()
+            assert err_scaled <= 1.1 * resampling and err_fixed >= 1.5 * err_scaled
+    assert all(np.array_equal(x, y) for x, y in zip(small[0], cd.builtin_triplets(
+        "evaluation", 1, 64, 96, seed=1, max_motion=6, motion_at=(64, 96))[0]))  # same size: unchanged
+
+
 def test_builtin_splits_use_disjoint_photos():
     assert not set(cd.BUILTIN_PHOTOS["calibration"]) & set(cd.BUILTIN_PHOTOS["evaluation"])
     cal = cd.builtin_triplets("calibration", 1, 32, 32, 0, 4)[0][1]

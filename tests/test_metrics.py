@@ -56,3 +56,25 @@ def test_ssim_is_scikit_images_on_real_photos():
     assert metrics.ssim(a, b) == pytest.approx(structural_similarity(
         a.astype(np.float64), b.astype(np.float64), data_range=1.0, channel_axis=0, gaussian_weights=True,
         sigma=1.5, use_sample_covariance=False), abs=1e-12)
+
+
+def test_worst_frame_bound_fails_a_check_whose_mean_passes(tmp_path):
+    from rifebuild.evaluate import record as rec
+
+    good = np.full((3, 16, 16), 0.5, np.float32)
+    off = good.copy()
+    off[:, :4] += 0.1  # one bad frame: mean over two frames still high, the worst frame low
+    scores = metrics.compare_frames([good, off], [good, good])
+    assert scores["worst_psnr_db"] < 30 < scores["psnr_db"]
+    bound = {"min_psnr_db": 30.0, "min_worst_psnr_db": 30.0}
+    record = rec.new(tmp_path, "test", "int8")
+    record["checks"].append(rec.check("pytorch", (16, 16), scores, bound))
+    with pytest.raises(rec.VerificationError, match=r"worst-frame PSNR 2\d\.\d\d dB vs pytorch at 16x16 is below "
+                                                    r"the bound 30 dB") as info:
+        rec.finish(record, tmp_path / "v.json")
+    assert "PSNR" in str(info.value) and str(info.value).count("below") == 1  # the mean met its bound
+    assert not (tmp_path / "v.json").exists()
+    record["checks"][0] = rec.check("pytorch", (16, 16), scores, {"min_psnr_db": 30.0, "min_worst_psnr_db": 20.0})
+    rec.finish(record, tmp_path / "v.json")  # both met: written, and valid against the schema
+    nan = {**scores, "worst_psnr_db": float("nan")}
+    assert not rec.check("pytorch", (16, 16), nan, {"min_psnr_db": 30.0})["passed"]  # NaN never passes

@@ -8,6 +8,7 @@ from rifebuild.bench.adb import NO_DEVICE
 from rifebuild.cli import main
 from rifebuild.evaluate.record import validate
 from rifebuild.report import page as report
+from rifebuild.report.wording import INT8_CLIENT_NOTE, INT8_CLIENT_SHORT
 
 
 def _check(res, err, psnr, against="pytorch", bound="default"):
@@ -86,8 +87,12 @@ def test_rows_from_records(roles):
     assert rep["benchmark"]["record"]["results"][0]["variant"] == "pytorch"
     assert rep["native_checks"][0]["check"] == "vs PyTorch" and rep["native_checks"][1]["target"] == "linux-arm64"
     assert rep["int8"]["most_sensitive"][0] == {"layer": "c", "psnr_db_vs_fp32": 52.9}
+    assert arts["ncnn-fp32"]["rife_ncnn_vulkan"].startswith("drop-in")
+    assert arts["ncnn-int8"]["rife_ncnn_vulkan"] == INT8_CLIENT_SHORT and arts["pytorch"]["rife_ncnn_vulkan"] is None
     text = report.render_markdown(rep)
-    assert "| ncnn int8 (rife.Warp) ¹ | 0.00 | 27.8% | 66.0 dB (8.0e-03) | – | 33.60 dB / 0.9600 | yes |" in text
+    assert ("| ncnn int8 (rife.Warp) ¹ | 0.00 | 27.8% | 66.0 dB (8.0e-03) | – | 33.60 dB (32.60) / 0.9600 | "
+            f"{INT8_CLIENT_SHORT} | yes |") in text
+    assert "| ncnn fp32 (rife.Warp) | 0.00 | 100.0% | 128.0 dB (3.0e-06) | 120.0 dB (1.0e-05) | 33.70 dB (32.70)" in text
     assert "2 Convolutions int8, float: c; 1 requantize fusions; weights 27.8% of fp32." in text
     assert "## Benchmark (this machine)" in text and "rife-bench int8 vs fp32, same rounds: 1.222x" in text
     assert "### Phone (adb)" in text and "no device configured" in text
@@ -98,6 +103,21 @@ def test_figures_are_linked_relative_to_the_markdown(roles, tmp_path):
     rep = report.build_report(parsed, "m", md_dir=tmp_path)
     assert rep["benchmark"]["figures"] == {"latency": "figs/latency.png"}
     assert "![latency per variant and thread count](figs/latency.png)" in report.render_markdown(rep)
+
+
+def test_int8_section_says_what_the_client_needs_and_shows_the_worst_frame(roles):
+    rep = report.build_report(report.parse_roles([f"{k}={v}" for k, v in roles.items()]), "rife-v4.6")
+    rows = {(e["comparison"], e["size"]): e for e in rep["int8"]["evaluation"]}
+    assert rows[("int8 vs PyTorch", "64x96")]["psnr_db"] == 50.0
+    assert rows[("int8 vs ground truth", "64x96")]["worst_psnr_db"] == 32.6
+    assert rows[("PyTorch vs ground truth", "64x96")]["psnr_db"] == 33.71
+    text = report.render_markdown(rep)
+    section = text[text.index("## int8"):]
+    assert INT8_CLIENT_NOTE in section and "NCNN_INT8=ON" in INT8_CLIENT_NOTE and "CPU only" in INT8_CLIENT_NOTE
+    assert "| int8 vs ground truth | 64x96 | 1 | 33.60 | 32.60 | – | – |" in section
+    assert "| int8 vs fp32 ncnn | 64x96 | 1 | 50.10 | – | 0.020 | mean >= 30 dB |" in section
+    int8_row = next(line for line in text.splitlines() if line.startswith("| ncnn int8"))
+    assert int8_row.count("drop-in") == int8_row.count("not a drop-in") == 1
 
 
 def test_partial_inputs_give_partial_report(roles):
@@ -114,3 +134,12 @@ def test_cli_writes_both_files(roles, tmp_path):
     assert md.read_text().startswith("# rife-v4.6 build report")
     assert json.loads(js.read_text())["records"]["checkpoint"].endswith("flownet.pkl")
     assert main(["report", "build", "--input", "bad", "--out-md", str(md), "--out-json", str(js)]) == 2
+
+
+def test_readme_states_int8_in_the_words_of_the_report():
+    """One wording (rifebuild/report/wording.py) for the report, README and release notes."""
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    assert INT8_CLIENT_NOTE in readme
+    assert "is not a drop-in for the stock client" in readme

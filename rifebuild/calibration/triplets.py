@@ -72,21 +72,26 @@ def _motion_at(start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
 
 
 def render_triplet(background: np.ndarray, foreground: np.ndarray, height: int, width: int,
-                   rng: np.random.Generator, max_motion: float) -> Triplet:
-    """Render frames at t = 0, 0.5, 1 of one random scene; returns (frame0, middle, frame1)."""
+                   rng: np.random.Generator, max_motion: float, motion_scale=(1.0, 1.0)) -> Triplet:
+    """Render frames at t = 0, 0.5, 1 of one random scene; returns (frame0, middle, frame1).
+
+    `motion_scale` (y, x) multiplies every motion drawn: the same scene rendered at a larger size
+    moves as many more pixels as an upscaled video would (the random draws do not depend on it).
+    """
+    motion_scale = np.asarray(motion_scale, np.float64)
     ph, pw = background.shape[1:]
     zoom = max(height / ph, width / pw) * rng.uniform(1.05, 1.3)  # output px per photo px
     # Background: a random affine motion, linear in time (so t = 0.5 is exactly the middle).
     angle = np.deg2rad(rng.uniform(-2.0, 2.0))
     scale = rng.uniform(0.97, 1.03)
-    shift = rng.uniform(-max_motion, max_motion, size=2)
+    shift = rng.uniform(-max_motion, max_motion, size=2) * motion_scale
     centre_src = np.array([ph / 2, pw / 2]) + rng.uniform(-0.1, 0.1, size=2) * [ph, pw]
     # Foreground patches: elliptic cut-outs of another photo, each with its own translation.
     patches = []
     for _ in range(int(rng.integers(1, 4))):
         ry, rx = rng.uniform(0.08, 0.2, size=2) * [height, width]
         cy, cx = rng.uniform(0.25, 0.75, size=2) * [height, width]
-        motion = rng.uniform(-1.5 * max_motion, 1.5 * max_motion, size=2)
+        motion = rng.uniform(-1.5 * max_motion, 1.5 * max_motion, size=2) * motion_scale
         src = rng.uniform(0.2, 0.8, size=2) * foreground.shape[1:]
         patches.append((ry, rx, cy, cx, motion, src))
     frames = []
@@ -108,15 +113,21 @@ def render_triplet(background: np.ndarray, foreground: np.ndarray, height: int, 
 
 
 def builtin_triplets(split: str, count: int, height: int, width: int, seed: int,
-                     max_motion: float) -> list[Triplet]:
-    """`count` deterministic triplets of one split, each from that split's own photos only."""
+                     max_motion: float, motion_at: tuple[int, int] | None = None) -> list[Triplet]:
+    """`count` deterministic triplets of one split, each from that split's own photos only.
+
+    `max_motion` is in pixels at the size `motion_at` (default: this size). Rendered at another
+    size, the same scenes move proportionally more (or less) pixels, like real video at a higher
+    resolution -- which is what stresses a model's coarse flow (and int8) at 720p.
+    """
+    scale = (1.0, 1.0) if motion_at is None else (height / motion_at[0], width / motion_at[1])
     photos = [builtin_photo(name) for name in BUILTIN_PHOTOS[split]]
     rng = np.random.default_rng([seed, SPLITS.index(split)])
     triplets = []
     for i in range(count):
         background = photos[i % len(photos)]
         foreground = photos[(i + 1 + int(rng.integers(0, len(photos) - 1))) % len(photos)]
-        triplets.append(render_triplet(background, foreground, height, width, rng, max_motion))
+        triplets.append(render_triplet(background, foreground, height, width, rng, max_motion, scale))
     return triplets
 
 
@@ -258,11 +269,11 @@ def directory_triplets(root: Path | str, split: str, count: int, other: int, hei
 
 
 def get_triplets(source: str, split: str, count: int, other: int, height: int, width: int,
-                 seed: int = 0, max_motion: float = 12.0) -> list[Triplet]:
+                 seed: int = 0, max_motion: float = 12.0, motion_at: tuple[int, int] | None = None) -> list[Triplet]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     if source == "builtin":
-        return builtin_triplets(split, count, height, width, seed, max_motion)
+        return builtin_triplets(split, count, height, width, seed, max_motion, motion_at)
     return directory_triplets(source, split, count, other, height, width)
 
 
@@ -280,6 +291,8 @@ def write_cache(source: str, sizes: dict[str, int], resolution: tuple[int, int],
     The folder appears all at once. Values are quantised to 8 bits here, once, so calibration and
     evaluation read the same data whatever the source. An extra evaluation resolution larger than
     the source frames is skipped (noted in manifest.json); the calibration resolution is not.
+    Builtin triplets take `max_motion` at `resolution`; at the extra sizes the same scenes move
+    proportionally further (the `motion_scale` of each entry in manifest.json).
     """
     from rifebuild.core.files import atomic_write_json
 
@@ -293,7 +306,8 @@ def write_cache(source: str, sizes: dict[str, int], resolution: tuple[int, int],
         for split, (height, width) in jobs:
             other = sizes[SPLITS[1 - SPLITS.index(split)]]
             try:
-                triplets = get_triplets(source, split, sizes[split], other, height, width, seed, max_motion)
+                triplets = get_triplets(source, split, sizes[split], other, height, width, seed, max_motion,
+                                        tuple(resolution))
             except FrameTooSmall as exc:
                 if (split, (height, width)) in jobs[:2]:
                     raise
@@ -304,7 +318,10 @@ def write_cache(source: str, sizes: dict[str, int], resolution: tuple[int, int],
                 folder.mkdir(parents=True)
                 for k, image in enumerate(triplet, start=1):
                     save_png(image, folder / f"im{k}.png")
-            manifest["written"].append({"split": split, "resolution": [height, width], "triplets": len(triplets)})
+            entry = {"split": split, "resolution": [height, width], "triplets": len(triplets)}
+            if source == "builtin":
+                entry["motion_scale"] = [round(height / resolution[0], 6), round(width / resolution[1], 6)]
+            manifest["written"].append(entry)
         atomic_write_json(tmp / "manifest.json", manifest)
         if out.exists():
             shutil.rmtree(out)

@@ -35,6 +35,10 @@ class WarpPatternError(RifeBuildError):
     """A graph that does not hold the warp pattern the rewrite expects."""
 
 
+class FlowBlobError(RifeBuildError):
+    """A graph whose IFBlock outputs cannot get the blob names rife-ncnn-vulkan's TTA modes use."""
+
+
 class VerificationError(RifeBuildError):
     """An artifact whose output misses its bound (or is not finite); no record is written."""
 

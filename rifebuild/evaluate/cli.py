@@ -29,11 +29,11 @@ def ncnn(a) -> None:
 
 
 def int8(a) -> None:
-    """int8 ncnn vs fp32 ncnn, PyTorch and ground truth on the evaluation split."""
+    """int8 ncnn vs fp32 ncnn (mean), PyTorch (worst frame) and ground truth on the evaluation split."""
     from rifebuild.evaluate import verify
 
     verify.verify_int8(a.model_dir, a.fp32_dir, a.checkpoint, a.data, threads.count(), a.min_psnr, a.out,
-                       a.rife_model)
+                       a.min_worst_psnr, a.rife_model)
 
 
 def mnn(a) -> None:
@@ -58,7 +58,8 @@ def register(actions) -> None:
            (["--precision"], {"choices": ["fp32", "fp16"], "required": True}),
            (["--max-abs-err"], {"type": float, "required": True}), out())
     action(actions, "int8", int8, (["--model-dir"], PATH), (["--fp32-dir"], PATH), (["--checkpoint"], PATH),
-           (["--data"], PATH), (["--min-psnr"], {"type": float, "required": True}), RIFE_MODEL, out())
+           (["--data"], PATH), (["--min-psnr"], {"type": float, "required": True}),
+           (["--min-worst-psnr"], {"type": float, "default": None}), RIFE_MODEL, out())
     action(actions, "mnn", mnn, (["--model"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
            (["--checkpoint"], PATH), (["--eval"], PATH), (["--min-psnr"], {"type": float, "required": True}),
            (["--timestep"], {"type": float, "default": 0.5}), RIFE_MODEL, out())

@@ -68,12 +68,19 @@ class NcnnSession:
             raise RuntimeError(f"ncnn could not load {param} / {bin_}")
 
     def run(self, inputs: Inputs, blobs: tuple[str, ...] | list[str] = ("out0",)) -> dict[str, np.ndarray]:
+        """Feed in0, in1, in2 and any other blob in `inputs` (e.g. flow0, as rife-ncnn-vulkan's TTA
+        feeds merged flows back); extract `blobs` in order (in light mode, a blob is gone once a
+        later extraction consumed it: ask for out0 last)."""
         import ncnn
 
         ex = self.net.create_extractor()
-        mats = [ncnn.Mat(np.ascontiguousarray(inputs[key], dtype=np.float32)) for key in ("in0", "in1", "in2")]
-        for key, mat in zip(("in0", "in1", "in2"), mats):
-            ex.input(key, mat)
+        names = ["in0", "in1", "in2", *(k for k in inputs if k not in ("in0", "in1", "in2"))]
+        # ncnn.Mat wraps the array's memory: keep the (possibly converted) arrays alive with the Mats
+        arrays = [np.ascontiguousarray(inputs[key], dtype=np.float32) for key in names]
+        mats = [ncnn.Mat(a) for a in arrays]
+        for key, mat in zip(names, mats):
+            if ex.input(key, mat) != 0:
+                raise RuntimeError(f"ncnn has no blob {key!r} to feed in {self.param}")
         results = {}
         for blob in blobs:
             ret, out = ex.extract(blob)
@@ -81,7 +88,7 @@ class NcnnSession:
                 raise RuntimeError(f"ncnn extract of {blob!r} failed ({ret}) for {self.param}")
             results[blob] = np.array(out).copy()
             del out
-        del ex, mats  # the extractor's blobs must go before the net's allocators
+        del ex, mats, arrays  # the extractor's blobs must go before the net's allocators
         return results
 
     def close(self) -> None:

@@ -31,8 +31,8 @@ def write_synthetic_frames(dest: Path | str, count: int, height: int, width: int
     """Deterministic stand-in triplets in npy form: a smooth random image under an even pixel shift,
     so the true middle frame (half the shift) is known exactly.
 
-    For tests of the MNN branch (`python -m rifebuild.mnn frames`); the workflow uses the calibration
-    and evaluation splits of rifebuild.calibdata."""
+    For tests of the MNN branch; the workflow uses the calibration and evaluation splits of
+    rifebuild.calibration."""
     from rifebuild.evaluate.reference import smooth_field
 
     dest = Path(dest)

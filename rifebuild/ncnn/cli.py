@@ -15,17 +15,14 @@ def pnnx(a) -> None:
 
 
 def warp_rewrite(a) -> None:
-    """pnnx model -> resolution-independent rife.Warp model (+ an fp16-storage copy)."""
-    from rifebuild.core.errors import WarpPatternError
+    """pnnx model -> resolution-independent rife.Warp drop-in model (+ an fp16-storage copy)."""
     from rifebuild.ncnn import graph, passes
 
     model = graph.read(a.param, a.bin)
-    count = passes.rewrite_warp(model)
-    if count == 0:
-        raise WarpPatternError(f"{a.param}: no GridSample warp found; is this a RIFE model?")
-    folded = passes.fold_channel_scales(model)
+    done = passes.make_dropin(model, str(a.param))
     graph.write(model, a.out_param, a.out_bin)
-    print(f"rewrote {count} warps into rife.Warp; folded {folded} channel scales; layers: {model.layer_types()}")
+    print(f"rewrote {done['warps']} warps into rife.Warp; folded {done['folded']} channel scales; named "
+          f"{', '.join(done['flow_blobs'])}; layers: {model.layer_types()}")
     passes.to_fp16_storage(model)
     graph.write(model, a.fp16_param, a.fp16_bin)
 

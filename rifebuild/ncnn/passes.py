@@ -9,6 +9,10 @@
   MemoryData (ResConv's beta, which pnnx keeps unless it is all ones) folds into the weights and bias.
 - to_fp16_storage: typed fp32 weights -> fp16 storage (what ncnn's fp16 models carry).
 - remove_dead_layers: drop layers (and their weights) whose outputs nobody reads; keep Splits tidy.
+- name_flow_blobs: the four IFBlocks' PixelShuffle outputs become `flow0`..`flow3`, the blobs that
+  rife-ncnn-vulkan's TTA modes (-x, -z) extract, average and feed back with ex.input. No pass renames
+  a blob, so the names survive every later pass (fp16, int8, stock lowering).
+- make_dropin: the pnnx model -> the drop-in rife.Warp model (the passes above, in the rule's order).
 """
 from __future__ import annotations
 
@@ -16,11 +20,15 @@ import math
 
 import numpy as np
 
-from rifebuild.core.errors import WarpPatternError
+from rifebuild.core.errors import FlowBlobError, WarpPatternError
 from rifebuild.ncnn.graph import TAG_FP16, TAG_FP32, TAG_FP32_ALT, Layer, Model, Weight
 
 WARP_TYPE = "rife.Warp"
 BINARY_ADD, BINARY_MUL, BINARY_DIV = 0, 2, 3
+# rife-ncnn-vulkan's v4 TTA extracts these (each IFBlock's flow(4) + mask(1) + 1 spare channel, at
+# 1/scale of the frame) and feeds them back with ex.input; its reference v4.6 model names them so.
+FLOW_BLOBS = ("flow0", "flow1", "flow2", "flow3")
+IFBLOCK_HEAD_CHANNELS = 24  # ConvTranspose2d(c, 24, 4, 2, 1) before PixelShuffle(2)
 
 
 
@@ -168,6 +176,60 @@ def fold_channel_scales(model: Model) -> int:
         folded += 1
     remove_dead_layers(model, outputs)
     return folded
+
+
+def rename_blob(model: Model, old: str, new: str) -> None:
+    """Rename one blob everywhere it is produced or read."""
+    for layer in model.layers:
+        layer.inputs = [new if b == old else b for b in layer.inputs]
+        layer.outputs = [new if b == old else b for b in layer.outputs]
+
+
+def ifblock_heads(model: Model) -> list[Layer]:
+    """The IFBlocks' PixelShuffle(2) layers after a 24-channel Deconvolution, in graph order."""
+    producer = model.producer()
+    heads = []
+    for layer in model.layers:
+        if layer.type != "PixelShuffle":
+            continue
+        deconv = producer.get(layer.inputs[0])
+        if (layer.get(0, 1) != 2 or deconv is None or deconv.type != "Deconvolution"
+                or deconv.get(0, 0) != IFBLOCK_HEAD_CHANNELS):
+            raise FlowBlobError(f"PixelShuffle {layer.name!r} is not an IFBlock head (2x PixelShuffle of a "
+                                f"{IFBLOCK_HEAD_CHANNELS}-channel Deconvolution); is this a RIFE v4.6 model?")
+        heads.append(layer)
+    return heads
+
+
+def name_flow_blobs(model: Model) -> list[str]:
+    """Name the IFBlock heads' outputs flow0..flow3 (rife-ncnn-vulkan's TTA blobs). Idempotent."""
+    heads = ifblock_heads(model)
+    if len(heads) != len(FLOW_BLOBS):
+        raise FlowBlobError(f"the model has {len(heads)} IFBlock heads (PixelShuffle), rife-ncnn-vulkan's "
+                            f"v4 TTA needs {len(FLOW_BLOBS)}; is this a RIFE v4.6 model?")
+    head_blobs = {head.outputs[0] for head in heads}
+    clash = sorted({b for l in model.layers for b in l.outputs if b in FLOW_BLOBS} - head_blobs)
+    if clash:
+        raise FlowBlobError(f"blob names {clash} are taken by other layers; they are reserved for the IFBlock heads")
+    for head, name in zip(heads, FLOW_BLOBS):
+        rename_blob(model, head.outputs[0], name)
+    return list(FLOW_BLOBS)
+
+
+def make_dropin(model: Model, where: str = "model") -> dict:
+    """pnnx model -> rife-ncnn-vulkan drop-in: rife.Warp, ResConv betas folded, flow0..flow3 named.
+
+    `where` (the source file) starts every error message.
+    """
+    try:
+        count = rewrite_warp(model)
+        if count == 0:
+            raise WarpPatternError("no GridSample warp found; is this a RIFE model?")
+        folded = fold_channel_scales(model)
+        names = name_flow_blobs(model)
+    except (WarpPatternError, FlowBlobError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+    return {"warps": count, "folded": folded, "flow_blobs": names}
 
 
 def remove_dead_layers(model: Model, outputs: list[str]) -> None:

@@ -20,6 +20,7 @@ from rifebuild.bench import tables as bench_tables
 from rifebuild.core import args
 from rifebuild.core.errors import ReportError
 from rifebuild.core.files import sha256_of
+from rifebuild.report.wording import INT8_CLIENT_NOTE, INT8_CLIENT_SHORT
 
 
 def read_tsv(path: Path) -> list[dict]:
@@ -81,6 +82,17 @@ ROW_NAMES = {"onnx": "ONNX (onnxsim)", "ncnn-fp32": "ncnn fp32 (rife.Warp)", "nc
              "mnn-wq8": "MNN wq8", "mnn-int8": "MNN int8"}
 
 
+def client_use(key: str) -> str | None:
+    """How the stock rife-ncnn-vulkan release takes the artifact (None: not an ncnn model folder)."""
+    if key in ("ncnn-fp32", "ncnn-fp16"):
+        return "drop-in (CPU and Vulkan)"
+    if key == "ncnn-int8":
+        return INT8_CLIENT_SHORT
+    if key.startswith("ncnn-stock-"):
+        return "no: GridSample, for stock ncnn at this size only"
+    return None
+
+
 def _order(key: str) -> tuple:
     fixed = list(ROW_NAMES)
     return (fixed.index(key) if key in fixed else (2.5 if key.startswith("ncnn-stock-") else len(fixed)), key)
@@ -108,6 +120,7 @@ def artifact_rows(roles: dict[str, Path]) -> list[dict]:
             row["vs_pytorch_runtime"] = native["runtime"]
     for row in rows:
         row["bytes"] = _size(roles, row["key"])
+        row["rife_ncnn_vulkan"] = client_use(row["key"])
     fp32 = next((r["bytes"] for r in rows if r["key"] == "ncnn-fp32"), None)
     for row in rows:
         row["size_vs_ncnn_fp32"] = round(row["bytes"] / fp32, 4) if row["bytes"] and fp32 else None
@@ -156,10 +169,30 @@ def int8_summary(roles: dict[str, Path], top: int = 5) -> dict | None:
                         "calibration_resolution": _res(calib["resolution"]),
                         "calibration_seconds": calib["calibration_seconds"]})
     if "ncnn-int8.sensitivity" in roles:
-
         rows = read_tsv(roles["ncnn-int8.sensitivity"])
         summary["most_sensitive"] = [{"layer": r["layer"], "psnr_db_vs_fp32": r["psnr_db_vs_fp32"]} for r in rows[:top]]
+    verify = _json(roles, "ncnn-int8.verify")
+    if verify:
+        summary["evaluation"] = int8_evaluation(verify)
     return summary
+
+
+EVALUATION_ROWS = (("int8 vs PyTorch", "check", "pytorch"), ("int8 vs fp32 ncnn", "check", "ncnn-fp32"),
+                   ("int8 vs ground truth", "truth", "artifact"), ("fp32 ncnn vs ground truth", "truth", "ncnn-fp32"),
+                   ("PyTorch vs ground truth", "truth", "pytorch"))
+
+
+def int8_evaluation(record: dict) -> list[dict]:
+    """The int8 verification on the evaluation split, per resolution: mean and worst-frame PSNR."""
+    rows = []
+    for label, kind, who in EVALUATION_ROWS:
+        items = [c for c in record["checks"] if c["against"] == who] if kind == "check" else \
+            [g for g in record["ground_truth"] if g["subject"] == who]
+        for item in items:
+            rows.append({"comparison": label, "size": _res(item["resolution"]), "frames": item["frames"],
+                         "psnr_db": item["psnr_db"], "worst_psnr_db": item.get("worst_psnr_db"),
+                         "max_abs_err": item.get("max_abs_err"), "bound": item.get("bound")})
+    return rows
 
 
 def build_report(roles: dict[str, Path], model_name: str, md_dir: Path | None = None) -> dict:
@@ -183,6 +216,13 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *["| " + " | ".join(r) + " |" for r in rows], ""]
 
 
+def _bound(bound: dict | None) -> str:
+    if not bound:
+        return DASH
+    names = {"min_psnr_db": "mean >= {:g} dB", "min_worst_psnr_db": "worst >= {:g} dB", "max_abs_err": "<= {:g}"}
+    return ", ".join(names[k].format(v) for k, v in bound.items())
+
+
 def render_markdown(report: dict) -> str:
     out = [f"# {report['model_name']} build report", ""]
     if report["checkpoint_sha256"]:
@@ -197,7 +237,7 @@ def render_markdown(report: dict) -> str:
                 "artifact is checked against a bound); against ground truth on the evaluation split "
                 "(mean PSNR / SSIM over its triplets).", ""]
         head = ["artifact", "size (MB)", "vs ncnn fp32", *[f"vs PyTorch {r}" for r in resolutions],
-                *[f"vs ground truth {r}" for r in gt_res], "verified"]
+                *[f"vs ground truth {r} (worst frame)" for r in gt_res], "rife-ncnn-vulkan", "verified"]
         rows = []
         for a in arts:
             name = a["artifact"] + (" ¹" if a.get("vs_pytorch_runtime") else "")
@@ -209,7 +249,9 @@ def render_markdown(report: dict) -> str:
                              + (f" ({c['max_abs_err']:.1e})" if c["max_abs_err"] is not None else ""))
             for r in gt_res:
                 c = a.get("vs_ground_truth", {}).get(r)
-                cells.append(DASH if c is None else f"{c['psnr_db']:.2f} dB / {c['ssim']:.4f}")
+                cells.append(DASH if c is None else f"{c['psnr_db']:.2f} dB ({_f(c.get('worst_psnr_db'), '.2f')}) / "
+                             f"{c['ssim']:.4f}")
+            cells.append(a.get("rife_ncnn_vulkan") or DASH)
             cells.append("yes" if a["passed"] else "NO")
             rows.append(cells)
         out += _table(head, rows)
@@ -218,8 +260,8 @@ def render_markdown(report: dict) -> str:
             if int8.get("vs_pytorch_runtime"):
                 out += [f"¹ vs PyTorch through {int8['vs_pytorch_runtime']}, int8 inference; the other rows "
                         "through their Python runtime.", ""]
-            out += ["On the evaluation split, int8 vs fp32 ncnn: "
-                    + ", ".join(f"{r}: {v['psnr_db']:.2f} dB / {v['ssim']:.4f}"
+            out += ["On the evaluation split, int8 vs fp32 ncnn (mean, worst frame): "
+                    + ", ".join(f"{r}: {v['psnr_db']:.2f} dB, {_f(v.get('worst_psnr_db'), '.2f')} dB"
                                 for r, v in int8["vs_fp32_ncnn"].items()) + ".", ""]
     if report["benchmark"]:
         b = report["benchmark"]
@@ -231,8 +273,15 @@ def render_markdown(report: dict) -> str:
         out += _table(["target", "check", "precision", "size", "max abs err", "PSNR dB", "passed"], rows)
     q = report["int8"]
     if q:
-        out += ["## int8", "",
-                f"{q['int8_layers']} Convolutions int8, float: {', '.join(q['float_layers']) or 'none'}; "
+        out += ["## int8", "", INT8_CLIENT_NOTE, ""]
+        if q.get("evaluation"):
+            out += ["On the evaluation split (builtin triplets move as far as the same scene upscaled to each "
+                    "size), mean PSNR over its frames and the worst frame's:", ""]
+            rows = [[e["comparison"], e["size"], str(e["frames"]), f"{e['psnr_db']:.2f}",
+                     _f(e["worst_psnr_db"], ".2f"), _f(e["max_abs_err"], ".3f"),
+                     _bound(e["bound"])] for e in q["evaluation"]]
+            out += _table(["comparison", "size", "frames", "mean dB", "worst frame dB", "max abs err", "bound"], rows)
+        out += [f"{q['int8_layers']} Convolutions int8, float: {', '.join(q['float_layers']) or 'none'}; "
                 f"{q['requantize_fused']} requantize fusions; weights {100 * q['bin_size_ratio']:.1f}% of fp32."]
         if "method" in q:
             out += [f"Calibration: {q['method']} on {q['calibration_frames']} triplets at "
