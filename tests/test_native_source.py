@@ -205,3 +205,42 @@ def test_unpacked_source_needs_no_archive(index, tmp_path):
     (tmp_path / "res/ncnn" / NAME).unlink()  # a working dir without the download cache
     assert native_source.ncnn_source_root(cfg, resources=tmp_path / "res") == root
     assert src.unpacked_sha256(tmp_path / "build" / f"src-{SHA[:12]}") == SHA
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["python-filter", "own-check"])
+@pytest.mark.parametrize("name, link", [("../escape.txt", None), ("/abs.txt", None), ("ok/link", "../../outside"),
+                                        ("ok/abs-link", "/etc/passwd")])
+def test_extract_refuses_members_outside_the_folder(tmp_path, monkeypatch, filters, name, link):
+    """With Python's tar filters (3.11.4+) or without them (Debian 12's 3.11.2): nothing lands outside."""
+    import io
+    import tarfile
+
+    from rifebuild.core.files import extract_tar
+
+    if not filters:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w") as tar:
+        good = tarfile.TarInfo("ok/file.txt")
+        good.size = 2
+        tar.addfile(good, io.BytesIO(b"ok"))
+        bad = tarfile.TarInfo(name)
+        if link:
+            bad.type, bad.linkname = tarfile.SYMTYPE, link
+        else:
+            bad.size = 3
+        tar.addfile(bad, None if link else io.BytesIO(b"bad"))
+    dest = tmp_path / "dest"
+    with tarfile.open(archive) as tar:
+        try:
+            extract_tar(tar, dest)
+        except tarfile.TarError:
+            pass
+        else:  # Python's filter may instead strip a leading / and write the member inside dest
+            assert filters and name.startswith("/") and (dest / name.lstrip("/")).is_file()
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "outside").exists()
+    with tarfile.open(archive, "w") as tar:
+        tar.addfile(good, io.BytesIO(b"ok"))
+    with tarfile.open(archive) as tar:
+        extract_tar(tar, dest)
+    assert (dest / "ok/file.txt").read_bytes() == b"ok"

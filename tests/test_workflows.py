@@ -276,7 +276,9 @@ exit "${STUB_PYTHON_RC:-0}"
 
 
 def test_make_nightly_runs_the_script():
-    proc = subprocess.run(["make", "-n", "nightly"], cwd=ROOT, capture_output=True, text=True, check=False)
+    # Under `make test` this runs as a sub-make, which would print "Entering directory" lines.
+    proc = subprocess.run(["make", "--no-print-directory", "-n", "nightly"], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "bash scripts/ci/nightly.sh"
 

@@ -47,3 +47,26 @@ def sha256_of(path: Path | str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def extract_tar(tar, dest: Path | str) -> None:
+    """Unpack an open tarfile.TarFile into `dest`, refusing members that would land outside it.
+
+    Python 3.11.4+ does this with `filter="data"`; Debian 12's 3.11.2 has no filters, so there every
+    member is checked here first (no absolute paths, no `..`, no device files, links only inside `dest`)."""
+    import tarfile
+
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = os.path.realpath(dest)
+
+    def inside(path: str) -> bool:
+        return os.path.commonpath([root, os.path.realpath(os.path.join(root, path))]) == root
+
+    for member in tar.getmembers():
+        target = os.path.join(os.path.dirname(member.name), member.linkname) if member.issym() else member.linkname
+        if (os.path.isabs(member.name) or not inside(member.name) or member.isdev()
+                or ((member.issym() or member.islnk()) and (os.path.isabs(member.linkname) or not inside(target)))):
+            raise tarfile.TarError(f"member {member.name!r} would be written outside {dest}")
+    tar.extractall(dest)

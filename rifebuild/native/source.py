@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rifebuild.core.download import download, fetch_bytes
 from rifebuild.core.errors import DownloadError, SourceError
-from rifebuild.core.files import sha256_of
+from rifebuild.core.files import extract_tar, sha256_of
 from rifebuild.native.targets import REPO
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -151,7 +151,7 @@ def _unpack_locked(archive: Path, dest: Path) -> None:
                 z.extractall(tmp)
         else:
             with tarfile.open(archive) as t:
-                t.extractall(tmp, filter="data")
+                extract_tar(t, tmp)
         (tmp / ".complete").write_text(f"{sha256_of(archive)}  {archive.name}\n")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
