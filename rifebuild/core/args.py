@@ -42,15 +42,21 @@ def model() -> tuple[list[str], dict]:
     return (["--model"], {"default": "rife-v4.6", "help": "RIFE version, e.g. rife-v4.6, rife-v4.13-lite"})
 
 
+def parse_pairs(values: list[str], flag: str, error: type[Exception], shape: str = "KEY=VALUE") -> list[tuple[str, str]]:
+    """KEY=VALUE arguments (how rules hand a stage many named files) -> [(key, value)], in order.
+    `error` is the stage's error class."""
+    out = []
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise error(f"{flag} takes {shape}, got {value!r}")
+        out.append((key, rest))
+    return out
+
+
 def parse_roles(pairs: list[str], error: type[Exception], what: str) -> dict[str, Path]:
-    """ROLE=PATH pairs (how rules hand a stage many named records) -> {role: path}, every path existing.
-    `error` is the stage's error class, `what` names the inputs in its message."""
-    roles = {}
-    for pair in pairs:
-        role, sep, path = pair.partition("=")
-        if not sep or not role or not path:
-            raise error(f"--input takes ROLE=PATH, got {pair!r}")
-        roles[role] = Path(path)
+    """--input ROLE=PATH pairs -> {role: path}, every path existing; `what` names the inputs in the error."""
+    roles = {role: Path(path) for role, path in parse_pairs(pairs, "--input", error, "ROLE=PATH")}
     missing = [f"{r} ({p})" for r, p in roles.items() if not p.exists()]
     if missing:
         raise error(f"{what} missing: {', '.join(missing)}; run the stages that write them first")

@@ -4,18 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rifebuild.core.args import PATH, action
+from rifebuild.core.args import PATH, action, parse_pairs
 from rifebuild.core.errors import ReleaseError
 
 
 def _pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
-    out = []
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key or not rest:
-            raise ReleaseError(f"{flag} takes KEY=VALUE, got {value!r}")
-        out.append((key, rest))
-    return out
+    return parse_pairs(values, flag, ReleaseError)
 
 
 def build(a) -> None:
