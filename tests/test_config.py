@@ -35,6 +35,8 @@ def test_repo_config_is_valid():
     ({"export": {"height": 8192, "width": 8192}},
      r"export.height x export.width = 8192 x 8192: 67,108,864 pixels is more than the 16,777,216"),
     ({"verify": {"resolutions": [[4096, 8192]]}}, r"verify.resolutions.0 = 4096 x 8192: .* lower it"),
+    ({"bench": {"sizes": [[736, 1280], [8192, 4096]]}}, r"bench.sizes.1 = 8192 x 4096: .* lower it"),
+    ({"calibration": {"resolution": [4128, 4096]}}, r"calibration.resolution = 4128 x 4096: .* lower it"),
     ({"export": {"height": "sixty"}}, r"export.height: 'sixty' is not of type 'integer'"),
 ])
 def test_bad_values_name_the_key(bad, message):

@@ -72,7 +72,7 @@ def validate(config: dict) -> dict:
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("; ".join(describe(e) for e in errors))
-    check_pixels(config)
+    check_pixels(config, schema)
     data = config["calibration"]["data"]
     if data != "builtin" and not Path(data).is_dir():
         raise ConfigError(f"calibration.data: {data!r} is not an existing directory; use `builtin`, a Vimeo-90K "
@@ -80,17 +80,28 @@ def validate(config: dict) -> dict:
     return config
 
 
-def check_pixels(config: dict) -> None:
+def check_pixels(config: dict, schema: dict) -> None:
     """Each dimension is capped by the schema, but 8192 x 8192 would still need hundreds of GB in the
-    PyTorch reference: refuse sizes whose frames are larger than MAX_PIXELS before any job starts."""
+    PyTorch reference: refuse sizes whose frames are larger than MAX_PIXELS before any job starts. Every
+    [H, W] the schema declares as a `resolution` is checked, so a new size key cannot be forgotten."""
     sizes = [("export.height x export.width", [config["export"]["height"], config["export"]["width"]])]
-    sizes += [(f"verify.resolutions.{i}", r) for i, r in enumerate(config["verify"]["resolutions"])]
-    sizes += [(f"stock_resolutions.{i}", r) for i, r in enumerate(config["stock_resolutions"])]
-    sizes += [("calibration.resolution", config["calibration"]["resolution"])]
+    sizes += list(_resolutions(config, schema, ""))
     for key, (height, width) in sizes:
         if height * width > MAX_PIXELS:
             raise ConfigError(f"{key} = {height} x {width}: {height * width:,} pixels is more than the {MAX_PIXELS:,} "
                               "(4096 x 4096) a frame may have; lower it")
+
+
+def _resolutions(instance, schema: dict, where: str):
+    """(dotted key, [H, W]) for every value of `instance` that `schema` declares as #/$defs/resolution."""
+    if schema.get("$ref") == "#/$defs/resolution":
+        yield where, instance
+    elif isinstance(instance, dict):
+        for key, value in instance.items():
+            yield from _resolutions(value, schema.get("properties", {}).get(key, {}), f"{where}.{key}".lstrip("."))
+    elif isinstance(instance, list):
+        for i, item in enumerate(instance):
+            yield from _resolutions(item, schema.get("items", {}), f"{where}.{i}")
 
 
 def describe(error: jsonschema.ValidationError) -> str:
