@@ -1,4 +1,5 @@
-"""rife-build: the RIFE v4.6 checkpoint -> verified mobile artifacts, as one dependency graph."""
+"""rife-build: RIFE v4 checkpoints (every version, one or several per run) -> verified mobile artifacts,
+as one dependency graph."""
 
 import os
 import sys
@@ -54,5 +55,5 @@ rule all:
     input:
         rules.report.output,
         rules.release.output,
-        f"{MNN}/flownet-dynamic.check.json",
+        expand(f"{MNN}/flownet-dynamic.check.json", model=MODELS),
         expand("results/native/{target}/rife-bench", target=NATIVE_TARGETS),

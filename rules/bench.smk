@@ -2,83 +2,36 @@
 # tables (rifebuild/bench/, README "Benchmark").
 #
 # Why the timed window runs alone, whatever --cores says: the bench job waits for every artifact and
-# verification record of the default target (RECORDS, the any-size ONNX, every rife-bench) and holds
+# verification record of every model (records(), the any-size ONNX, every rife-bench) and holds
 # all of the run's cores (threads: all_cores), so Snakemake starts no other job while it runs; only
 # the figures and the report, which need its record, come after it. The record says whether all
 # cores were held (not when --max-threads caps the job), and tests/test_e2e.py checks that no other
-# job's start-end overlaps it.
-#
-# Every artifact and verification record of the default target, by role (ROLE=PATH): the benchmark
-# starts after all of them, and the report reads them (rifebuild/report/page.py lists the roles).
-RECORDS = {
-    "checkpoint": CHECKPOINT,
-    "onnx.verify": "results/export/flownet.onnx.verify.json",
-    "onnx.model": "results/export/flownet.onnx",
-    "ncnn-fp32.verify": f"{NCNN}/verify.json",
-    "ncnn-fp32.model": f"{NCNN}/flownet.bin",
-    "ncnn-fp16.verify": f"{NCNN}-fp16/verify.json",
-    "ncnn-fp16.model": f"{NCNN}-fp16/flownet.bin",
-    **{
-        f"ncnn-stock-{res}.verify": f"{NCNN}-stock-{res}/verify.json"
-        for res in STOCK_RES
-    },
-    **{
-        f"ncnn-stock-{res}.model": f"{NCNN}-stock-{res}/flownet.bin"
-        for res in STOCK_RES
-    },
-    "ncnn-int8.verify": f"{INT8}/verify.json",
-    "ncnn-int8.model": f"{INT8}/flownet.bin",
-    "ncnn-int8.quantize": f"{INT8}/quantize.json",
-    "ncnn-int8.calibration": f"{INT8}/calibration.json",
-    "ncnn-int8.sensitivity": f"{INT8}/sensitivity.tsv",
-    **{
-        f"mnn-{v}.verify": f"{MNN}/{MNN_NAMES[v]}.verify.json"
-        for v in config["mnn"]["variants"]
-    },
-    **{
-        f"mnn-{v}.model": f"{MNN}/{MNN_NAMES[v]}.mnn" for v in config["mnn"]["variants"]
-    },
-    "native-host.verify": "results/native/host/verify.json",
-    "native-host.verify-int8": "results/native/host/verify-int8.json",
-    **{
-        f"native-{t}.cross_check": f"results/native/{t}/cross_check.json"
-        for t in CROSS_TARGETS
-    },
-    **{
-        f"native-{t}.cross_check-int8": f"results/native/{t}/cross_check-int8.json"
-        for t in CROSS_TARGETS
-    },
-}
-BENCH_INPUTS = {
-    **RECORDS,
-    "onnx-dynamic.model": f"{MNN}/flownet-dynamic.onnx",
-    "onnx-dynamic.check": f"{MNN}/flownet-dynamic.check.json",
-    **{f"native-{t}.binary": f"results/native/{t}/rife-bench" for t in NATIVE_TARGETS},
-}
-BENCH_SIZES = list(
-    dict.fromkeys([f"{h}x{w}" for h, w in config["bench"]["sizes"]] + [EXPORT_RES])
-)
+# job's start-end overlaps it. With several models, each model's benchmark waits for every model's
+# records (bench_wait in rules/common.smk), so the benchmarks run one after another, each alone.
 
 
 rule bench:
     input:
-        **BENCH_INPUTS,
+        unpack(bench_wait),
         code=code_files("bench"),
     output:
-        bench="results/bench/bench.json",
-        phone="results/bench/phone.json",
+        bench="results/bench/{model}/bench.json",
+        phone="results/bench/{model}/phone.json",
     log:
-        "logs/bench/run.log",
+        "logs/bench/{model}/run.log",
     benchmark:
-        f"{BENCH}/bench/run.tsv"
+        f"{BENCH}/bench/{{model}}/run.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: all_cores
     resources:
         mem_mb=8000,  # measured: 6.7 GB at the default config (11 processes alive at 736x1280)
     params:
-        roles=[f"--input={role}={path}" for role, path in BENCH_INPUTS.items()],
-        sizes=BENCH_SIZES,
+        roles=lambda wildcards: [
+            f"--input={role}={path}"
+            for role, path in bench_inputs(wildcards.model).items()
+        ],
+        sizes=lambda wildcards: bench_sizes(wildcards.model),
         threads=config["bench"]["threads"],
         variants=config["bench"]["variants"],
         warmup=config["bench"]["warmup"],
@@ -89,7 +42,7 @@ rule bench:
         phone_loops=config["bench"]["phone"]["loops"],
         phone_rounds=config["bench"]["phone"]["rounds"],
     shell:
-        "rifebuild --threads={threads} bench run --sizes {params.sizes:q} --bench-threads {params.threads:q}"
+        "rifebuild --threads={threads} bench run --rife-model={wildcards.model:q} --sizes {params.sizes:q} --bench-threads {params.threads:q}"
         " --variants {params.variants:q} --warmup={params.warmup:q} --rounds={params.rounds:q}"
         " --cores={params.cores:q} --adb-serial={params.serial:q} --phone-threads {params.phone_threads:q}"
         " --phone-loops={params.phone_loops:q} --phone-rounds={params.phone_rounds:q}"
@@ -103,39 +56,39 @@ rule bench_plots:
         code=code_files("bench"),
     output:
         latency=report(
-            "results/bench/latency.png",
+            "results/bench/{model}/latency.png",
             caption="captions/latency.rst",
             category="Benchmark",
-            labels={"figure": "latency per variant"},
+            labels={"model": "{model}", "figure": "latency per variant"},
         ),
         quality=report(
-            "results/bench/quality.png",
+            "results/bench/{model}/quality.png",
             caption="captions/quality.rst",
             category="Benchmark",
-            labels={"figure": "quality vs latency"},
+            labels={"model": "{model}", "figure": "quality vs latency"},
         ),
         size=report(
-            "results/bench/size.png",
+            "results/bench/{model}/size.png",
             caption="captions/size.rst",
             category="Benchmark",
-            labels={"figure": "size per artifact"},
+            labels={"model": "{model}", "figure": "size per artifact"},
         ),
         latency_tsv=report(
-            "results/bench/latency.tsv",
+            "results/bench/{model}/latency.tsv",
             caption="captions/latency_table.rst",
             category="Benchmark",
-            labels={"table": "latency"},
+            labels={"model": "{model}", "table": "latency"},
         ),
         phone_tsv=report(
-            "results/bench/phone.tsv",
+            "results/bench/{model}/phone.tsv",
             caption="captions/phone.rst",
             category="Benchmark",
-            labels={"table": "phone"},
+            labels={"model": "{model}", "table": "phone"},
         ),
     log:
-        "logs/bench/plots.log",
+        "logs/bench/{model}/plots.log",
     benchmark:
-        f"{BENCH}/bench/plots.tsv"
+        f"{BENCH}/bench/{{model}}/plots.tsv"
     conda:
         "../envs/rifebuild.yaml"
     shell:

@@ -1,4 +1,6 @@
 # Calibration: frame triplets (builtin, Vimeo-90K or video frames) for int8 and MNN, cached as PNG.
+# One folder per padding multiple (pad32, pad64, pad128): every model with that multiple calibrates
+# and evaluates on the same frames, at the same (rounded) sizes.
 
 
 rule calibration_data:
@@ -6,11 +8,11 @@ rule calibration_data:
         frames=calibration_source,
         code=code_files("calibration"),
     output:
-        directory(CALIBRATION_DATA),
+        directory("results/calibration/pad{pad}"),
     log:
-        "logs/calibration/data.log",
+        "logs/calibration/pad{pad}.log",
     benchmark:
-        f"{BENCH}/calibration/data.tsv"
+        f"{BENCH}/calibration/pad{{pad}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
@@ -18,8 +20,8 @@ rule calibration_data:
         mem_mb=4000,
     params:
         source=config["calibration"]["data"],
-        resolution=CAL_RES,
-        eval_res=VERIFY_RES,
+        resolution=lambda wildcards: cal_res(padded_version(wildcards)),
+        eval_res=lambda wildcards: verify_res(padded_version(wildcards)),
         calibration_size=config["calibration"]["calibration_size"],
         evaluation_size=config["calibration"]["evaluation_size"],
         seed=config["calibration"]["seed"],

@@ -1,23 +1,24 @@
-# Checkpoint: the official download (sha256-pinned), a local file, or synthetic weights.
+# Checkpoint: the official download (sha256-pinned), a local file, or synthetic weights, per model.
 
 
 rule fetch_weights:
     input:
         code=code_files("checkpoint"),
     output:
-        "resources/weights/flownet_v4.6.pkl",
+        "resources/weights/{model}.pkl",
     log:
-        "logs/checkpoint/fetch_weights.log",
+        "logs/checkpoint/{model}/fetch_weights.log",
     benchmark:
-        f"{BENCH}/checkpoint/fetch_weights.tsv"
+        f"{BENCH}/checkpoint/{{model}}/fetch_weights.tsv"
     conda:
         "../envs/rifebuild.yaml"
     params:
-        url=config["weights_url"],
+        url=lambda wildcards: config["weights_url"]
+        or spec.get(wildcards.model).official_url,
         sha256=config["weights_sha256"],
         deadline=config["download_deadline"],
     shell:
-        "rifebuild checkpoint fetch --url={params.url:q} --sha256={params.sha256:q}"
+        "rifebuild checkpoint fetch --model={wildcards.model:q} --url={params.url:q} --sha256={params.sha256:q}"
         " --deadline={params.deadline:q} --out={output:q} 2>&1 | tee {log:q}"
 
 
@@ -28,14 +29,16 @@ rule prepare_checkpoint:
     output:
         CHECKPOINT,
     log:
-        "logs/checkpoint/prepare.log",
+        "logs/checkpoint/{model}/prepare.log",
     benchmark:
-        f"{BENCH}/checkpoint/prepare.tsv"
+        f"{BENCH}/checkpoint/{{model}}/prepare.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
+    resources:
+        mem_mb=4000,
     params:
         seed=config["synthetic_seed"],
     shell:
-        "rifebuild --threads={threads} checkpoint prepare --synthetic-seed={params.seed:q}"
-        " --out={output:q} -- {input.source:q} > {log:q} 2>&1"
+        "rifebuild --threads={threads} checkpoint prepare --model={wildcards.model:q}"
+        " --synthetic-seed={params.seed:q} --out={output:q} -- {input.source:q} > {log:q} 2>&1"

@@ -1,33 +1,85 @@
 # Names and paths shared by the rules; values come from the validated config only.
+#
+# Every per-model path has a {model} wildcard (a RIFE version named like rife-ncnn-vulkan's folders:
+# rife-v4.6, rife-v4.17-lite, ...). Sizes are per model: the configured ones rounded up to the
+# version's padding multiple (rifebuild.model.spec.fit), so the functions below take the model.
+import re
+
 from rifebuild.calibration.triplets import source_files
 from rifebuild.core.workflow import code_files
+from rifebuild.model import spec
 from rifebuild.native.source import archive_name
 from rifebuild.native.targets import native_sources, native_targets
 
-MODEL = config["model_name"]
+MODELS = config["models"]
 THREADS = config["threads"]
-EXPORT_RES = f"{config['export']['height']}x{config['export']['width']}"
-VERIFY_RES = list(
-    dict.fromkeys(
-        [EXPORT_RES] + [f"{h}x{w}" for h, w in config["verify"]["resolutions"]]
-    )
-)
-STOCK_RES = list(
-    dict.fromkeys([EXPORT_RES] + [f"{h}x{w}" for h, w in config["stock_resolutions"]])
-)
-NCNN = f"results/ncnn/{MODEL}"
-INT8 = f"{NCNN}-int8"
-MNN = f"results/mnn/{MODEL}"
 BENCH = "results/benchmarks"
-CHECKPOINT = "results/checkpoint/flownet.pkl"
-REFERENCES = expand("results/reference/{res}.npz", res=VERIFY_RES)
-CALIBRATION_DATA = "results/calibration/data"
+NCNN = "results/ncnn/{model}"
+INT8 = "results/ncnn/{model}-int8"
+MNN = "results/mnn/{model}"
+CHECKPOINT = "results/checkpoint/{model}/flownet.pkl"
 NATIVE_TARGETS = native_targets(config["native"])
+# Targets checked against the host binary (linux-arm64 under qemu; an Android binary needs a phone).
+CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
 
 
 wildcard_constraints:
+    # any known version (longest names first, so rife-v4.13-lite is never read as rife-v4.13 + "-lite")
+    model="|".join(re.escape(m) for m in sorted(spec.VERSIONS, key=len, reverse=True)),
     res=r"\d+x\d+",
     variant=r"(-fp16)?",
+    pad=r"\d+",
+
+
+def sizes(model, pairs):
+    """`pairs` ([H, W] from the config) as HxW names at `model`'s padding multiple, first one first."""
+    return list(dict.fromkeys("{}x{}".format(*spec.fit(model, h, w)) for h, w in pairs))
+
+
+def export_res(model):
+    return sizes(model, [[config["export"]["height"], config["export"]["width"]]])[0]
+
+
+def export_dims(model):
+    """(height, width) of the export (trace) size: the TorchScript, ONNX and pnnx inputs."""
+    return spec.fit(model, config["export"]["height"], config["export"]["width"])
+
+
+def verify_res(model):
+    """The export size first, then verify.resolutions: every reference and verification size."""
+    return list(
+        dict.fromkeys(
+            [export_res(model)] + sizes(model, config["verify"]["resolutions"])
+        )
+    )
+
+
+def stock_res(model):
+    return list(
+        dict.fromkeys([export_res(model)] + sizes(model, config["stock_resolutions"]))
+    )
+
+
+def cal_res(model):
+    return sizes(model, [config["calibration"]["resolution"]])[0]
+
+
+def padding(model):
+    return spec.get(model).arch.padding
+
+
+def padded_version(wildcards):
+    """A version with the {pad} wildcard's padding multiple: shared data depends on the multiple only."""
+    return next(m for m in spec.VERSIONS if padding(m) == int(wildcards.pad))
+
+
+def references(model):
+    return [f"results/reference/{model}/{res}.npz" for res in verify_res(model)]
+
+
+def calibration_data(model):
+    """Calibration frames are shared by every model with the same padding multiple (same sizes)."""
+    return f"results/calibration/pad{padding(model)}"
 
 
 def checkpoint_source(wildcards):
@@ -36,7 +88,7 @@ def checkpoint_source(wildcards):
     if weights == "synthetic":
         return []
     if weights == "official":
-        return "resources/weights/flownet_v4.6.pkl"
+        return f"resources/weights/{wildcards.model}.pkl"
     if not os.path.isfile(weights):
         raise WorkflowError(
             f"weights: {weights!r} is not an existing file; set `weights` to a local "
@@ -45,7 +97,6 @@ def checkpoint_source(wildcards):
     return weights
 
 
-CAL_RES = "{}x{}".format(*config["calibration"]["resolution"])
 # MNN calibrates and evaluates on the int8 branch's splits unless its own folders are configured.
 MNN_NAMES = {
     "fp32": "flownet",
@@ -54,13 +105,28 @@ MNN_NAMES = {
     "int8": "flownet-int8",
 }
 MNN_VARIANT = {name: variant for variant, name in MNN_NAMES.items()}
-MNN_FRAMES_INPUT = config["mnn"]["int8"]["calibration_dir"] or CALIBRATION_DATA
-MNN_FRAMES = (
-    config["mnn"]["int8"]["calibration_dir"]
-    or f"{CALIBRATION_DATA}/calibration/{CAL_RES}"
-)
-MNN_EVAL_INPUT = config["mnn"]["eval_dir"] or CALIBRATION_DATA
-MNN_EVAL = config["mnn"]["eval_dir"] or f"{CALIBRATION_DATA}/evaluation/{CAL_RES}"
+
+
+def mnn_frames_input(model):
+    return config["mnn"]["int8"]["calibration_dir"] or calibration_data(model)
+
+
+def mnn_frames(model):
+    return (
+        config["mnn"]["int8"]["calibration_dir"]
+        or f"{calibration_data(model)}/calibration/{cal_res(model)}"
+    )
+
+
+def mnn_eval_input(model):
+    return config["mnn"]["eval_dir"] or calibration_data(model)
+
+
+def mnn_eval(model):
+    return (
+        config["mnn"]["eval_dir"]
+        or f"{calibration_data(model)}/evaluation/{cal_res(model)}"
+    )
 
 
 def calibration_source(wildcards):
@@ -75,3 +141,109 @@ def all_cores(wildcards):
         return workflow.cores
     except WorkflowError:
         return 1
+
+
+# Per-model roles (ROLE=PATH) of the benchmark and the report, and the release's files.
+def records(model):
+    """Every artifact and verification record of `model`, by role (ROLE=PATH)."""
+    ncnn, int8, mnn = (p.format(model=model) for p in (NCNN, INT8, MNN))
+    return {
+        "checkpoint": CHECKPOINT.format(model=model),
+        "onnx.verify": f"results/export/{model}/flownet.onnx.verify.json",
+        "onnx.model": f"results/export/{model}/flownet.onnx",
+        "ncnn-fp32.verify": f"{ncnn}/verify.json",
+        "ncnn-fp32.model": f"{ncnn}/flownet.bin",
+        "ncnn-fp16.verify": f"{ncnn}-fp16/verify.json",
+        "ncnn-fp16.model": f"{ncnn}-fp16/flownet.bin",
+        **{
+            f"ncnn-stock-{res}.{kind}": f"{ncnn}-stock-{res}/{file}"
+            for res in stock_res(model)
+            for kind, file in (("verify", "verify.json"), ("model", "flownet.bin"))
+        },
+        "ncnn-int8.verify": f"{int8}/verify.json",
+        "ncnn-int8.model": f"{int8}/flownet.bin",
+        "ncnn-int8.quantize": f"{int8}/quantize.json",
+        "ncnn-int8.calibration": f"{int8}/calibration.json",
+        "ncnn-int8.sensitivity": f"{int8}/sensitivity.tsv",
+        **{
+            f"mnn-{v}.{kind}": f"{mnn}/{MNN_NAMES[v]}.{ext}"
+            for v in config["mnn"]["variants"]
+            for kind, ext in (("verify", "verify.json"), ("model", "mnn"))
+        },
+        "native-host.verify": f"results/native/host/{model}/verify.json",
+        "native-host.verify-int8": f"results/native/host/{model}/verify-int8.json",
+        **{
+            f"native-{t}.cross_check{v}": f"results/native/{t}/{model}/cross_check{v}.json"
+            for t in CROSS_TARGETS
+            for v in ("", "-int8")
+        },
+    }
+
+
+def bench_inputs(model):
+    """What the benchmark of `model` times and sizes, by role."""
+    return {
+        **records(model),
+        "onnx-dynamic.model": f"results/mnn/{model}/flownet-dynamic.onnx",
+        "onnx-dynamic.check": f"results/mnn/{model}/flownet-dynamic.check.json",
+        **{
+            f"native-{t}.binary": f"results/native/{t}/rife-bench"
+            for t in NATIVE_TARGETS
+        },
+    }
+
+
+def bench_wait(wildcards):
+    """The bench of any model starts after every model's artifacts and records (none is built beside it)."""
+    return {
+        f"{m}/{role}": path for m in MODELS for role, path in bench_inputs(m).items()
+    }
+
+
+def bench_sizes(model):
+    return list(
+        dict.fromkeys(sizes(model, config["bench"]["sizes"]) + [export_res(model)])
+    )
+
+
+def report_inputs(model):
+    """The roles the report reads for `model`."""
+    bench = f"results/bench/{model}"
+    return {
+        **records(model),
+        "bench": f"{bench}/bench.json",
+        "bench.phone": f"{bench}/phone.json",
+        "bench.latency-figure": f"{bench}/latency.png",
+        "bench.quality-figure": f"{bench}/quality.png",
+        "bench.size-figure": f"{bench}/size.png",
+    }
+
+
+def ncnn_folders(model):
+    ncnn = NCNN.format(model=model)
+    return [
+        ncnn,
+        f"{ncnn}-fp16",
+        INT8.format(model=model),
+        *[f"{ncnn}-stock-{res}" for res in stock_res(model)],
+    ]
+
+
+def model_release_files(model):
+    """tarball kind -> {path inside the tarball: workflow output} for one model."""
+    mnn = MNN.format(model=model)
+    return {
+        f"{model}-ncnn": {
+            f"{os.path.basename(folder)}/flownet.{ext}": f"{folder}/flownet.{ext}"
+            for folder in ncnn_folders(model)
+            for ext in ("param", "bin")
+        },
+        f"{model}-mnn": {
+            f"{model}/{MNN_NAMES[v]}.mnn": f"{mnn}/{MNN_NAMES[v]}.mnn"
+            for v in config["mnn"]["variants"]
+        },
+        f"{model}-onnx": {
+            f"{model}/flownet.onnx": f"results/export/{model}/flownet.onnx",
+            f"{model}/flownet-dynamic.onnx": f"{mnn}/flownet-dynamic.onnx",
+        },
+    }

@@ -7,11 +7,11 @@ rule reference:
         checkpoint=CHECKPOINT,
         code=code_files("evaluate"),
     output:
-        "results/reference/{res}.npz",
+        "results/reference/{model}/{res}.npz",
     log:
-        "logs/evaluate/reference-{res}.log",
+        "logs/evaluate/{model}/reference-{res}.log",
     benchmark:
-        f"{BENCH}/evaluate/reference-{{res}}.tsv"
+        f"{BENCH}/evaluate/{{model}}/reference-{{res}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
@@ -21,25 +21,27 @@ rule reference:
         seed=config["verify"]["seed"],
         timestep=config["verify"]["timestep"],
     shell:
-        "rifebuild --threads={threads} evaluate reference --checkpoint={input.checkpoint:q}"
-        " --resolution={wildcards.res:q} --seed={params.seed:q} --timestep={params.timestep:q}"
-        " --out={output:q} > {log:q} 2>&1"
+        "rifebuild --threads={threads} evaluate reference --model={wildcards.model:q}"
+        " --checkpoint={input.checkpoint:q} --resolution={wildcards.res:q} --seed={params.seed:q}"
+        " --timestep={params.timestep:q} --out={output:q} > {log:q} 2>&1"
 
 
 rule verify_onnx:
     input:
-        onnx="results/export/flownet.onnx",
-        reference=f"results/reference/{EXPORT_RES}.npz",
+        onnx="results/export/{model}/flownet.onnx",
+        reference=lambda wildcards: references(wildcards.model)[0],
         code=code_files("evaluate"),
     output:
-        "results/export/flownet.onnx.verify.json",
+        "results/export/{model}/flownet.onnx.verify.json",
     log:
-        "logs/evaluate/onnx.log",
+        "logs/evaluate/{model}/onnx.log",
     benchmark:
-        f"{BENCH}/evaluate/onnx.tsv"
+        f"{BENCH}/evaluate/{{model}}/onnx.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
+    resources:
+        mem_mb=4000,
     params:
         bound=config["verify"]["onnx_max_abs_err"],
     shell:
@@ -51,14 +53,14 @@ rule verify_ncnn:
     input:
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
-        references=REFERENCES,
+        references=lambda wildcards: references(wildcards.model),
         code=code_files("evaluate"),
     output:
         f"{NCNN}{{variant}}/verify.json",
     log:
-        "logs/evaluate/ncnn{variant}.log",
+        "logs/evaluate/{model}/ncnn{variant}.log",
     benchmark:
-        f"{BENCH}/evaluate/ncnn{{variant}}.tsv"
+        f"{BENCH}/evaluate/{{model}}/ncnn{{variant}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
@@ -80,14 +82,14 @@ rule verify_stock:
     input:
         param=f"{NCNN}-stock-{{res}}/flownet.param",
         bin=f"{NCNN}-stock-{{res}}/flownet.bin",
-        reference="results/reference/{res}.npz",
+        reference="results/reference/{model}/{res}.npz",
         code=code_files("evaluate"),
     output:
         f"{NCNN}-stock-{{res}}/verify.json",
     log:
-        "logs/evaluate/stock-{res}.log",
+        "logs/evaluate/{model}/stock-{res}.log",
     benchmark:
-        f"{BENCH}/evaluate/stock-{{res}}.tsv"
+        f"{BENCH}/evaluate/{{model}}/stock-{{res}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
@@ -109,14 +111,14 @@ rule verify_int8:
         fp32_param=f"{NCNN}/flownet.param",
         fp32_bin=f"{NCNN}/flownet.bin",
         checkpoint=CHECKPOINT,
-        data=CALIBRATION_DATA,
+        data=lambda wildcards: calibration_data(wildcards.model),
         code=code_files("evaluate"),
     output:
         f"{INT8}/verify.json",
     log:
-        "logs/evaluate/int8.log",
+        "logs/evaluate/{model}/int8.log",
     benchmark:
-        f"{BENCH}/evaluate/int8.tsv"
+        f"{BENCH}/evaluate/{{model}}/int8.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
@@ -129,23 +131,23 @@ rule verify_int8:
         worst=config["int8"]["min_worst_psnr_vs_pytorch"],
     shell:
         "rifebuild --threads={threads} evaluate int8 --model-dir={params.model:q} --fp32-dir={params.fp32:q}"
-        " --checkpoint={input.checkpoint:q} --data={input.data:q} --min-psnr={params.bound:q}"
-        " --min-worst-psnr={params.worst:q} --out={output:q} > {log:q} 2>&1"
+        " --rife-model={wildcards.model:q} --checkpoint={input.checkpoint:q} --data={input.data:q}"
+        " --min-psnr={params.bound:q} --min-worst-psnr={params.worst:q} --out={output:q} > {log:q} 2>&1"
 
 
 rule verify_mnn:
     input:
         model=f"{MNN}/{{mnn_name}}.mnn",
-        references=REFERENCES,
+        references=lambda wildcards: references(wildcards.model),
         checkpoint=CHECKPOINT,
-        eval=MNN_EVAL_INPUT,
+        eval=lambda wildcards: mnn_eval_input(wildcards.model),
         code=code_files("evaluate"),
     output:
         f"{MNN}/{{mnn_name}}.verify.json",
     log:
-        "logs/evaluate/mnn-{mnn_name}.log",
+        "logs/evaluate/{model}/mnn-{mnn_name}.log",
     benchmark:
-        f"{BENCH}/evaluate/mnn-{{mnn_name}}.tsv"
+        f"{BENCH}/evaluate/{{model}}/mnn-{{mnn_name}}.tsv"
     wildcard_constraints:
         mnn_name=r"flownet(-fp16|-wq8|-int8)?",
     conda:
@@ -157,9 +159,9 @@ rule verify_mnn:
         min_psnr=lambda wildcards: config["mnn"]["min_psnr_db"][
             MNN_VARIANT[wildcards.mnn_name]
         ],
-        eval=MNN_EVAL,
+        eval=lambda wildcards: mnn_eval(wildcards.model),
         timestep=config["verify"]["timestep"],
     shell:
-        "rifebuild --threads={threads} evaluate mnn --model={input.model:q} --checkpoint={input.checkpoint:q}"
-        " --eval={params.eval:q} --min-psnr={params.min_psnr:q} --timestep={params.timestep:q}"
-        " --out={output:q} --reference {input.references:q} > {log:q} 2>&1"
+        "rifebuild --threads={threads} evaluate mnn --model={input.model:q} --rife-model={wildcards.model:q}"
+        " --checkpoint={input.checkpoint:q} --eval={params.eval:q} --min-psnr={params.min_psnr:q}"
+        " --timestep={params.timestep:q} --out={output:q} --reference {input.references:q} > {log:q} 2>&1"

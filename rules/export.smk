@@ -1,4 +1,4 @@
-# Export: TorchScript (pnnx's input) and ONNX + onnxsim, both at the export resolution.
+# Export: TorchScript (pnnx's input) and ONNX + onnxsim, both at the model's export resolution.
 
 
 rule torchscript:
@@ -6,22 +6,22 @@ rule torchscript:
         checkpoint=CHECKPOINT,
         code=code_files("export"),
     output:
-        "results/export/flownet.pt",
+        "results/export/{model}/flownet.pt",
     log:
-        "logs/export/torchscript.log",
+        "logs/export/{model}/torchscript.log",
     benchmark:
-        f"{BENCH}/export/torchscript.tsv"
+        f"{BENCH}/export/{{model}}/torchscript.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
     resources:
         mem_mb=4000,
     params:
-        height=config["export"]["height"],
-        width=config["export"]["width"],
+        height=lambda wildcards: export_dims(wildcards.model)[0],
+        width=lambda wildcards: export_dims(wildcards.model)[1],
     shell:
-        "rifebuild --threads={threads} export torchscript --checkpoint={input.checkpoint:q}"
-        " --height={params.height:q} --width={params.width:q} --out={output:q} > {log:q} 2>&1"
+        "rifebuild --threads={threads} export torchscript --model={wildcards.model:q}"
+        " --checkpoint={input.checkpoint:q} --height={params.height:q} --width={params.width:q} --out={output:q} > {log:q} 2>&1"
 
 
 rule onnx:
@@ -29,21 +29,20 @@ rule onnx:
         checkpoint=CHECKPOINT,
         code=code_files("export"),
     output:
-        "results/export/flownet.onnx",
+        "results/export/{model}/flownet.onnx",
     log:
-        "logs/export/onnx.log",
+        "logs/export/{model}/onnx.log",
     benchmark:
-        f"{BENCH}/export/onnx.tsv"
+        f"{BENCH}/export/{{model}}/onnx.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
     resources:
         mem_mb=4000,
     params:
-        height=config["export"]["height"],
-        width=config["export"]["width"],
+        height=lambda wildcards: export_dims(wildcards.model)[0],
+        width=lambda wildcards: export_dims(wildcards.model)[1],
         opset=config["export"]["onnx_opset"],
     shell:
-        "rifebuild --threads={threads} export onnx --checkpoint={input.checkpoint:q}"
-        " --height={params.height:q} --width={params.width:q} --opset={params.opset:q}"
-        " --out={output:q} > {log:q} 2>&1"
+        "rifebuild --threads={threads} export onnx --model={wildcards.model:q} --checkpoint={input.checkpoint:q}"
+        " --height={params.height:q} --width={params.width:q} --opset={params.opset:q} --out={output:q} > {log:q} 2>&1"

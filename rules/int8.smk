@@ -5,15 +5,15 @@ rule calibrate:
     input:
         param=f"{NCNN}/flownet.param",
         bin=f"{NCNN}/flownet.bin",
-        data=CALIBRATION_DATA,
+        data=lambda wildcards: calibration_data(wildcards.model),
         code=code_files("int8"),
     output:
         table=f"{INT8}/flownet.table",
         record=f"{INT8}/calibration.json",
     log:
-        "logs/int8/calibrate.log",
+        "logs/int8/{model}/calibrate.log",
     benchmark:
-        f"{BENCH}/int8/calibrate.tsv"
+        f"{BENCH}/int8/{{model}}/calibrate.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
@@ -35,14 +35,14 @@ rule sensitivity:
         param=f"{NCNN}/flownet.param",
         bin=f"{NCNN}/flownet.bin",
         table=rules.calibrate.output.table,
-        data=CALIBRATION_DATA,
+        data=lambda wildcards: calibration_data(wildcards.model),
         code=code_files("int8"),
     output:
         f"{INT8}/sensitivity.tsv",
     log:
-        "logs/int8/sensitivity.log",
+        "logs/int8/{model}/sensitivity.log",
     benchmark:
-        f"{BENCH}/int8/sensitivity.tsv"
+        f"{BENCH}/int8/{{model}}/sensitivity.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
@@ -69,11 +69,13 @@ rule quantize_int8:
         bin=f"{INT8}/flownet.bin",
         summary=f"{INT8}/quantize.json",
     log:
-        "logs/int8/quantize.log",
+        "logs/int8/{model}/quantize.log",
     benchmark:
-        f"{BENCH}/int8/quantize.tsv"
+        f"{BENCH}/int8/{{model}}/quantize.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=2000,
     params:
         float_layers=config["int8"]["float_layers"],
         keep=config["int8"]["sensitivity_keep_float"],

@@ -5,15 +5,15 @@
 rule mnn_onnx:
     input:
         checkpoint=CHECKPOINT,
-        references=REFERENCES,
+        references=lambda wildcards: references(wildcards.model),
         code=code_files("mnn"),
     output:
         onnx=f"{MNN}/flownet-dynamic.onnx",
         check=f"{MNN}/flownet-dynamic.check.json",
     log:
-        "logs/mnn/onnx.log",
+        "logs/mnn/{model}/onnx.log",
     benchmark:
-        f"{BENCH}/mnn/onnx.tsv"
+        f"{BENCH}/mnn/{{model}}/onnx.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS
@@ -23,7 +23,8 @@ rule mnn_onnx:
         opset=config["export"]["onnx_opset"],
         bound=config["verify"]["onnx_max_abs_err"],
     shell:
-        "rifebuild --threads={threads} mnn onnx --checkpoint={input.checkpoint:q} --opset={params.opset:q}"
+        "rifebuild --threads={threads} mnn onnx --model={wildcards.model:q} --checkpoint={input.checkpoint:q}"
+        " --opset={params.opset:q}"
         " --max-abs-err={params.bound:q} --out={output.onnx:q} --check-out={output.check:q}"
         " --reference {input.references:q} > {log:q} 2>&1"
 
@@ -35,14 +36,16 @@ rule mnn_convert:
     output:
         f"{MNN}/{{mnn_float}}.mnn",
     log:
-        job="logs/mnn/{mnn_float}.log",
-        tool="logs/mnn/{mnn_float}.tool.log",
+        job="logs/mnn/{model}/{mnn_float}.log",
+        tool="logs/mnn/{model}/{mnn_float}.tool.log",
     benchmark:
-        f"{BENCH}/mnn/{{mnn_float}}.tsv"
+        f"{BENCH}/mnn/{{model}}/{{mnn_float}}.tsv"
     wildcard_constraints:
         mnn_float=r"flownet(-fp16|-wq8)?",
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=4000,
     params:
         variant=lambda wildcards: MNN_VARIANT[wildcards.mnn_float],
     shell:
@@ -52,19 +55,19 @@ rule mnn_convert:
 
 rule mnn_samples:
     input:
-        frames=MNN_FRAMES_INPUT,
+        frames=lambda wildcards: mnn_frames_input(padded_version(wildcards)),
         code=code_files("mnn"),
     output:
-        directory("results/mnn/samples"),
+        directory("results/mnn/samples/pad{pad}"),
     log:
-        "logs/mnn/samples.log",
+        "logs/mnn/samples-pad{pad}.log",
     benchmark:
-        f"{BENCH}/mnn/samples.tsv"
+        f"{BENCH}/mnn/samples-pad{{pad}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
     params:
-        frames=MNN_FRAMES,
-        resolution=CAL_RES,
+        frames=lambda wildcards: mnn_frames(padded_version(wildcards)),
+        resolution=lambda wildcards: cal_res(padded_version(wildcards)),
         max_samples=config["mnn"]["int8"]["max_samples"],
         timestep=config["verify"]["timestep"],
     shell:
@@ -75,16 +78,16 @@ rule mnn_samples:
 rule mnn_int8:
     input:
         src=f"{MNN}/flownet.mnn",
-        samples=rules.mnn_samples.output,
+        samples=lambda wildcards: f"results/mnn/samples/pad{padding(wildcards.model)}",
         code=code_files("mnn"),
     output:
         model=f"{MNN}/flownet-int8.mnn",
         config=f"{MNN}/flownet-int8.quant.json",
     log:
-        job="logs/mnn/flownet-int8.log",
-        tool="logs/mnn/flownet-int8.tool.log",
+        job="logs/mnn/{model}/flownet-int8.log",
+        tool="logs/mnn/{model}/flownet-int8.tool.log",
     benchmark:
-        f"{BENCH}/mnn/flownet-int8.tsv"
+        f"{BENCH}/mnn/{{model}}/flownet-int8.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS

@@ -3,7 +3,6 @@
 # kept under native.build_dir (incremental re-runs; `make clean` removes them).
 NATIVE = config["native"]
 NATIVE_SRC_DIR = f"{NATIVE['build_dir']}/src-{NATIVE['ncnn_sha256'][:12]}"
-CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
 
 
 wildcard_constraints:
@@ -70,19 +69,21 @@ rule native_verify:
         bench="results/native/host/rife-bench",
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
-        references=REFERENCES,
+        references=lambda wildcards: references(wildcards.model),
         code=code_files("native"),
     output:
-        "results/native/host/verify{variant}.json",
+        "results/native/host/{model}/verify{variant}.json",
     log:
-        "logs/native/host.verify{variant}.log",
+        "logs/native/{model}/host.verify{variant}.log",
     benchmark:
-        f"{BENCH}/native/host.verify{{variant}}.tsv"
+        f"{BENCH}/native/{{model}}/host.verify{{variant}}.tsv"
     wildcard_constraints:
         variant=r"(-int8)?",
     conda:
         "../envs/rifebuild.yaml"
     threads: 2
+    resources:
+        mem_mb=4000,
     params:
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
@@ -104,16 +105,18 @@ rule native_cross_check:
         bin=f"{NCNN}{{variant}}/flownet.bin",
         code=code_files("native"),
     output:
-        "results/native/{native_target}/cross_check{variant}.json",
+        "results/native/{native_target}/{model}/cross_check{variant}.json",
     log:
-        "logs/native/{native_target}.cross_check{variant}.log",
+        "logs/native/{model}/{native_target}.cross_check{variant}.log",
     benchmark:
-        f"{BENCH}/native/{{native_target}}.cross_check{{variant}}.tsv"
+        f"{BENCH}/native/{{model}}/{{native_target}}.cross_check{{variant}}.tsv"
     wildcard_constraints:
         variant=r"(-int8)?",
     conda:
         "../envs/rifebuild.yaml"
     threads: 2
+    resources:
+        mem_mb=4000,
     params:
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "int8" if wildcards.variant else "fp32",

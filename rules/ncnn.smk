@@ -3,24 +3,24 @@
 
 rule pnnx:
     input:
-        torchscript="results/export/flownet.pt",
+        torchscript="results/export/{model}/flownet.pt",
         code=code_files("ncnn"),
     output:
-        param="results/ncnn/pnnx/flownet.param",
-        bin="results/ncnn/pnnx/flownet.bin",
+        param="results/ncnn/pnnx/{model}/flownet.param",
+        bin="results/ncnn/pnnx/{model}/flownet.bin",
     log:
-        job="logs/ncnn/pnnx.log",
-        pnnx="logs/ncnn/pnnx.tool.log",
+        job="logs/ncnn/{model}/pnnx.log",
+        pnnx="logs/ncnn/{model}/pnnx.tool.log",
     benchmark:
-        f"{BENCH}/ncnn/pnnx.tsv"
+        f"{BENCH}/ncnn/{{model}}/pnnx.tsv"
     conda:
         "../envs/rifebuild.yaml"
     threads: 1
     resources:
         mem_mb=4000,
     params:
-        height=config["export"]["height"],
-        width=config["export"]["width"],
+        height=lambda wildcards: export_dims(wildcards.model)[0],
+        width=lambda wildcards: export_dims(wildcards.model)[1],
     shell:
         "rifebuild --threads={threads} ncnn pnnx --torchscript={input.torchscript:q}"
         " --height={params.height:q} --width={params.width:q} --out-param={output.param:q}"
@@ -38,13 +38,15 @@ rule warp_rewrite:
         fp16_param=f"{NCNN}-fp16/flownet.param",
         fp16_bin=f"{NCNN}-fp16/flownet.bin",
     log:
-        "logs/ncnn/warp_rewrite.log",
+        "logs/ncnn/{model}/warp_rewrite.log",
     benchmark:
-        f"{BENCH}/ncnn/warp_rewrite.tsv"
+        f"{BENCH}/ncnn/{{model}}/warp_rewrite.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=2000,
     shell:
-        "rifebuild ncnn warp-rewrite --param={input.param:q} --bin={input.bin:q}"
+        "rifebuild ncnn warp-rewrite --model={wildcards.model:q} --param={input.param:q} --bin={input.bin:q}"
         " --out-param={output.param:q} --out-bin={output.bin:q} --fp16-param={output.fp16_param:q}"
         " --fp16-bin={output.fp16_bin:q} > {log:q} 2>&1"
 
@@ -58,11 +60,13 @@ rule stock_model:
         param=f"{NCNN}-stock-{{res}}/flownet.param",
         bin=f"{NCNN}-stock-{{res}}/flownet.bin",
     log:
-        "logs/ncnn/stock-{res}.log",
+        "logs/ncnn/{model}/stock-{res}.log",
     benchmark:
-        f"{BENCH}/ncnn/stock-{{res}}.tsv"
+        f"{BENCH}/ncnn/{{model}}/stock-{{res}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=2000,
     shell:
         "rifebuild ncnn lower --param={input.param:q} --bin={input.bin:q} --resolution={wildcards.res:q}"
         " --out-param={output.param:q} --out-bin={output.bin:q} > {log:q} 2>&1"

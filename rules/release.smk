@@ -1,45 +1,39 @@
-# Release bundle: one deterministic tarball per runtime + MANIFEST.json + SHA256SUMS + notes in
-# results/release/, from the finished (verified) outputs and the report (see rifebuild/release/).
+# Release bundle: per model one deterministic tarball per runtime (ncnn, mnn, onnx), plus the native
+# binaries and the report, MANIFEST.json, SHA256SUMS and notes in results/release/, from the finished
+# (verified) outputs and the report (see rifebuild/release/).
 import json
 
 RELEASE = "results/release"
-RELEASE_KINDS = ["ncnn", "mnn", "onnx", "native", "report"]
-NCNN_FOLDERS = [
-    NCNN,
-    f"{NCNN}-fp16",
-    INT8,
-    *[f"{NCNN}-stock-{res}" for res in STOCK_RES],
-]
+
+
 # tarball kind -> {path inside the tarball: workflow output}; the report tarball's files come from
 # report.json (rifebuild.release.build.bundled_report).
 RELEASE_FILES = {
-    "ncnn": {
-        f"{os.path.basename(folder)}/flownet.{ext}": f"{folder}/flownet.{ext}"
-        for folder in NCNN_FOLDERS
-        for ext in ("param", "bin")
-    },
-    "mnn": {
-        f"{MODEL}/{MNN_NAMES[v]}.mnn": f"{MNN}/{MNN_NAMES[v]}.mnn"
-        for v in config["mnn"]["variants"]
-    },
-    "onnx": {
-        f"{MODEL}/flownet.onnx": "results/export/flownet.onnx",
-        f"{MODEL}/flownet-dynamic.onnx": f"{MNN}/flownet-dynamic.onnx",
+    **{
+        kind: files
+        for model in MODELS
+        for kind, files in model_release_files(model).items()
     },
     "native": {
         f"{t}/rife-bench": f"results/native/{t}/rife-bench" for t in NATIVE_TARGETS
     },
 }
+RELEASE_TARBALLS = {
+    **{kind: f"{RELEASE}/{kind}.tar.gz" for kind in RELEASE_FILES if kind != "native"},
+    "native": f"{RELEASE}/rife-build-native.tar.gz",
+    "report": f"{RELEASE}/rife-build-report.tar.gz",
+}
+DYNAMIC_CHECKS = {m: f"results/mnn/{m}/flownet-dynamic.check.json" for m in MODELS}
 
 
 rule release:
     input:
         files=[path for files in RELEASE_FILES.values() for path in files.values()],
-        dynamic_check=f"{MNN}/flownet-dynamic.check.json",
+        dynamic_checks=list(DYNAMIC_CHECKS.values()),
         report=rules.report.output.json,
         code=code_files("release"),
     output:
-        tarballs=expand(f"{RELEASE}/{MODEL}-{{kind}}.tar.gz", kind=RELEASE_KINDS),
+        tarballs=list(RELEASE_TARBALLS.values()),
         manifest=f"{RELEASE}/MANIFEST.json",
         sums=f"{RELEASE}/SHA256SUMS",
         notes=f"{RELEASE}/RELEASE_NOTES.md",
@@ -50,20 +44,21 @@ rule release:
     conda:
         "../envs/rifebuild.yaml"
     threads: 1
+    resources:
+        mem_mb=2000,
     params:
-        model=MODEL,
+        models=[f"--model={m}" for m in MODELS],
+        records=[
+            f"--record={m}/onnx-dynamic={path}" for m, path in DYNAMIC_CHECKS.items()
+        ],
         files=[
             f"--file={kind}:{inside}={path}"
             for kind, files in RELEASE_FILES.items()
             for inside, path in files.items()
         ],
-        tarballs=[
-            f"--tarball={kind}={RELEASE}/{MODEL}-{kind}.tar.gz"
-            for kind in RELEASE_KINDS
-        ],
+        tarballs=[f"--tarball={kind}={path}" for kind, path in RELEASE_TARBALLS.items()],
         config=json.dumps(config, sort_keys=True),
     shell:
-        "rifebuild release build --model-name={params.model:q} --report={input.report:q}"
-        " --record=onnx-dynamic={input.dynamic_check:q} --config-json={params.config:q}"
-        " --manifest={output.manifest:q} --sums={output.sums:q} --notes={output.notes:q}"
-        " {params.tarballs:q} {params.files:q} > {log:q} 2>&1"
+        "rifebuild release build {params.models:q} --report={input.report:q} {params.records:q}"
+        " --config-json={params.config:q} --manifest={output.manifest:q} --sums={output.sums:q}"
+        " --notes={output.notes:q} {params.tarballs:q} {params.files:q} > {log:q} 2>&1"

@@ -1,12 +1,11 @@
-# Report: results/report.md + report.json from the records the other stages wrote (ROLE=PATH),
-# the benchmark's record and its figures.
+# Report: results/report.md + report.json from every model's records (MODEL/ROLE=PATH), its
+# benchmark record and figures: one row per model, then a section per model.
+
+
 REPORT_INPUTS = {
-    **RECORDS,
-    "bench": rules.bench.output.bench,
-    "bench.phone": rules.bench.output.phone,
-    "bench.latency-figure": rules.bench_plots.output.latency,
-    "bench.quality-figure": rules.bench_plots.output.quality,
-    "bench.size-figure": rules.bench_plots.output.size,
+    f"{model}/{role}": path
+    for model in MODELS
+    for role, path in report_inputs(model).items()
 }
 
 
@@ -23,9 +22,10 @@ rule report:
         f"{BENCH}/report/build.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=1000,
     params:
         roles=[f"--input={role}={path}" for role, path in REPORT_INPUTS.items()],
-        model=MODEL,
     shell:
-        "rifebuild report build --model-name={params.model:q} --out-md={output.md:q}"
-        " --out-json={output.json:q} {params.roles:q} > {log:q} 2>&1"
+        "rifebuild report build --out-md={output.md:q} --out-json={output.json:q} {params.roles:q}"
+        " > {log:q} 2>&1"

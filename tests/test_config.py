@@ -17,7 +17,7 @@ def test_defaults_fill_everything():
 
 def test_repo_config_is_valid():
     c = config.load(REPO / "config.yaml")
-    assert c["model_name"] == "rife-v4.6"
+    assert c["model"] == "rife-v4.6" and c["models"] == ["rife-v4.6"]
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -26,8 +26,13 @@ def test_repo_config_is_valid():
     ({"wieghts": "official"}, r"'wieghts' was unexpected"),
     ({"export": {"hieght": 64}}, r"export: .*'hieght' was unexpected"),
     ({"threads": "two"}, r"threads: 'two' is not of type 'integer'"),
-    ({"model_name": ".."}, r"model_name: '\.\.' does not match"),
-    ({"model_name": "a/b"}, r"model_name: 'a/b' does not match"),
+    ({"model": "rife-v4.99"}, r"model: 'rife-v4.99' is not one of \['rife-v4', "),
+    ({"models": ["rife-v4.6", "rife-v4.6"]}, r"models: .* has non-unique elements"),
+    ({"models": ["rife-v4.6", "v4.17"]}, r"models.1: 'v4.17' is not one of"),
+    ({"models": ["rife-v4.6", "rife-v4.17"], "weights": "/tmp/flownet.pkl"},
+     r"weights: '/tmp/flownet.pkl' is one version's file, but `models` lists 2 \(rife-v4.6, rife-v4.17\)"),
+    ({"models": ["rife-v4.6", "rife-v4.17"], "weights_sha256": "a" * 64}, r"weights_sha256: 'a{64}' is one version"),
+    ({"models": ["rife-v4.6", "rife-v4.17"], "weights_url": "https://x/f.pkl"}, r"weights_url: .* unset weights_url"),
     ({"export": {"onnx_opset": 13}}, r"export.onnx_opset: 13 is less than the minimum of 16"),
     ({"weights_sha256": "abc"}, r"weights_sha256"),
     ({"export": {"height": 256.0}}, r"export.height: 256.0 is not of type 'integer'"),
@@ -54,13 +59,20 @@ def test_nested_command_line_values_get_the_schema_types():
     """`--config export='{height: 64}'` arrives as strings (Snakemake reads nested values as text)."""
     c = config.validate({"export": {"height": "64", "width": "96"}, "verify": {"resolutions": [["96", "128"]]},
                          "int8": {"requantize": "false"}, "native": {"android_ndk": "null", "targets": "[host]"},
-                         "model_name": 46, "calibration": {"max_motion": "2.5"}})
+                         "weights": 46, "calibration": {"max_motion": "2.5"}})
     assert c["export"] == {"height": 64, "width": 96, "onnx_opset": 17}
     assert c["verify"]["resolutions"] == [[96, 128]]
     assert c["int8"]["requantize"] is False
     assert c["native"]["android_ndk"] is None and c["native"]["targets"] == ["host"]
-    assert c["model_name"] == "46"
+    assert c["weights"] == "46"
     assert c["calibration"]["max_motion"] == 2.5
+
+
+def test_models_default_to_model_and_win_over_it():
+    assert config.validate({"model": "rife-v4.17-lite"})["models"] == ["rife-v4.17-lite"]
+    c = config.validate({"model": "rife-v4.6", "models": "[rife-v4.25, rife-v4.6]"})
+    assert c["models"] == ["rife-v4.25", "rife-v4.6"]
+    assert config.validate(c) == c  # the Snakefile validates once; validating again changes nothing
 
 
 def test_strings_stay_strings_where_the_schema_wants_text():

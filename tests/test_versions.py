@@ -177,13 +177,14 @@ def test_flops_count_convolutions_at_the_padded_size():
     assert size == (768, 1280) and heavy > 1.5 * total  # doubled widths
 
 
-def test_config_key_model_lists_every_version_and_checks_sizes():
-    assert config.load_schema()["properties"]["model"]["enum"] == list(spec.VERSIONS)
-    settings = config.load(REPO / "config.yaml")
-    assert settings["model"] == "rife-v4.6"
-    spec.check_config(settings)
-    with pytest.raises(ConfigError, match=r"^verify.resolutions.0: 736x1280 is not a multiple of 64, .*use 768x1280 "
-                                          r"\(model: rife-v4.25\)$"):
-        spec.check_config({**settings, "model": "rife-v4.25"})
+def test_config_key_model_lists_every_version_and_sizes_fit_each_version():
+    assert config.load_schema()["$defs"]["version"]["enum"] == list(spec.VERSIONS)
+    assert config.load(REPO / "config.yaml")["models"] == ["rife-v4.6"]
+    assert spec.fit("rife-v4.6", 736, 1280) == (736, 1280)
+    assert spec.fit("rife-v4.26", 736, 1280) == (768, 1280)
+    assert spec.fit("rife-v4.25-lite", 256, 448) == (256, 512)
+    for name in spec.VERSIONS:
+        h, w = spec.fit(name, 736, 1280)
+        spec.check_size(spec.get(name).arch, h, w)  # raises if the rounding missed the multiple
     with pytest.raises(ConfigError, match="^model: 'rife-v4.27' is not one of"):
         config.validate({"model": "rife-v4.27"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, resolution
+from rifebuild.core.args import PATH, action, resolution, rife_model
 
 ROLE = (["--input"], {"action": "append", "default": [], "metavar": "ROLE=PATH"})
 
@@ -22,7 +22,7 @@ def run(a) -> None:
     roles = parse_roles(a.input)
     job_threads = threads.count(1)
     record = run_host(roles, a.sizes, resolve_threads(a.bench_threads, job_threads), a.variants, a.warmup,
-                      a.rounds, job_threads, a.cores)
+                      a.rounds, job_threads, a.cores, rife_model=a.rife_model)
     phone_target = next((t for t in ("android-arm64", "linux-arm64") if f"native-{t}.binary" in roles), None)
     models = {p: roles[f"ncnn-{p}.model"].parent for p in PRECISIONS if f"ncnn-{p}.model" in roles}
     phone = bench_phone(device_serial(a.adb_serial), roles.get(f"native-{phone_target}.binary"), phone_target,
@@ -40,7 +40,7 @@ def worker(a) -> None:
     """One runtime in its own process, timed per `run` line on stdin (internal: `bench run` starts these)."""
     from rifebuild.bench.worker import serve
 
-    serve(a.runtime, a.model, a.size[0], a.size[1], threads.count(1), a.warmup)
+    serve(a.runtime, a.model, a.size[0], a.size[1], threads.count(1), a.warmup, rife_model=a.rife_model)
 
 
 def plots(a) -> None:
@@ -66,7 +66,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(actions) -> None:
-    action(actions, "run", run, ROLE,
+    action(actions, "run", run, ROLE, rife_model(),
            (["--sizes"], {"type": resolution, "nargs": "+", "required": True, "help": "HxW sizes to time"}),
            (["--bench-threads"], {"nargs": "+", "default": ["1", "all"], "help": "thread counts or `all`"}),
            (["--variants"], {"nargs": "+", "required": True}), (["--warmup"], {"type": int, "default": 1}),
@@ -77,6 +77,7 @@ def register(actions) -> None:
            (["--phone-loops"], {"type": int, "default": 2}), (["--phone-rounds"], {"type": int, "default": 2}),
            (["--out"], PATH), (["--phone-out"], PATH))
     action(actions, "worker", worker, (["--runtime"], {"required": True}), (["--model"], {"required": True}),
+           rife_model(),
            (["--size"], {"type": _size, "required": True, "help": "HxW (sgemm: NxN)"}),
            (["--warmup"], {"type": int, "default": 1}))
     action(actions, "plots", plots, (["--bench"], PATH), (["--phone"], PATH), (["--latency-png"], PATH),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rifebuild.core.errors import BenchError
+from rifebuild.model.spec import DEFAULT
 from rifebuild.native.run import serve_args
 
 
@@ -98,7 +99,7 @@ def _model_dir(roles: dict[str, Path], role: str) -> Path | None:
 
 
 def variant_run(variant: Variant, roles: dict[str, Path], height: int, width: int, threads: int,
-                warmup: int) -> Run | str:
+                warmup: int, rife_model: str = DEFAULT) -> Run | str:
     """The worker command for `variant` at this size, or the sentence saying why it cannot run."""
     if variant.runtime == "rife-bench":
         binary, model = roles.get("native-host.binary"), _model_dir(roles, f"{variant.artifact}.model")
@@ -119,13 +120,15 @@ def variant_run(variant: Variant, roles: dict[str, Path], height: int, width: in
         if role not in roles:
             return "not built in this configuration"
         model = roles[role]
-    return Run(variant.key, python_worker(variant.runtime, model, height, width, threads, warmup))
+    return Run(variant.key, python_worker(variant.runtime, model, height, width, threads, warmup, rife_model))
 
 
-def python_worker(runtime: str, model: Path | str, height: int, width: int, threads: int, warmup: int) -> list[str]:
-    """`rifebuild --threads N bench worker ...` with this Python (the same venv as the stage)."""
+def python_worker(runtime: str, model: Path | str, height: int, width: int, threads: int, warmup: int,
+                  rife_model: str = DEFAULT) -> list[str]:
+    """`rifebuild --threads N bench worker ...` with this Python (the same venv as the stage); the PyTorch
+    worker needs the RIFE version to build the network the checkpoint belongs to."""
     return [sys.executable, "-m", "rifebuild", "--threads", str(threads), "bench", "worker", f"--runtime={runtime}",
-            f"--model={model}", f"--size={height}x{width}", f"--warmup={warmup}"]
+            f"--model={model}", f"--rife-model={rife_model}", f"--size={height}x{width}", f"--warmup={warmup}"]
 
 
 def sgemm_run(threads: int, warmup: int) -> Run:
@@ -133,7 +136,7 @@ def sgemm_run(threads: int, warmup: int) -> Run:
 
 
 def plan(roles: dict[str, Path], sizes: list[tuple[int, int]], threads: list[int], variants: list[str],
-         warmup: int) -> tuple[list[Cell], list[dict]]:
+         warmup: int, rife_model: str = DEFAULT) -> tuple[list[Cell], list[dict]]:
     """Cells (size x threads, each with its workers in variant order, the sgemm peak last) and the
     variants that cannot run, with the reason."""
     unknown = [v for v in variants if v not in BY_KEY]
@@ -146,7 +149,7 @@ def plan(roles: dict[str, Path], sizes: list[tuple[int, int]], threads: list[int
         for t in threads:
             runs = []
             for key in variants:
-                run = variant_run(BY_KEY[key], roles, height, width, t, warmup)
+                run = variant_run(BY_KEY[key], roles, height, width, t, warmup, rife_model)
                 if isinstance(run, Run):
                     runs.append(run)
                 elif t == threads[0]:  # one line per variant and size

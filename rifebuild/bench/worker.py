@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rifebuild.core.errors import BenchError
+from rifebuild.model.spec import DEFAULT
 
 RUNTIMES = ("torch", "onnxruntime", "ncnn", "mnn", "sgemm")
 
@@ -42,7 +43,8 @@ def inputs(height: int, width: int, seed: int = 0) -> dict:
             "in2": np.full((1, height, width), 0.5, np.float32)}
 
 
-def load(runtime: str, model: str, height: int, width: int, threads: int) -> tuple[Callable[[], object], str]:
+def load(runtime: str, model: str, height: int, width: int, threads: int,
+         rife_model: str = DEFAULT) -> tuple[Callable[[], object], str]:
     """A zero-argument callable running one inference, and the runtime's version."""
     if runtime == "sgemm":
         from rifebuild.bench.peak import sgemm
@@ -56,7 +58,7 @@ def load(runtime: str, model: str, height: int, width: int, threads: int) -> tup
         from rifebuild.model.ifnet import ExportModel
 
         torch.set_num_threads(threads)
-        net = ExportModel(load_ifnet(model)).eval()
+        net = ExportModel(load_ifnet(model, rife_model)).eval()
         args = [torch.from_numpy(feed[k])[None] for k in ("in0", "in1", "in2")]
 
         def infer():
@@ -90,7 +92,7 @@ def load(runtime: str, model: str, height: int, width: int, threads: int) -> tup
 
 
 def serve(runtime: str, model: str, height: int, width: int, threads: int, warmup: int,
-          stdin=None) -> None:
+          stdin=None, rife_model: str = DEFAULT) -> None:
     """Load, warm up, then answer `run` / `quit` lines (module docstring)."""
     proto = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout.flush()
@@ -101,7 +103,7 @@ def serve(runtime: str, model: str, height: int, width: int, threads: int, warmu
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    infer, version = load(runtime, model, height, width, threads)
+    infer, version = load(runtime, model, height, width, threads, rife_model)
     for _ in range(warmup):
         infer()
     send({"ready": True, "runtime": runtime, "version": version, "height": height, "width": width,

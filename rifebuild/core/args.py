@@ -42,6 +42,11 @@ def model() -> tuple[list[str], dict]:
     return (["--model"], {"default": "rife-v4.6", "help": "RIFE version, e.g. rife-v4.6, rife-v4.13-lite"})
 
 
+def rife_model():
+    """--rife-model: the RIFE version, in actions where --model already names a model file or folder."""
+    return (["--rife-model"], {**model()[1], "dest": "rife_model"})
+
+
 def parse_pairs(values: list[str], flag: str, error: type[Exception], shape: str = "KEY=VALUE") -> list[tuple[str, str]]:
     """KEY=VALUE arguments (how rules hand a stage many named files) -> [(key, value)], in order.
     `error` is the stage's error class."""

@@ -73,11 +73,27 @@ def validate(config: dict) -> dict:
     if errors:
         raise ConfigError("; ".join(describe(e) for e in errors))
     check_pixels(config, schema)
+    config["models"] = config["models"] or [config["model"]]
+    check_single_model_keys(config)
     data = config["calibration"]["data"]
     if data != "builtin" and not Path(data).is_dir():
         raise ConfigError(f"calibration.data: {data!r} is not an existing directory; use `builtin`, a Vimeo-90K "
                           "folder or a folder of consecutive video frames")
     return config
+
+
+def check_single_model_keys(config: dict) -> None:
+    """A local checkpoint, a download URL and its sha256 pin each describe one version's file, so with
+    several `models` they would silently be used for the wrong versions: refuse them."""
+    if len(config["models"]) < 2:
+        return
+    single = {"weights_url": config["weights_url"], "weights_sha256": config["weights_sha256"]}
+    if config["weights"] not in ("official", "synthetic"):
+        single["weights"] = config["weights"]
+    for key, value in single.items():
+        if value:
+            raise ConfigError(f"{key}: {value!r} is one version's file, but `models` lists {len(config['models'])} "
+                              f"({', '.join(config['models'])}); build that version alone (models: []) or unset {key}")
 
 
 def check_pixels(config: dict, schema: dict) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, model, out, resolution
+from rifebuild.core.args import PATH, action, model, out, resolution, rife_model
 
 
 def reference(a) -> None:
@@ -44,8 +44,6 @@ def mnn(a) -> None:
                       a.rife_model)
 
 
-# `mnn` already has --model (the .mnn file): the RIFE version is --rife-model in the actions that run PyTorch
-RIFE_MODEL = (["--rife-model"], {**model()[1], "dest": "rife_model"})
 
 
 def register(actions) -> None:
@@ -59,7 +57,7 @@ def register(actions) -> None:
            (["--max-abs-err"], {"type": float, "required": True}), out())
     action(actions, "int8", int8, (["--model-dir"], PATH), (["--fp32-dir"], PATH), (["--checkpoint"], PATH),
            (["--data"], PATH), (["--min-psnr"], {"type": float, "required": True}),
-           (["--min-worst-psnr"], {"type": float, "default": None}), RIFE_MODEL, out())
+           (["--min-worst-psnr"], {"type": float, "default": None}), rife_model(), out())
     action(actions, "mnn", mnn, (["--model"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
            (["--checkpoint"], PATH), (["--eval"], PATH), (["--min-psnr"], {"type": float, "required": True}),
-           (["--timestep"], {"type": float, "default": 0.5}), RIFE_MODEL, out())
+           (["--timestep"], {"type": float, "default": 0.5}), rife_model(), out())

@@ -185,27 +185,8 @@ def check_size(arch: ArchSpec, height: int, width: int) -> None:
                           f"{math.ceil(width / pad) * pad}")
 
 
-SIZED_KEYS = ("export", "verify.resolutions", "stock_resolutions", "calibration.resolution", "mnn.bench.size",
-              "native.bench.size")
-
-
-def check_config(config: dict) -> None:
-    """Every size in a validated config must suit `model`'s padding multiple (4.25/4.26 need 64: the
-    default 736x1280 becomes 768x1280); a ConfigError names the first key that does not."""
-    arch = get(config.get("model", DEFAULT)).arch
-    for key in SIZED_KEYS:
-        value = config
-        for part in key.split("."):
-            value = value.get(part, {}) if isinstance(value, dict) else {}
-        if isinstance(value, dict):
-            sizes = [(value["height"], value["width"])] if "height" in value else []
-        elif value and isinstance(value[0], list):
-            sizes = [tuple(v) for v in value]
-        else:
-            sizes = [tuple(value)] if value else []
-        for i, (h, w) in enumerate(sizes):
-            try:
-                check_size(arch, h, w)
-            except ConfigError as exc:
-                where = f"{key}.{i}" if key in ("verify.resolutions", "stock_resolutions") else key
-                raise ConfigError(f"{where}: {exc} (model: {config.get('model', DEFAULT)})") from None
+def fit(name: str, height: int, width: int) -> tuple[int, int]:
+    """A configured size rounded up to the version's padding multiple: the workflow builds, verifies and
+    times every version at the sizes the user asked for, padded the way a client pads frames for it."""
+    pad = get(name).arch.padding
+    return math.ceil(height / pad) * pad, math.ceil(width / pad) * pad

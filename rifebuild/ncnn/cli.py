@@ -1,7 +1,7 @@
 """ncnn models: pnnx conversion, the rife.Warp rewrite (+ fp16 storage), stock GridSample lowering."""
 from __future__ import annotations
 
-from rifebuild.core.args import PATH, action, resolution
+from rifebuild.core.args import PATH, action, model, resolution
 
 MODEL_IN = ((["--param"], PATH), (["--bin"], PATH))
 MODEL_OUT = ((["--out-param"], PATH), (["--out-bin"], PATH))
@@ -16,10 +16,11 @@ def pnnx(a) -> None:
 
 def warp_rewrite(a) -> None:
     """pnnx model -> resolution-independent rife.Warp drop-in model (+ an fp16-storage copy)."""
+    from rifebuild.model import spec
     from rifebuild.ncnn import graph, passes
 
     model = graph.read(a.param, a.bin)
-    done = passes.make_dropin(model, str(a.param))
+    done = passes.make_dropin(model, str(a.param), blocks=len(spec.get(a.model).arch.widths))
     graph.write(model, a.out_param, a.out_bin)
     print(f"rewrote {done['warps']} warps into rife.Warp; folded {done['folded']} channel scales; named "
           f"{', '.join(done['flow_blobs'])}; layers: {model.layer_types()}")
@@ -40,7 +41,7 @@ def lower(a) -> None:
 def register(actions) -> None:
     action(actions, "pnnx", pnnx, (["--torchscript"], PATH), (["--height"], {"type": int, "required": True}),
            (["--width"], {"type": int, "required": True}), *MODEL_OUT, (["--pnnx-log"], PATH))
-    action(actions, "warp-rewrite", warp_rewrite, *MODEL_IN, *MODEL_OUT, (["--fp16-param"], PATH),
+    action(actions, "warp-rewrite", warp_rewrite, model(), *MODEL_IN, *MODEL_OUT, (["--fp16-param"], PATH),
            (["--fp16-bin"], PATH))
     action(actions, "lower", lower, *MODEL_IN, (["--resolution"], {"type": resolution, "required": True}),
            *MODEL_OUT)

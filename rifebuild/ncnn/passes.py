@@ -9,9 +9,9 @@
   MemoryData (ResConv's beta, which pnnx keeps unless it is all ones) folds into the weights and bias.
 - to_fp16_storage: typed fp32 weights -> fp16 storage (what ncnn's fp16 models carry).
 - remove_dead_layers: drop layers (and their weights) whose outputs nobody reads; keep Splits tidy.
-- name_flow_blobs: the four IFBlocks' PixelShuffle outputs become `flow0`..`flow3`, the blobs that
-  rife-ncnn-vulkan's TTA modes (-x, -z) extract, average and feed back with ex.input. No pass renames
-  a blob, so the names survive every later pass (fp16, int8, stock lowering).
+- name_flow_blobs: the IFBlocks' PixelShuffle outputs become `flow0`..`flow3` (4 blocks; `flow4` too in
+  the 5-block 4.25/4.26), the blobs that rife-ncnn-vulkan's TTA modes (-x, -z) extract, average and feed
+  back with ex.input. No pass renames a blob, so the names survive every later pass (fp16, int8, stock).
 - make_dropin: the pnnx model -> the drop-in rife.Warp model (the passes above, in the rule's order).
 """
 from __future__ import annotations
@@ -26,9 +26,13 @@ from rifebuild.ncnn.graph import TAG_FP16, TAG_FP32, TAG_FP32_ALT, Layer, Model,
 WARP_TYPE = "rife.Warp"
 BINARY_ADD, BINARY_MUL, BINARY_DIV = 0, 2, 3
 # rife-ncnn-vulkan's v4 TTA extracts these (each IFBlock's flow(4) + mask(1) + 1 spare channel, at
-# 1/scale of the frame) and feeds them back with ex.input; its reference v4.6 model names them so.
+# 1/scale of the frame; 4.21+ add block features) and feeds them back with ex.input; its reference v4.6
+# model names them so. A 5-block version (4.25/4.26) has flow0..flow4.
 FLOW_BLOBS = ("flow0", "flow1", "flow2", "flow3")
-IFBLOCK_HEAD_CHANNELS = 24  # ConvTranspose2d(c, 24, 4, 2, 1) before PixelShuffle(2)
+
+
+def flow_blobs(blocks: int) -> list[str]:
+    return [f"flow{i}" for i in range(blocks)]
 
 
 
@@ -186,47 +190,48 @@ def rename_blob(model: Model, old: str, new: str) -> None:
 
 
 def ifblock_heads(model: Model) -> list[Layer]:
-    """The IFBlocks' PixelShuffle(2) layers after a 24-channel Deconvolution, in graph order."""
+    """The IFBlocks' PixelShuffle(2) layers after a Deconvolution (their heads), in graph order."""
     producer = model.producer()
     heads = []
     for layer in model.layers:
         if layer.type != "PixelShuffle":
             continue
         deconv = producer.get(layer.inputs[0])
-        if (layer.get(0, 1) != 2 or deconv is None or deconv.type != "Deconvolution"
-                or deconv.get(0, 0) != IFBLOCK_HEAD_CHANNELS):
+        if layer.get(0, 1) != 2 or deconv is None or deconv.type != "Deconvolution":
             raise FlowBlobError(f"PixelShuffle {layer.name!r} is not an IFBlock head (2x PixelShuffle of a "
-                                f"{IFBLOCK_HEAD_CHANNELS}-channel Deconvolution); is this a RIFE v4.6 model?")
+                                "Deconvolution); is this a RIFE v4 model?")
         heads.append(layer)
     return heads
 
 
-def name_flow_blobs(model: Model) -> list[str]:
-    """Name the IFBlock heads' outputs flow0..flow3 (rife-ncnn-vulkan's TTA blobs). Idempotent."""
-    heads = ifblock_heads(model)
-    if len(heads) != len(FLOW_BLOBS):
-        raise FlowBlobError(f"the model has {len(heads)} IFBlock heads (PixelShuffle), rife-ncnn-vulkan's "
-                            f"v4 TTA needs {len(FLOW_BLOBS)}; is this a RIFE v4.6 model?")
+def name_flow_blobs(model: Model, blocks: int = 4) -> list[str]:
+    """Name the IFBlock heads' outputs flow0..flow{blocks-1} (rife-ncnn-vulkan's TTA blobs). Idempotent.
+    `blocks` is the version's IFBlock count (rifebuild.model.spec): a different count of heads means the
+    graph is not the version the user named."""
+    heads, names = ifblock_heads(model), flow_blobs(blocks)
+    if len(heads) != blocks:
+        raise FlowBlobError(f"the model has {len(heads)} IFBlock heads (PixelShuffle), this RIFE version has "
+                            f"{blocks}; is the model the version you named?")
     head_blobs = {head.outputs[0] for head in heads}
-    clash = sorted({b for l in model.layers for b in l.outputs if b in FLOW_BLOBS} - head_blobs)
+    clash = sorted({b for l in model.layers for b in l.outputs if b in names} - head_blobs)
     if clash:
         raise FlowBlobError(f"blob names {clash} are taken by other layers; they are reserved for the IFBlock heads")
-    for head, name in zip(heads, FLOW_BLOBS):
+    for head, name in zip(heads, names):
         rename_blob(model, head.outputs[0], name)
-    return list(FLOW_BLOBS)
+    return names
 
 
-def make_dropin(model: Model, where: str = "model") -> dict:
-    """pnnx model -> rife-ncnn-vulkan drop-in: rife.Warp, ResConv betas folded, flow0..flow3 named.
+def make_dropin(model: Model, where: str = "model", blocks: int = 4) -> dict:
+    """pnnx model -> rife-ncnn-vulkan drop-in: rife.Warp, ResConv betas folded, flow0.. named.
 
-    `where` (the source file) starts every error message.
+    `where` (the source file) starts every error message; `blocks`: the version's IFBlock count.
     """
     try:
         count = rewrite_warp(model)
         if count == 0:
             raise WarpPatternError("no GridSample warp found; is this a RIFE model?")
         folded = fold_channel_scales(model)
-        names = name_flow_blobs(model)
+        names = name_flow_blobs(model, blocks)
     except (WarpPatternError, FlowBlobError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
     return {"warps": count, "folded": folded, "flow_blobs": names}
