@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 NIGHTLY_SH = ROOT / "scripts" / "ci" / "nightly.sh"
-WEIGHTS = "resources/weights/flownet_v4.6.pkl"
+WEIGHTS = "resources/weights/rife-v4.6.pkl"
 PIN = "ab" * 32
 VERIFY = "python -m rifebuild release verify results/release"  # what nightly.sh checks the bundle with
 
@@ -256,11 +256,11 @@ echo "snakemake $*" >> "$STUB_LOG"
 dry=0; want_weights=0
 for a in "$@"; do
   [ "$a" = -n ] && dry=1
-  [ "$a" = resources/weights/flownet_v4.6.pkl ] && want_weights=1
+  [ "$a" = resources/weights/rife-v4.6.pkl ] && want_weights=1
 done
 [ "$dry" = 1 ] && exit 0
 if [ "$want_weights" = 1 ]; then
-  mkdir -p resources/weights && printf 'fake weights' > resources/weights/flownet_v4.6.pkl
+  mkdir -p resources/weights && printf 'fake weights' > resources/weights/rife-v4.6.pkl
 else
   mkdir -p results/release && cd results/release
   printf 'model' > flownet.bin && printf '# notes' > RELEASE_NOTES.md

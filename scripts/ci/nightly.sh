@@ -2,7 +2,7 @@
 # The real build: official RIFE weights (sha256-pinned), every stage and verification, the release
 # bundle (results/release/). .github/workflows/nightly.yml and release.yml run it; it runs the same
 # way on a workstation:
-#   ANDROID_NDK=/path/to/ndk WEIGHTS_SHA256=<sha256 of flownet_v4.6.pkl> scripts/ci/nightly.sh
+#   ANDROID_NDK=/path/to/ndk WEIGHTS_SHA256=<sha256 of the rife-v4.6 release flownet_v4.6.pkl> scripts/ci/nightly.sh
 #
 # Environment:
 #   ANDROID_NDK      required: an Android NDK folder (android-arm64 is part of the release)
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-WEIGHTS=resources/weights/flownet_v4.6.pkl
+WEIGHTS=resources/weights/rife-v4.6.pkl
 CORES=${CORES:-4}
 SNAKEMAKE=${SNAKEMAKE:-.venv/bin/snakemake}
 RIFEBUILD_PYTHON=${RIFEBUILD_PYTHON:-.venv/bin/python}
