@@ -22,6 +22,7 @@ from rifebuild.release import manifest as manifests
 from rifebuild.release import provenance, reproducible, sums, tarball
 from rifebuild.release.build import build_bundle
 from rifebuild.release.verify import verify
+from rifebuild.report import run
 
 EPOCH = 1_700_000_000
 
@@ -134,12 +135,19 @@ def _row(key: str, name: str, passed: bool = True, **extra) -> dict:
             "vs_fp32_ncnn": {}, "vs_ground_truth": {"64x96": {"psnr_db": 30.25, "ssim": 0.9}}, **extra}
 
 
-def fake_report(tmp_path: Path) -> dict:
+def fake_report(tmp_path: Path, models=("rife-v4.6",)) -> dict:
+    """report.json of a run (rifebuild.report.run): the Models rows and each model's page."""
+    pages = {m: fake_page(tmp_path, m) for m in models}
+    return {"models": list(models), "summary": [run.summary_row(p) for p in pages.values()], "per_model": pages}
+
+
+def fake_page(tmp_path: Path, model: str = "rife-v4.6") -> dict:
     return {
-        "model_name": "rife-v4.6", "checkpoint_sha256": "c" * 64, "tool_versions": {"ncnn": "1.0"},
+        "model_name": model, "checkpoint_sha256": "c" * 64, "tool_versions": {"ncnn": "1.0"},
         "artifacts": [_row("ncnn-fp32", "ncnn fp32 (rife.Warp)"),
                       _row("ncnn-int8", "ncnn int8 (rife.Warp)", vs_fp32_ncnn={"64x96": {"psnr_db": 41.0, "ssim": 0.99}})],
-        "benchmark": {"record": {"results": [{"variant": "rife-bench fp32", "median_ms": 3.2}]},
+        "benchmark": {"record": {"results": [{"variant": "rife-bench-fp32", "median_ms": 3.2, "size": "64x96",
+                                              "threads": 2}]},
                       "phone": {"results": [], "note": "no device configured"},
                       "figures": {"latency": "bench/latency.png"}},
         "native_checks": [{"target": "linux-arm64", "check": "vs host binary", "precision": "fp32", "size": "64x96",
@@ -157,13 +165,13 @@ def fake_report(tmp_path: Path) -> dict:
 def outputs(tmp_path, repo):
     """Workflow-like outputs: model files, a native binary, report.json, a validated config."""
     out = tmp_path / "work"
-    files = {"ncnn": {}, "native": {}}
+    files = {"rife-v4.6-ncnn": {}, "native": {}}
     for folder in ("rife-v4.6", "rife-v4.6-int8"):
         for ext in ("param", "bin"):
             path = out / "ncnn" / folder / f"flownet.{ext}"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(f"{folder} {ext}".encode() * 50)
-            files["ncnn"][f"{folder}/flownet.{ext}"] = path
+            files["rife-v4.6-ncnn"][f"{folder}/flownet.{ext}"] = path
     binary = out / "native" / "host" / "rife-bench"
     binary.parent.mkdir(parents=True)
     binary.write_bytes(b"\x7fELF binary")
@@ -178,16 +186,17 @@ def outputs(tmp_path, repo):
         "checks": [{"against": "pytorch", "resolution": [64, 96], "psnr_db": 100.0, "max_abs_err": 7e-7,
                     "ssim": 1.0}]}))
     return {"files": files, "report": report, "repo": repo, "config": validate({"weights": "synthetic"}),
-            "records": {"onnx-dynamic": dynamic}}
+            "records": {"rife-v4.6": {"onnx-dynamic": dynamic}}}
 
 
 def make_bundle(outputs: dict, folder: Path, **environ) -> dict:
-    tarballs = {kind: folder / f"rife-v4.6-{kind}.tar.gz" for kind in ("ncnn", "native", "report")}
+    tarballs = {"rife-v4.6-ncnn": folder / "rife-v4.6-ncnn.tar.gz", "native": folder / "rife-build-native.tar.gz",
+                "report": folder / "rife-build-report.tar.gz"}
     old = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ.pop("SOURCE_DATE_EPOCH", None)
     os.environ.update(environ)
     try:
-        return build_bundle("rife-v4.6", outputs["files"], tarballs, outputs["report"], outputs["config"],
+        return build_bundle(outputs.get("models", ["rife-v4.6"]), outputs["files"], tarballs, outputs["report"], outputs["config"],
                             outputs["repo"], folder / "MANIFEST.json", folder / "SHA256SUMS",
                             folder / "RELEASE_NOTES.md", outputs["records"])
     finally:
@@ -210,26 +219,29 @@ def test_manifest_holds_files_provenance_and_verdicts(bundle, outputs):
     manifest = json.loads((bundle / "MANIFEST.json").read_text())
     assert manifest["git"] == {"commit": _git(outputs["repo"], "rev-parse", "HEAD").strip(), "dirty": False}
     assert manifest["source_date_epoch"] == 1600000000
-    assert manifest["checkpoint"] == {"sha256": "c" * 64, "source": {"kind": "synthetic", "seed": 0}}
+    assert [m["model"] for m in manifest["models"]] == ["rife-v4.6"]
+    model = manifest["models"][0]
+    assert model["checkpoint"] == {"sha256": "c" * 64, "source": {"kind": "synthetic", "seed": 0}}
     assert manifest["config"] == outputs["config"]
     assert manifest["config_sha256"] == manifests.config_sha256(outputs["config"])
     assert manifest["tool_versions"] == {"ncnn": "1.0", "numpy": "2.4", "onnxruntime": "1.3", "torch": "2.0"}
-    assert [a["key"] for a in manifest["artifacts"]] == ["ncnn-fp32", "ncnn-int8", "onnx-dynamic"]
-    dynamic = manifest["artifacts"][2]
+    assert [a["key"] for a in model["artifacts"]] == ["ncnn-fp32", "ncnn-int8", "onnx-dynamic"]
+    dynamic = model["artifacts"][2]
     assert dynamic["name"] == "ONNX any size (dynamic H/W)" and dynamic["runtime"] == "onnxruntime"
     assert dynamic["vs_pytorch"] == {"64x96": {"psnr_db": 100.0, "max_abs_err": 7e-7, "ssim": 1.0}}
-    assert dynamic["record"] == str(outputs["records"]["onnx-dynamic"]) and dynamic["bytes"] == 11
-    int8 = next(a for a in manifest["artifacts"] if a["key"] == "ncnn-int8")
+    assert dynamic["record"] == str(outputs["records"]["rife-v4.6"]["onnx-dynamic"]) and dynamic["bytes"] == 11
+    int8 = next(a for a in model["artifacts"] if a["key"] == "ncnn-int8")
     assert int8["verified"] is True and int8["vs_fp32_ncnn"] == {"64x96": {"psnr_db": 41.0, "ssim": 0.99}}
     assert int8["vs_pytorch"]["64x96"] == {"psnr_db": 80.5, "max_abs_err": 2e-5}
     assert int8["record"].endswith("int8.verify.json")
     ncnn = manifest["tarballs"]["rife-v4.6-ncnn.tar.gz"]
-    assert ncnn["kind"] == "ncnn"
-    binary = outputs["files"]["ncnn"]["rife-v4.6/flownet.bin"]
+    assert ncnn["kind"] == "ncnn" and ncnn["model"] == "rife-v4.6"
+    assert manifest["tarballs"]["rife-build-native.tar.gz"]["model"] is None
+    binary = outputs["files"]["rife-v4.6-ncnn"]["rife-v4.6/flownet.bin"]
     entry = next(f for f in ncnn["files"] if f["path"] == "rife-v4.6/flownet.bin")
     assert entry == {"path": "rife-v4.6/flownet.bin", "size": binary.stat().st_size,
                      "sha256": tarball.digests(bundle / "rife-v4.6-ncnn.tar.gz")["rife-v4.6/flownet.bin"]["sha256"]}
-    report_files = [f["path"] for f in manifest["tarballs"]["rife-v4.6-report.tar.gz"]["files"]]
+    report_files = [f["path"] for f in manifest["tarballs"]["rife-build-report.tar.gz"]["files"]]
     assert report_files == ["report.json", "report.md"]
     assert manifest["not_included"] == reproducible.EXCLUDED
     # every tarball carries the same manifest
@@ -248,15 +260,18 @@ def test_config_hash_ignores_key_order():
 
 def test_checkpoint_source_names_where_the_weights_came_from():
     config = validate({"weights": "official", "weights_sha256": "a" * 64})
-    assert manifests.checkpoint_source(config) == {"kind": "official", "url": config["weights_url"],
-                                                   "sha256_pin": "a" * 64}
-    assert manifests.checkpoint_source({**config, "weights": "/data/flownet.pkl"}) == {
+    url = "https://github.com/HolyWu/vs-rife/releases/download/model/flownet_v4.13.lite.pkl"
+    assert manifests.checkpoint_source(config, "rife-v4.13-lite") == {"kind": "official", "url": url,
+                                                                      "sha256_pin": "a" * 64}
+    mirror = {**config, "weights_url": "https://mirror.example/f.pkl"}
+    assert manifests.checkpoint_source(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
+    assert manifests.checkpoint_source({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {
         "kind": "file", "path": "/data/flownet.pkl"}
 
 
 def test_a_failed_artifact_stops_the_release(outputs, tmp_path):
     report = json.loads(outputs["report"].read_text())
-    report["artifacts"][1]["passed"] = False
+    report["per_model"]["rife-v4.6"]["artifacts"][1]["passed"] = False
     outputs["report"].write_text(json.dumps(report))
     with pytest.raises(ReleaseError, match=r"int8\.verify\.json: the artifact 'ncnn int8 \(rife.Warp\)' failed"):
         make_bundle(outputs, tmp_path / "release")
@@ -264,9 +279,10 @@ def test_a_failed_artifact_stops_the_release(outputs, tmp_path):
 
 
 def test_a_failed_extra_record_stops_the_release(outputs, tmp_path):
-    record = json.loads(outputs["records"]["onnx-dynamic"].read_text())
+    path = outputs["records"]["rife-v4.6"]["onnx-dynamic"]
+    record = json.loads(path.read_text())
     record["passed"] = False
-    outputs["records"]["onnx-dynamic"].write_text(json.dumps(record))
+    path.write_text(json.dumps(record))
     with pytest.raises(ReleaseError, match=r"check.json: the artifact 'ONNX any size \(dynamic H/W\)' failed"):
         make_bundle(outputs, tmp_path / "release")
 
@@ -278,18 +294,21 @@ def test_a_missing_input_is_named(outputs, tmp_path):
 
 
 def test_bundled_report_leaves_out_the_timings(bundle):
-    data = tarball.read_member(bundle / "rife-v4.6-report.tar.gz", "report.json")
-    report = json.loads(data)
+    data = tarball.read_member(bundle / "rife-build-report.tar.gz", "report.json")
+    whole = json.loads(data)
+    assert whole["summary"][0]["latency"] is None and whole["summary"][0]["verified"] is True
+    report = whole["per_model"]["rife-v4.6"]
     assert report["benchmark"] is None and "calibration_seconds" not in report["int8"]
     assert not [r for r in report["records"] if r.startswith("bench")] and "ncnn-fp32.verify" in report["records"]
-    markdown = tarball.read_member(bundle / "rife-v4.6-report.tar.gz", "report.md").decode()
-    assert markdown.startswith("# rife-v4.6 build report") and "ncnn int8 (rife.Warp)" in markdown
+    markdown = tarball.read_member(bundle / "rife-build-report.tar.gz", "report.md").decode()
+    assert markdown.startswith("# rife-build report") and "## rife-v4.6" in markdown
+    assert "ncnn int8 (rife.Warp)" in markdown
     assert "latency.png" not in markdown and "12 s" not in markdown and "Calibration: kl on 2 triplets" in markdown
 
 
 def test_release_notes_describe_every_tarball_and_artifact(bundle):
     notes = (bundle / "RELEASE_NOTES.md").read_text()
-    for name in ("rife-v4.6-ncnn.tar.gz", "rife-v4.6-native.tar.gz", "rife-v4.6-report.tar.gz"):
+    for name in ("rife-v4.6-ncnn.tar.gz", "rife-build-native.tar.gz", "rife-build-report.tar.gz"):
         assert notes.count(f"`{name}`") == 2  # in the file table and in "How to use"
     size = (bundle / "rife-v4.6-ncnn.tar.gz").stat().st_size
     assert f"{size / 1e6:.2f} MB" in notes
@@ -349,8 +368,8 @@ def rewrite(path: Path, edit) -> None:
 def test_verify_accepts_the_bundle_and_each_tarball(bundle, capsys):
     ok, problems = verify(bundle)
     assert problems == []
-    assert ok == ["ok: rife-v4.6-native.tar.gz (1 files)", "ok: rife-v4.6-ncnn.tar.gz (4 files)",
-                  "ok: rife-v4.6-report.tar.gz (2 files)", "ok: MANIFEST.json", "ok: RELEASE_NOTES.md"]
+    assert ok == ["ok: rife-build-native.tar.gz (1 files)", "ok: rife-build-report.tar.gz (2 files)",
+                  "ok: rife-v4.6-ncnn.tar.gz (4 files)", "ok: MANIFEST.json", "ok: RELEASE_NOTES.md"]
     assert verify(bundle / "rife-v4.6-ncnn.tar.gz") == (["ok: rife-v4.6-ncnn.tar.gz (4 files)"], [])
     assert main(["release", "verify", str(bundle)]) == 0
     assert "matches its MANIFEST.json" in capsys.readouterr().out
@@ -366,14 +385,14 @@ def test_verify_names_every_missing_extra_and_changed_file(bundle, tmp_path, cap
         files["rife-v4.6-int8/flownet.bin"] += b"\x00"  # changed
 
     rewrite(copy_ / "rife-v4.6-ncnn.tar.gz", tamper)
-    (copy_ / "rife-v4.6-native.tar.gz").unlink()
+    (copy_ / "rife-build-native.tar.gz").unlink()
     (copy_ / "notes.txt").write_text("?")
     with open(copy_ / "RELEASE_NOTES.md", "a") as f:
         f.write("edited\n")
     ok, problems = verify(copy_)
-    assert ok == ["ok: rife-v4.6-report.tar.gz (2 files)", "ok: MANIFEST.json"]
+    assert ok == ["ok: rife-build-report.tar.gz (2 files)", "ok: MANIFEST.json"]
     assert problems[:4] == [
-        "missing: rife-v4.6-native.tar.gz",
+        "missing: rife-build-native.tar.gz",
         "missing: rife-v4.6-ncnn.tar.gz: rife-v4.6/flownet.param",
         "extra: rife-v4.6-ncnn.tar.gz: rife-v4.6/evil.so",
         problems[3]]
@@ -413,8 +432,8 @@ def test_verify_catches_an_edited_manifest(bundle, tmp_path):
     (copy_ / "MANIFEST.json").write_bytes(manifests.dumps(manifest))
     _, problems = verify(copy_)
     assert any(p.startswith(f"changed: rife-v4.6-ncnn.tar.gz: {entry['path']} (sha256 ") for p in problems)
-    for name in ("native", "ncnn", "report"):  # each tarball's copy now disagrees with the edited one
-        assert f"changed: rife-v4.6-{name}.tar.gz: MANIFEST.json (differs from the bundle's MANIFEST.json)" in problems
+    for name in ("rife-build-native", "rife-v4.6-ncnn", "rife-build-report"):  # each copy disagrees now
+        assert f"changed: {name}.tar.gz: MANIFEST.json (differs from the bundle's MANIFEST.json)" in problems
     assert "changed: MANIFEST.json (sha256 differs from SHA256SUMS)" in problems
 
 
@@ -430,3 +449,46 @@ def test_verify_errors_are_one_sentence(tmp_path, bundle):
     (tmp_path / "SHA256SUMS").write_text("garbage\n")
     with pytest.raises(ReleaseError, match=r"SHA256SUMS:1: not a `sha256sum` line"):
         sums.parse(tmp_path / "SHA256SUMS")
+
+
+def test_two_models_in_one_bundle(outputs, tmp_path):
+    """Per model an ncnn tarball (and its checkpoint, verdicts, notes section); one native, one report."""
+    lite = tmp_path / "work" / "ncnn" / "rife-v4.17-lite"
+    lite.mkdir(parents=True)
+    (lite / "flownet.param").write_text("lite param")
+    (lite / "flownet.bin").write_bytes(b"lite bin" * 10)
+    outputs["files"]["rife-v4.17-lite-ncnn"] = {"rife-v4.17-lite/flownet.param": lite / "flownet.param",
+                                                "rife-v4.17-lite/flownet.bin": lite / "flownet.bin"}
+    outputs["report"].write_text(json.dumps(fake_report(tmp_path, ("rife-v4.6", "rife-v4.17-lite"))))
+    outputs["models"] = ["rife-v4.6", "rife-v4.17-lite"]
+    folder = tmp_path / "release"
+    old = os.environ.pop("SOURCE_DATE_EPOCH", None)
+    try:
+        tarballs = {"rife-v4.6-ncnn": folder / "rife-v4.6-ncnn.tar.gz",
+                    "rife-v4.17-lite-ncnn": folder / "rife-v4.17-lite-ncnn.tar.gz",
+                    "native": folder / "rife-build-native.tar.gz", "report": folder / "rife-build-report.tar.gz"}
+        manifest = build_bundle(outputs["models"], outputs["files"], tarballs, outputs["report"], outputs["config"],
+                                outputs["repo"], folder / "MANIFEST.json", folder / "SHA256SUMS",
+                                folder / "RELEASE_NOTES.md", outputs["records"])
+    finally:
+        if old is not None:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+    assert [m["model"] for m in manifest["models"]] == ["rife-v4.6", "rife-v4.17-lite"]
+    assert {n: (t["kind"], t["model"]) for n, t in manifest["tarballs"].items()} == {
+        "rife-v4.6-ncnn.tar.gz": ("ncnn", "rife-v4.6"), "rife-v4.17-lite-ncnn.tar.gz": ("ncnn", "rife-v4.17-lite"),
+        "rife-build-native.tar.gz": ("native", None), "rife-build-report.tar.gz": ("report", None)}
+    assert [a["key"] for a in manifest["models"][1]["artifacts"]] == ["ncnn-fp32", "ncnn-int8"]  # no extra record
+    notes = (folder / "RELEASE_NOTES.md").read_text()
+    assert notes.startswith("# rife-v4.6, rife-v4.17-lite release bundle") and "## rife-v4.17-lite" in notes
+    assert "`rife-v4.17-lite/` is the fp32" in notes
+    ok, problems = verify(folder)
+    assert problems == [] and len(ok) == 6
+    rewrite(folder / "rife-v4.17-lite-ncnn.tar.gz", lambda files: files.update({"rife-v4.17-lite/x": b"?"}))
+    assert "extra: rife-v4.17-lite-ncnn.tar.gz: rife-v4.17-lite/x" in verify(folder)[1]
+
+
+def test_a_tarball_kind_of_no_built_model_is_refused(outputs, tmp_path):
+    outputs["files"]["rife-v4.25-onnx"] = {}
+    with pytest.raises(ReleaseError, match=r"--tarball rife-v4.25-onnx: not one of MODEL-\{ncnn,mnn,onnx\}"):
+        manifests.build(["rife-v4.6"], outputs["files"], {k: f"{k}.tar.gz" for k in outputs["files"]},
+                        fake_report(tmp_path), outputs["config"], {"commit": None, "dirty": None}, 0)

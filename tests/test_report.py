@@ -129,10 +129,10 @@ def test_partial_inputs_give_partial_report(roles):
 
 def test_cli_writes_both_files(roles, tmp_path):
     md, js = tmp_path / "out" / "report.md", tmp_path / "out" / "report.json"
-    args = [f"--input={k}={v}" for k, v in roles.items()]
+    args = [f"--input=rife-v4.6/{k}={v}" for k, v in roles.items()]
     assert main(["report", "build", *args, "--out-md", str(md), "--out-json", str(js)]) == 0
-    assert md.read_text().startswith("# rife-v4.6 build report")
-    assert json.loads(js.read_text())["records"]["checkpoint"].endswith("flownet.pkl")
+    assert md.read_text().startswith("# rife-build report")
+    assert json.loads(js.read_text())["per_model"]["rife-v4.6"]["records"]["checkpoint"].endswith("flownet.pkl")
     assert main(["report", "build", "--input", "bad", "--out-md", str(md), "--out-json", str(js)]) == 2
 
 
@@ -143,3 +143,55 @@ def test_readme_states_int8_in_the_words_of_the_report():
     readme = (REPO / "README.md").read_text()
     assert INT8_CLIENT_NOTE in readme
     assert "is not a drop-in for the stock client" in readme
+
+
+# ---------------------------------------------------------------------------------------------
+# The run's report: several models, MODEL/ROLE=PATH
+
+
+def _two_models(roles, tmp_path):
+    """The same records for rife-v4.6, and a slower (scale 2) benchmark for rife-v4.17-lite."""
+    other = {**roles, "bench": _write(tmp_path, "lite/bench.json", bench_record(scale=2.0))}
+    return [f"rife-v4.6/{r}={p}" for r, p in roles.items()] + [f"rife-v4.17-lite/{r}={p}" for r, p in other.items()]
+
+
+def test_run_report_has_a_models_row_per_version_from_its_records(roles, tmp_path):
+    from rifebuild.report import run
+
+    rep = run.build(_two_models(roles, tmp_path), md_dir=tmp_path)
+    assert rep["models"] == ["rife-v4.6", "rife-v4.17-lite"]
+    first, lite = rep["summary"]
+    assert first["model"] == "rife-v4.6" and first["checkpoint_sha256"] == rep["per_model"]["rife-v4.6"]["checkpoint_sha256"]
+    assert first["vs_pytorch"]["fp32"]["96x128"] == {"max_abs_err": 1e-5, "psnr_db": 120.0}
+    assert first["vs_pytorch"]["int8"]["64x96"]["psnr_db"] == 66.0  # int8 inference in rife-bench (native record)
+    assert first["int8_size_vs_fp32"] == pytest.approx(111 / 400)
+    # the largest size, the most threads; the lite model's benchmark is twice as slow
+    assert first["latency"]["size"] == "736x1280" and first["latency"]["threads"] == 2
+    fp32_ms = first["latency"]["median_ms"]["rife-bench-fp32"]
+    assert fp32_ms > 0 and lite["latency"]["median_ms"]["rife-bench-fp32"] == pytest.approx(2 * fp32_ms)
+    text = run.render_markdown(rep)
+    lines = text.splitlines()
+    assert text.startswith("# rife-build report\n") and "## Models" in lines
+    rows = [line for line in lines if line.startswith(("| rife-v4.6 |", "| rife-v4.17-lite |"))]
+    assert len(rows) == 2 and "27.8%" in rows[0] and f"{fp32_ms:.1f}" in rows[0] and f"{2 * fp32_ms:.1f}" in rows[1]
+    assert lines.index("## rife-v4.6") < lines.index("## rife-v4.17-lite")
+    assert "### Artifacts: size and quality" in lines and "## Artifacts: size and quality" not in lines
+
+
+def test_run_report_names_a_role_without_its_model(roles, tmp_path):
+    from rifebuild.core.errors import ReportError
+    from rifebuild.report import run
+
+    with pytest.raises(ReportError, match=r"^--input=bench=.*: name the model first, as MODEL/ROLE=PATH"):
+        run.build([f"bench={roles['bench']}"])
+    with pytest.raises(ReportError, match=r"'rife-v9' is not a RIFE version name"):
+        run.build([f"rife-v9/bench={roles['bench']}"])
+
+
+def test_run_report_command(roles, tmp_path):
+    out = tmp_path / "out"
+    assert main(["report", "build", f"--out-md={out / 'report.md'}", f"--out-json={out / 'report.json'}",
+                 *[f"--input={pair}" for pair in _two_models(roles, tmp_path)]]) == 0
+    assert json.loads((out / "report.json").read_text())["models"] == ["rife-v4.6", "rife-v4.17-lite"]
+    assert main(["report", "build", f"--out-md={out / 'x.md'}", f"--out-json={out / 'x.json'}",
+                 f"--input=checkpoint={roles['checkpoint']}"]) == 2

@@ -16,17 +16,18 @@ from rifebuild.release.reproducible import strip_measurements
 def bundled_report(report: dict) -> dict[str, bytes]:
     """report.json and report.md for the bundle, rendered by the report stage from the report without
     its wall-clock measurements."""
-    from rifebuild.report.page import render_markdown
+    from rifebuild.report.run import render_markdown
 
     kept = strip_measurements(report)
     return {"report.json": manifests.dumps(kept), "report.md": render_markdown(kept).encode()}
 
 
-def build_bundle(model_name: str, files: dict[str, dict[str, Path]], tarballs: dict[str, Path], report_path: Path,
+def build_bundle(models: list[str], files: dict[str, dict[str, Path]], tarballs: dict[str, Path], report_path: Path,
                  config: dict, repo: Path, manifest_out: Path, sums_out: Path, notes_out: Path,
-                 records: dict[str, Path] | None = None) -> dict:
-    """`files`: kind -> {path inside the tarball -> file}; `tarballs`: kind -> output path (the
-    `report` kind gets the bundled report); `records`: verification records the report has no row for."""
+                 records: dict[str, dict[str, Path]] | None = None) -> dict:
+    """`files`: tarball kind -> {path inside the tarball -> file}; `tarballs`: kind -> output path (the
+    `report` kind gets the bundled report); `records`: model -> verification records the report has no
+    row for."""
     try:
         report = json.loads(Path(report_path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -44,7 +45,7 @@ def build_bundle(model_name: str, files: dict[str, dict[str, Path]], tarballs: d
                                "(snakemake) to make it")
     epoch = provenance.source_date_epoch(repo)
     names = {kind: Path(path).name for kind, path in tarballs.items()}
-    manifest = manifests.build(model_name, {k: members.get(k, {}) for k in tarballs}, names, report, config,
+    manifest = manifests.build(models, {k: members.get(k, {}) for k in tarballs}, names, report, config,
                                provenance.git_state(repo), epoch, records)
     data = manifests.dumps(manifest)
     for kind, path in sorted(tarballs.items()):

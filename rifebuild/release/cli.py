@@ -29,8 +29,15 @@ def build(a) -> None:
         config = validate(json.loads(a.config_json))
     except json.JSONDecodeError as exc:
         raise ReleaseError(f"--config-json is not JSON ({exc}); the release rule passes the effective config") from None
-    records = {key: Path(path) for key, path in _pairs(a.record, "--record")}
-    manifest = build_bundle(a.model_name, files, tarballs, a.report, config, a.repo or CHECKOUT, a.manifest, a.sums,
+    records: dict[str, dict[str, Path]] = {}
+    for key, path in _pairs(a.record, "--record"):
+        model, sep, name = key.partition("/")
+        if not sep or model not in a.model:
+            raise ReleaseError(f"--record={key}={path}: name one of the --model values first (MODEL/KEY=RECORD)")
+        records.setdefault(model, {})[name] = Path(path)
+    if not a.model:
+        raise ReleaseError("no --model given: pass --model=NAME for every model in the bundle")
+    manifest = build_bundle(a.model, files, tarballs, a.report, config, a.repo or CHECKOUT, a.manifest, a.sums,
                             a.notes, records)
     for name, entry in sorted(manifest["tarballs"].items()):
         print(f"{name}: {len(entry['files'])} files, {sum(f['size'] for f in entry['files'])} bytes unpacked")
@@ -56,10 +63,11 @@ def verify(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "build", build, (["--model-name"], {"default": "rife-v4.6"}),
+    action(actions, "build", build, (["--model"], {"action": "append", "default": [], "metavar": "NAME",
+                                                   "help": "a RIFE version in the bundle (repeat for each)"}),
            (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE"}),
            (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz"}),
-           (["--record"], {"action": "append", "default": [], "metavar": "KEY=RECORD",
+           (["--record"], {"action": "append", "default": [], "metavar": "MODEL/KEY=RECORD",
                            "help": "verification record of a bundled artifact the report has no row for"}),
            (["--report"], PATH), (["--config-json"], {"required": True}),
            (["--repo"], {"type": Path, "default": None,

@@ -15,7 +15,7 @@ from rifebuild.core.errors import ReleaseError
 from rifebuild.core.files import sha256_of
 from rifebuild.release.reproducible import EXCLUDED
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: several models per bundle (`models`), tarball kinds per model
 NAME = "MANIFEST.json"
 
 
@@ -35,14 +35,32 @@ def file_entry(name: str, source: Path | bytes) -> dict:
     return {"path": name, "size": Path(source).stat().st_size, "sha256": sha256_of(source)}
 
 
-def checkpoint_source(config: dict) -> dict:
-    """Where the weights came from, as the config chose them."""
+def checkpoint_source(config: dict, model: str) -> dict:
+    """Where `model`'s weights came from, as the config chose them."""
+    from rifebuild.model import spec
+
     weights = config["weights"]
     if weights == "synthetic":
         return {"kind": "synthetic", "seed": config["synthetic_seed"]}
     if weights == "official":
-        return {"kind": "official", "url": config["weights_url"], "sha256_pin": config["weights_sha256"] or None}
+        return {"kind": "official", "url": config["weights_url"] or spec.get(model).official_url,
+                "sha256_pin": config["weights_sha256"] or None}
     return {"kind": "file", "path": weights}
+
+
+def kind_of(tarball_kind: str, models: list[str]) -> tuple[str | None, str]:
+    """`rife-v4.6-ncnn` -> ("rife-v4.6", "ncnn"); the shared `native` and `report` -> (None, kind)."""
+    for model in models:
+        if tarball_kind.startswith(f"{model}-") and tarball_kind[len(model) + 1:] in MODEL_KINDS:
+            return model, tarball_kind[len(model) + 1:]
+    if tarball_kind not in SHARED_KINDS:
+        raise ReleaseError(f"--tarball {tarball_kind}: not one of MODEL-{{{','.join(MODEL_KINDS)}}} for a built "
+                           f"model ({', '.join(models)}) or {', '.join(SHARED_KINDS)}")
+    return None, tarball_kind
+
+
+MODEL_KINDS = ("ncnn", "mnn", "onnx")
+SHARED_KINDS = ("native", "report")
 
 
 def read_record(path: Path, role: str) -> dict:
@@ -108,26 +126,39 @@ def record_artifacts(records: dict[str, Path]) -> list[dict]:
     return out
 
 
-def build(model_name: str, files: dict[str, dict[str, Path | bytes]], names: dict[str, str], report: dict,
-          config: dict, git: dict, epoch: int, records: dict[str, Path] | None = None) -> dict:
-    """`files`: kind (ncnn, mnn, ...) -> {path inside -> file or content}; `names`: kind -> tarball file
-    name; `report`: the full report.json; `records`: key -> verification record of an artifact the
-    report has no row for."""
+def build(models: list[str], files: dict[str, dict[str, Path | bytes]], names: dict[str, str], report: dict,
+          config: dict, git: dict, epoch: int, records: dict[str, dict[str, Path]] | None = None) -> dict:
+    """`files`: tarball kind (rife-v4.6-ncnn, native, ...) -> {path inside -> file or content}; `names`:
+    kind -> tarball file name; `report`: the full report.json (rifebuild.report.run); `records`: model ->
+    {key -> verification record of an artifact the report has no row for}."""
     records = records or {}
+    missing = [m for m in models if m not in report.get("per_model", {})]
+    if missing:
+        raise ReleaseError(f"the report has no section for {', '.join(missing)}; re-run the report rule")
+    entries, every_record = [], {}
+    for model in models:
+        page = report["per_model"][model]
+        extra = records.get(model, {})
+        every_record.update({f"{model}/{r}": Path(p) for r, p in page.get("records", {}).items()})
+        every_record.update({f"{model}/{k}.verify": p for k, p in extra.items()})
+        entries.append({"model": model, "checkpoint": {"sha256": page.get("checkpoint_sha256"),
+                                                       "source": checkpoint_source(config, model)},
+                        "artifacts": artifacts(page) + record_artifacts(extra),
+                        "native_checks": page.get("native_checks", [])})
+    tarballs = {}
+    for kind, members in sorted(files.items()):
+        model, base = kind_of(kind, models)
+        tarballs[names[kind]] = {"kind": base, "model": model,
+                                 "files": [file_entry(p, src) for p, src in sorted(members.items())]}
     return {
         "schema_version": SCHEMA_VERSION,
-        "model_name": model_name,
+        "models": entries,
         "source_date_epoch": epoch,
         "git": git,
-        "checkpoint": {"sha256": report.get("checkpoint_sha256"), "source": checkpoint_source(config)},
         "config": config,
         "config_sha256": config_sha256(config),
-        "tool_versions": tool_versions({**{r: Path(p) for r, p in report.get("records", {}).items()},
-                                        **{f"{k}.verify": p for k, p in records.items()}}),
-        "artifacts": artifacts(report) + record_artifacts(records),
-        "native_checks": report.get("native_checks", []),
-        "tarballs": {names[kind]: {"kind": kind, "files": [file_entry(p, src) for p, src in sorted(members.items())]}
-                     for kind, members in sorted(files.items())},
+        "tool_versions": tool_versions(every_record),
+        "tarballs": tarballs,
         "not_included": EXCLUDED,
     }
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 USAGE = {
     "ncnn": ("ncnn models, the folders as rife-ncnn-vulkan's `models/` expects them",
              "Extract into rife-ncnn-vulkan's (or rife-ncnn-android's) `models/` folder: `{model}/` is the fp32 "
-             "model with the `rife.Warp` custom layer (any size that is a multiple of 32), `{model}-fp16/` the "
+             "model with the `rife.Warp` custom layer (any size that is a multiple of the version's padding: 32; 64 for 4.25/4.26), `{model}-fp16/` the "
              "same with fp16 weights, `{model}-int8/` int8 Convolutions (`opt.use_int8_inference = true`). "
              "`{model}-stock-<H>x<W>/` runs on stock ncnn without custom layers, at that size only."),
     "mnn": ("MNN models (fp32, fp16 weights, int8 weights, full int8)",
             "Load `{model}/flownet*.mnn` with MNN; inputs `in0`, `in1` (RGB in [0,1]) and `in2` (timestep), "
-            "any multiple-of-32 size."),
+            "any size that is a multiple of the version's padding (32; 64 for 4.25/4.26, 128 for 4.25-lite)."),
     "onnx": ("ONNX models: fixed to the export size, and any-size (dynamic H/W)",
              "`{model}/flownet.onnx` runs at the export resolution only; `{model}/flownet-dynamic.onnx` at any "
              "multiple of 32 (onnxruntime, or a converter of your own)."),
@@ -32,45 +32,55 @@ def _scores(scores: dict, key: str, fmt: str) -> str:
     return ", ".join(f"{res}: {v[key]:{fmt}}" for res, v in scores.items() if v.get(key) is not None) or "–"
 
 
+def _origin(source: dict) -> str:
+    return {"synthetic": lambda: f"synthetic weights (seed {source.get('seed')}), not the trained model",
+            "official": lambda: f"the official release `{source.get('url')}`",
+            "file": lambda: f"the local file `{source.get('path')}`"}[source["kind"]]()
+
+
 def render(manifest: dict, sizes: dict[str, int]) -> str:
     """`sizes`: tarball name -> bytes (known only once the tarballs are written)."""
-    model = manifest["model_name"]
-    git, ckpt = manifest["git"], manifest["checkpoint"]
-    source = ckpt["source"]
-    origin = {"synthetic": lambda: f"synthetic weights (seed {source.get('seed')}), not the trained model",
-              "official": lambda: f"the official release `{source.get('url')}`",
-              "file": lambda: f"the local file `{source.get('path')}`"}[source["kind"]]()
+    models = [m["model"] for m in manifest["models"]]
+    git = manifest["git"]
     commit = "an unknown commit (not a git checkout)" if not git["commit"] else (
         f"commit `{git['commit'][:12]}`" + (" with uncommitted changes" if git["dirty"] else ""))
-    out = [f"# {model} release bundle", "",
-           f"Built by rife-build from {commit}. Checkpoint: {origin}, sha256 `{ckpt['sha256']}`. "
-           f"Config sha256 `{manifest['config_sha256']}` (the whole effective config is in MANIFEST.json).", "",
+    out = [f"# {', '.join(models)} release bundle", "",
+           f"Built by rife-build from {commit}. Config sha256 `{manifest['config_sha256']}` (the whole effective "
+           "config is in MANIFEST.json).", "",
            "## Files", "", "| file | size | contents |", "|---|---|---|"]
     for name, entry in sorted(manifest["tarballs"].items()):
-        out.append(f"| `{name}` | {_mb(sizes.get(name))} | {USAGE[entry['kind']][0]}; "
+        who = f"{entry['model']}: " if entry.get("model") else ""
+        out.append(f"| `{name}` | {_mb(sizes.get(name))} | {who}{USAGE[entry['kind']][0]}; "
                    f"{len(entry['files'])} files |")
     out += ["", "`MANIFEST.json` (also inside every tarball) lists every file with its size and sha256, the "
-            "checkpoint, the config, the tool versions and every verification verdict. Check a download with "
+            "checkpoints, the config, the tool versions and every verification verdict. Check a download with "
             "`sha256sum -c SHA256SUMS`, or file by file with `rifebuild release verify DIR_OR_TARBALL`.", ""]
-    out += ["## Quality and size per artifact", "",
-            "PSNR (dB) against the PyTorch model on the fixed verification inputs, per resolution; against "
-            "ground-truth middle frames on the evaluation split; int8 also against fp32 ncnn.", "",
-            "| artifact | size | PSNR vs PyTorch | max abs err vs PyTorch | PSNR vs ground truth | vs fp32 ncnn | "
-            "verified |", "|---|---|---|---|---|---|---|"]
-    for a in manifest["artifacts"]:
+    for entry in manifest["models"]:
+        out += _model_section(entry)
+    out += ["## How to use", ""]
+    for name, entry in sorted(manifest["tarballs"].items()):
+        out.append(f"- **`{name}`**: " + USAGE[entry["kind"]][1].format(model=entry.get("model") or models[0]))
+    out += ["", "## Left out for reproducibility", "",
+            "Two builds of the same commit, config and checkpoints give byte-identical files; these are not part "
+            "of the bundle for that reason:", ""]
+    out += [f"- {e['what']}: {e['why']}." for e in manifest["not_included"]]
+    return "\n".join(out) + "\n"
+
+
+def _model_section(entry: dict) -> list[str]:
+    ckpt = entry["checkpoint"]
+    out = [f"## {entry['model']}", "", f"Checkpoint: {_origin(ckpt['source'])}, sha256 `{ckpt['sha256']}`.", "",
+           "PSNR (dB) against the PyTorch model on the fixed verification inputs, per resolution; against "
+           "ground-truth middle frames on the evaluation split; int8 also against fp32 ncnn.", "",
+           "| artifact | size | PSNR vs PyTorch | max abs err vs PyTorch | PSNR vs ground truth | vs fp32 ncnn | "
+           "verified |", "|---|---|---|---|---|---|---|"]
+    for a in entry["artifacts"]:
         out.append(f"| {a['name']} | {_mb(a.get('bytes'))} | {_scores(a.get('vs_pytorch', {}), 'psnr_db', '.1f')} | "
                    f"{_scores(a.get('vs_pytorch', {}), 'max_abs_err', '.1e')} | "
                    f"{_scores(a.get('vs_ground_truth', {}), 'psnr_db', '.2f')} | "
                    f"{_scores(a.get('vs_fp32_ncnn', {}), 'psnr_db', '.1f')} | {'yes' if a['verified'] else 'NO'} |")
-    if manifest["native_checks"]:
+    if entry["native_checks"]:
         out += ["", "Native `rife-bench`: " + "; ".join(
             f"{c['target']} {c['precision']} {c['check']} at {c['size']}: max abs err {c['max_abs_err']:.1e}"
-            for c in manifest["native_checks"]) + "."]
-    out += ["", "## How to use", ""]
-    for name, entry in sorted(manifest["tarballs"].items()):
-        out.append(f"- **`{name}`**: " + USAGE[entry["kind"]][1].format(model=model))
-    out += ["", "## Left out for reproducibility", "",
-            "Two builds of the same commit, config and checkpoint give byte-identical files; these are not part "
-            "of the bundle for that reason:", ""]
-    out += [f"- {e['what']}: {e['why']}." for e in manifest["not_included"]]
-    return "\n".join(out) + "\n"
+            for c in entry["native_checks"]) + "."]
+    return out + [""]

@@ -14,12 +14,22 @@ EXCLUDED = [
             "report.json and results/bench/ of the run (the CI run's report artifact)"},
     {"what": "report: int8.calibration_seconds",
      "why": "the wall time int8 calibration took, different on every run"},
+    {"what": "report: the latency columns of the Models table",
+     "why": "they come from the benchmark (above)"},
 ]
 
 
 def strip_measurements(report: dict) -> dict:
-    """A copy of report.json without the measured timings listed in EXCLUDED."""
+    """A copy of report.json (every model's page and the summary rows) without the measured timings
+    listed in EXCLUDED."""
     report = copy.deepcopy(report)
+    for row in report.get("summary", []):
+        row["latency"] = None
+    report["per_model"] = {model: _strip_page(page) for model, page in report.get("per_model", {}).items()}
+    return report
+
+
+def _strip_page(report: dict) -> dict:
     report["benchmark"] = None
     if report.get("int8"):
         report["int8"].pop("calibration_seconds", None)

@@ -7,11 +7,12 @@ from rifebuild.core.args import PATH, action, out
 
 
 def build(a) -> None:
-    """Read the records (ROLE=PATH) and write the report; nothing is measured here."""
+    """Read every model's records (MODEL/ROLE=PATH) and write the report; nothing is measured here."""
     from rifebuild.core.files import atomic_write_bytes, atomic_write_json
-    from rifebuild.report.page import build_report, parse_roles, render_markdown
+    from rifebuild.report.run import build as build_report
+    from rifebuild.report.run import render_markdown
 
-    report = build_report(parse_roles(a.input), a.model_name, a.out_md.parent)
+    report = build_report(a.input, a.out_md.parent)
     atomic_write_json(a.out_json, report)
     markdown = render_markdown(report)
     atomic_write_bytes(a.out_md, markdown.encode())
@@ -49,8 +50,9 @@ def family(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "build", build, (["--input"], {"action": "append", "default": [], "metavar": "ROLE=PATH"}),
-           (["--model-name"], {"default": "rife-v4.6"}), (["--out-md"], PATH), (["--out-json"], PATH))
+    action(actions, "build", build,
+           (["--input"], {"action": "append", "default": [], "metavar": "MODEL/ROLE=PATH"}),
+           (["--out-md"], PATH), (["--out-json"], PATH))
     action(actions, "family", family, (["--models"], {"nargs": "*", "default": []}),
            (["--int8"], {"nargs": "*", "default": [], "help": "versions also calibrated and quantized to int8"}),
            out(), (["--out-md"], {"type": Path, "default": None}))

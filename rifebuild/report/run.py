@@ -1,0 +1,114 @@
+"""The report of one workflow run: a Models table (one row per RIFE version built), then each version's
+page (rifebuild.report.page) under its own heading.
+
+The rule passes every record as MODEL/ROLE=PATH, so one report covers any number of versions and a
+reader picks a version from one table: its verdict, errors vs PyTorch, int8 size and native latency.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rifebuild.core import args
+from rifebuild.core.errors import ReportError
+from rifebuild.model import spec
+from rifebuild.report import page
+
+DASH = page.DASH
+SUMMARY_ARTIFACTS = (("ncnn-fp32", "fp32"), ("ncnn-fp16", "fp16"), ("ncnn-int8", "int8"))
+LATENCY_VARIANTS = (("rife-bench-fp32", "rife-bench fp32"), ("rife-bench-int8", "rife-bench int8"),
+                    ("mnn-fp32", "MNN fp32"))
+
+
+def split_roles(pairs: list[str]) -> dict[str, dict[str, Path]]:
+    """MODEL/ROLE=PATH pairs -> {model: {role: path}}, models in the order first given."""
+    flat = args.parse_roles(pairs, ReportError, "report inputs")
+    by_model: dict[str, dict[str, Path]] = {}
+    for key, path in flat.items():
+        model, sep, role = key.partition("/")
+        if not sep or not role:
+            raise ReportError(f"--input={key}={path}: name the model first, as MODEL/ROLE=PATH "
+                              "(e.g. rife-v4.6/ncnn-fp32.verify=...)")
+        if model not in spec.VERSIONS:
+            raise ReportError(f"--input={key}={path}: {model!r} is not a RIFE version name; use one of "
+                              f"{', '.join(spec.VERSIONS)}")
+        by_model.setdefault(model, {})[role] = path
+    if not by_model:
+        raise ReportError("no report inputs: pass --input=MODEL/ROLE=PATH for every record")
+    return by_model
+
+
+def build(pairs: list[str], md_dir: Path | None = None) -> dict:
+    per_model = {model: page.build_report(roles, model, md_dir) for model, roles in split_roles(pairs).items()}
+    return {"models": list(per_model), "summary": [summary_row(r) for r in per_model.values()],
+            "per_model": per_model}
+
+
+def summary_row(report: dict) -> dict:
+    """One version at a glance, from its page's figures (nothing new is read or measured)."""
+    arts = {a["key"]: a for a in report["artifacts"]}
+    row = {"model": report["model_name"], "checkpoint_sha256": report["checkpoint_sha256"],
+           "verified": bool(arts) and all(a["passed"] for a in arts.values())
+           and all(c["passed"] for c in report["native_checks"]),
+           "vs_pytorch": {label: {res: {"max_abs_err": c["max_abs_err"], "psnr_db": c["psnr_db"]}
+                                  for res, c in arts[key]["vs_pytorch"].items()}
+                          for key, label in SUMMARY_ARTIFACTS if key in arts},
+           "int8_size_vs_fp32": arts.get("ncnn-int8", {}).get("size_vs_ncnn_fp32")}
+    row["latency"] = latency(report)
+    return row
+
+
+def latency(report: dict) -> dict | None:
+    """Median ms of the native and MNN variants at the largest size timed, with the most host threads."""
+    bench = report.get("benchmark")
+    if not bench:
+        return None
+    results = bench["record"]["results"]
+    if not results:
+        return None
+    size = max((r["size"] for r in results), key=_pixels)
+    threads = max(r["threads"] for r in results if r["size"] == size)
+    cell = {r["variant"]: r["median_ms"] for r in results if r["size"] == size and r["threads"] == threads}
+    return {"size": size, "threads": threads, "median_ms": {v: cell.get(v) for v, _ in LATENCY_VARIANTS}}
+
+
+def _pixels(size: str) -> int:
+    height, width = (int(v) for v in size.split("x"))
+    return height * width
+
+
+def render_markdown(report: dict) -> str:
+    out = ["# rife-build report", "", "## Models", "",
+           "Max abs error vs PyTorch of the ncnn models at each verified size (int8: PSNR), the int8 model's "
+           "size as a share of fp32, and native latency (median of the benchmark rounds, this build machine).",
+           ""]
+    rows, sizes = [], list(dict.fromkeys(res for r in report["summary"] for v in r["vs_pytorch"].values()
+                                        for res in v))
+    for r in report["summary"]:
+        cells = [r["model"], (r["checkpoint_sha256"] or DASH)[:12]]
+        for res in sizes:
+            parts = []
+            for _, label in SUMMARY_ARTIFACTS:
+                c = r["vs_pytorch"].get(label, {}).get(res)
+                if c is None:
+                    parts.append(DASH)
+                elif label == "int8" or c["max_abs_err"] is None:
+                    parts.append(f"{page._f(c['psnr_db'], '.1f')} dB")
+                else:
+                    parts.append(f"{c['max_abs_err']:.1e}")
+            cells.append(" / ".join(parts))
+        share = r["int8_size_vs_fp32"]
+        cells.append(DASH if share is None else f"{100 * share:.1f}%")
+        lat = r["latency"]
+        for variant, _ in LATENCY_VARIANTS:
+            ms = lat and lat["median_ms"].get(variant)
+            cells.append(DASH if ms is None else f"{ms:.1f}")
+        cells.append(DASH if lat is None else f"{lat['size']}, {lat['threads']} thr")
+        cells.append("yes" if r["verified"] else "NO")
+        rows.append(cells)
+    head = ["model", "checkpoint", *[f"fp32 / fp16 / int8 vs PyTorch {s}" for s in sizes], "int8 size",
+            *[f"{label} ms" for _, label in LATENCY_VARIANTS], "timed at", "verified"]
+    out += page._table(head, rows)
+    for model in report["models"]:
+        body = page.render_markdown(report["per_model"][model]).splitlines()[1:]  # its own title line dropped
+        out += [f"## {model}", *[("#" + line) if line.startswith("#") else line for line in body]]
+    return "\n".join(out) + "\n"
