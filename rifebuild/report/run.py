@@ -71,6 +71,24 @@ def latency(report: dict) -> dict | None:
     return {"size": size, "threads": threads, "median_ms": {v: cell.get(v) for v, _ in LATENCY_VARIANTS}}
 
 
+def _sizes(row: dict) -> list[str]:
+    return list(dict.fromkeys(res for scores in row["vs_pytorch"].values() for res in scores))
+
+
+def _errors(row: dict, size: str) -> str:
+    """fp32 / fp16 max abs error, int8 PSNR (its bound is a PSNR) at one size."""
+    parts = []
+    for _, label in SUMMARY_ARTIFACTS:
+        c = row["vs_pytorch"].get(label, {}).get(size)
+        if c is None:
+            parts.append(DASH)
+        elif label == "int8" or c["max_abs_err"] is None:
+            parts.append(f"{page._f(c['psnr_db'], '.1f')} dB")
+        else:
+            parts.append(f"{c['max_abs_err']:.1e}")
+    return " / ".join(parts)
+
+
 def _pixels(size: str) -> int:
     height, width = (int(v) for v in size.split("x"))
     return height * width
@@ -81,21 +99,13 @@ def render_markdown(report: dict) -> str:
            "Max abs error vs PyTorch of the ncnn models at each verified size (int8: PSNR), the int8 model's "
            "size as a share of fp32, and native latency (median of the benchmark rounds, this build machine).",
            ""]
-    rows, sizes = [], list(dict.fromkeys(res for r in report["summary"] for v in r["vs_pytorch"].values()
-                                        for res in v))
+    # sizes differ between versions (each rounded to its padding multiple): the Nth verified size of each
+    rows, columns = [], max((len(_sizes(r)) for r in report["summary"]), default=0)
     for r in report["summary"]:
         cells = [r["model"], (r["checkpoint_sha256"] or DASH)[:12]]
-        for res in sizes:
-            parts = []
-            for _, label in SUMMARY_ARTIFACTS:
-                c = r["vs_pytorch"].get(label, {}).get(res)
-                if c is None:
-                    parts.append(DASH)
-                elif label == "int8" or c["max_abs_err"] is None:
-                    parts.append(f"{page._f(c['psnr_db'], '.1f')} dB")
-                else:
-                    parts.append(f"{c['max_abs_err']:.1e}")
-            cells.append(" / ".join(parts))
+        sizes = _sizes(r)
+        for i in range(columns):
+            cells.append(DASH if i >= len(sizes) else f"{sizes[i]}: {_errors(r, sizes[i])}")
         share = r["int8_size_vs_fp32"]
         cells.append(DASH if share is None else f"{100 * share:.1f}%")
         lat = r["latency"]
@@ -105,7 +115,7 @@ def render_markdown(report: dict) -> str:
         cells.append(DASH if lat is None else f"{lat['size']}, {lat['threads']} thr")
         cells.append("yes" if r["verified"] else "NO")
         rows.append(cells)
-    head = ["model", "checkpoint", *[f"fp32 / fp16 / int8 vs PyTorch {s}" for s in sizes], "int8 size",
+    head = ["model", "checkpoint", *[f"fp32 / fp16 / int8 vs PyTorch, size {i + 1}" for i in range(columns)], "int8 size",
             *[f"{label} ms" for _, label in LATENCY_VARIANTS], "timed at", "verified"]
     out += page._table(head, rows)
     for model in report["models"]:
