@@ -91,6 +91,8 @@ rule bench_plots:
         f"{BENCH}/bench/{{model}}/plots.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=1000,
     shell:
         "rifebuild bench plots --bench={input.bench:q} --phone={input.phone:q} --latency-png={output.latency:q}"
         " --quality-png={output.quality:q} --size-png={output.size:q} --latency-tsv={output.latency_tsv:q}"

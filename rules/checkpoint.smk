@@ -12,6 +12,8 @@ rule fetch_weights:
         f"{BENCH}/checkpoint/{{model}}/fetch_weights.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=1000,
     params:
         url=lambda wildcards: config["weights_url"]
         or spec.get(wildcards.model).official_url,

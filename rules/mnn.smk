@@ -65,6 +65,8 @@ rule mnn_samples:
         f"{BENCH}/mnn/samples-pad{{pad}}.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=2000,
     params:
         frames=lambda wildcards: mnn_frames(padded_version(wildcards)),
         resolution=lambda wildcards: cal_res(padded_version(wildcards)),

@@ -21,6 +21,8 @@ rule native_source:
         f"{BENCH}/native/source.tsv"
     conda:
         "../envs/rifebuild.yaml"
+    resources:
+        mem_mb=1000,
     params:
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
@@ -47,6 +49,8 @@ rule native_build:
     conda:
         "../envs/rifebuild.yaml"
     threads: NATIVE["jobs"]
+    resources:
+        mem_mb=4000,
     params:
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],

@@ -271,7 +271,8 @@ def test_dependencies_are_exact_pins():
     project = pyproject()["project"]
     assert project["dependencies"], "pyproject.toml declares no dependencies"
     pins(project["dependencies"])
-    pins(project["optional-dependencies"]["test"])
+    for extra in project["optional-dependencies"].values():
+        pins(extra)
 
 
 def test_lock_holds_every_top_level_pin():
@@ -279,7 +280,8 @@ def test_lock_holds_every_top_level_pin():
     lock = lock_lines()
     locked = pins(lock)
     assert len(locked) == len(lock), "a package is pinned twice in requirements.lock"
-    wanted = {**pins(project["dependencies"]), **pins(project["optional-dependencies"]["test"])}
+    wanted = {**pins(project["dependencies"]),
+              **{k: v for extra in project["optional-dependencies"].values() for k, v in pins(extra).items()}}
     wrong = [f"{req} (lock: {locked.get(name, 'missing')})" for name, req in wanted.items()
              if name not in NOT_IN_LOCK and req not in lock]
     assert not wrong, "pyproject.toml pins that requirements.lock does not hold identically:\n  " + "\n  ".join(wrong)
