@@ -148,6 +148,25 @@ def test_interpolate_pads_and_crops(binaries, blend_model, tmp_path):
     assert np.abs(got - want).max() <= 1.0
 
 
+def test_align_sets_the_size_multiple_of_every_mode(binaries, blend_model, tmp_path):
+    """--align: 64 for rife-v4.25/4.26, 128 for 4.25-lite; interpolate pads to it, the other modes check it."""
+    from PIL import Image
+
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 256, (50, 70, 3), dtype=np.uint8) for _ in range(2)]
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(tmp_path / f"{i}.png")
+    out = native_run.interpolate(binaries["host"], blend_model, tmp_path / "0.png", tmp_path / "1.png",
+                                 tmp_path / "out.png", align=128)
+    assert np.abs(np.asarray(Image.open(out)).astype(np.float64) - (frames[0] * 0.5 + frames[1] * 0.5)).max() <= 1.0
+    common = ["--model", blend_model, "--width", 96, "--height", 64, "--loops", 1]
+    native_run.call(binaries["host"], ["bench", *common])  # 32 (the default) divides 96x64
+    with pytest.raises(NativeError, match=r"96x64 \(WxH\) .* multiples of 64"):
+        native_run.call(binaries["host"], ["bench", *common, "--align", 64])
+    with pytest.raises(NativeError, match=r"--align must be a positive multiple of 32 .* got 48"):
+        native_run.call(binaries["host"], ["bench", *common, "--align", 48])
+
+
 def test_bench_json(binaries, blend_model):
     rec = native_run.bench(binaries["host"], blend_model, 64, 32, threads=2, warmup=1, loops=3)
     assert len(rec["latency_ms"]) == 3 == len(rec["cpu_ms"]) and rec["min_ms"] <= rec["median_ms"]

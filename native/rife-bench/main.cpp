@@ -27,7 +27,9 @@
 
 namespace {
 
-const int kAlign = 32; // RIFE v4 downsamples by 16 then 2x in the flow blocks: sizes must divide by 32
+// RIFE v4 downsamples by 16 then 2x in the flow blocks: sizes must divide by 32; 4.25/4.26 (scale 32 in
+// the coarsest block) need 64 and 4.25-lite 128. --align sets it for the model at hand.
+const int kDefaultAlign = 32;
 
 struct Args
 {
@@ -49,7 +51,7 @@ void usage()
             "  rife-bench dump (--model DIR | --param P [--bin B]) --input NAME=FILE.npy|.ppm ... [--output out0] --out OUT.npy\n"
             "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
             "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
-            "common: [--threads 1] [--precision fp32|fp16|int8]\n");
+            "common: [--threads 1] [--precision fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n");
     exit(2);
 }
 
@@ -163,11 +165,21 @@ bool has_input(const ncnn::Net& net, const char* name)
     return false;
 }
 
-void check_rife_size(int w, int h)
+int align_of(const Args& a)
 {
-    if (w <= 0 || h <= 0 || w % kAlign || h % kAlign)
+    const int align = opt_int(a, "align", std::to_string(kDefaultAlign));
+    if (align < kDefaultAlign || align % kDefaultAlign)
+        fail("--align must be a positive multiple of 32 (32 for most RIFE v4 versions, 64 for 4.25/4.26, 128 for "
+             "4.25-lite), got " + std::to_string(align));
+    return align;
+}
+
+void check_rife_size(const Args& a, int w, int h)
+{
+    const int align = align_of(a);
+    if (w <= 0 || h <= 0 || w % align || h % align)
         fail("size " + std::to_string(w) + "x" + std::to_string(h) + " (WxH) cannot be fed to the model: width and "
-             "height must be positive multiples of " + std::to_string(kAlign) + " (interpolate pads automatically)");
+             "height must be positive multiples of " + std::to_string(align) + " (interpolate pads automatically)");
 }
 
 ncnn::Mat timestep_map(int w, int h, float t)
@@ -219,9 +231,9 @@ int cmd_interpolate(const Args& a)
     if (!(t >= 0.f && t <= 1.f))
         fail("--t must be in [0, 1]");
 
-    // Pad right/bottom to a multiple of 32 by replicating the edge (like rife-ncnn-vulkan), crop back after.
-    const int w = i0.w, h = i0.h;
-    const int pw = (w + kAlign - 1) / kAlign * kAlign, ph = (h + kAlign - 1) / kAlign * kAlign;
+    // Pad right/bottom to the --align multiple by replicating the edge (like rife-ncnn-vulkan), crop back after.
+    const int w = i0.w, h = i0.h, align = align_of(a);
+    const int pw = (w + align - 1) / align * align, ph = (h + align - 1) / align * align;
     ncnn::Mat m0, m1;
     ncnn::copy_make_border(image_to_mat(i0), m0, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
     ncnn::copy_make_border(image_to_mat(i1), m1, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
@@ -277,7 +289,7 @@ int cmd_dump(const Args& a)
     if (has_input(net, "in2"))
     {
         const ncnn::Mat& m = inputs[0].second;
-        check_rife_size(m.w, m.h);
+        check_rife_size(a, m.w, m.h);
         for (const auto& kv : inputs)
             if (kv.second.w != m.w || kv.second.h != m.h)
                 fail("input '" + kv.first + "' is " + std::to_string(kv.second.w) + "x" + std::to_string(kv.second.h)
@@ -339,7 +351,7 @@ long peak_rss_kb()
 int cmd_bench(const Args& a)
 {
     const int w = opt_int(a, "width"), h = opt_int(a, "height");
-    check_rife_size(w, h);
+    check_rife_size(a, w, h);
     const int warmup = opt_int(a, "warmup", "1"), loops = opt_int(a, "loops", "5");
     if (loops < 1)
         fail("--loops must be at least 1");
@@ -382,7 +394,7 @@ int cmd_bench(const Args& a)
 int cmd_serve(const Args& a)
 {
     const int w = opt_int(a, "width"), h = opt_int(a, "height");
-    check_rife_size(w, h);
+    check_rife_size(a, w, h);
     const int warmup = opt_int(a, "warmup", "1");
     ncnn::Net net;
     load_net(net, a);

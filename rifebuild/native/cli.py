@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, optional_float
+from rifebuild.core.args import PATH, action, optional_float, rife_model
 from rifebuild.core.files import atomic_write_json
 from rifebuild.native.targets import REPO, TARGETS, X86_ISAS
 
@@ -40,9 +40,11 @@ def build(a) -> None:
 
 def interpolate(a) -> None:
     """PNG/JPEG frames -> interpolated PNG with rife-bench."""
+    from rifebuild.model import spec
     from rifebuild.native.run import interpolate as run_interpolate
 
-    run_interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, threads.count(1), a.precision)
+    run_interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, threads.count(1), a.precision,
+                    align=spec.get(a.rife_model).arch.padding)
 
 
 def verify(a) -> None:
@@ -86,7 +88,7 @@ def register(actions) -> None:
     action(actions, "interpolate", interpolate,
            (["--bin"], {"type": Path, "default": REPO / "results/native/host/rife-bench"}), (["--model"], PATH),
            (["frame0"], {"type": Path}), (["frame1"], {"type": Path}), (["out"], {"type": Path}),
-           (["--t"], {"type": float, "default": 0.5}), PRECISION)
+           (["--t"], {"type": float, "default": 0.5}), PRECISION, rife_model())
     action(actions, "verify", verify, (["--bin"], PATH), (["--model"], PATH), (["--out"], PATH),
            (["--tolerance"], {"type": float, "default": 1e-3}), PRECISION,
            (["--min-psnr"], {"type": optional_float, "default": None, "help": "pass on PSNR (quantized models)"}),

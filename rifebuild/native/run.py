@@ -57,8 +57,9 @@ def dump(binary: Path, inputs: dict, model_dir: Path | None = None, param: Path 
 
 
 def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: Path, timestep: float = 0.5,
-                threads: int = 1, precision: str = "fp32", runner: tuple[str, ...] = ()) -> Path:
-    """PNG/JPEG frames -> interpolated PNG. Pillow converts to/from PPM, the format rife-bench reads."""
+                threads: int = 1, precision: str = "fp32", runner: tuple[str, ...] = (), align: int = 32) -> Path:
+    """PNG/JPEG frames -> interpolated PNG. Pillow converts to/from PPM, the format rife-bench reads;
+    rife-bench pads the frames to `align` (the version's padding multiple) and crops back."""
     import tempfile
 
     from PIL import Image, UnidentifiedImageError
@@ -74,7 +75,8 @@ def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: 
                 raise NativeError(f"Cannot read image {frame} ({exc}); pass a PNG or JPEG file.") from exc
             ppm.append(Path(tmp) / f"in{i}.ppm")
         call(binary, ["interpolate", "--model", model_dir, "--in0", ppm[0], "--in1", ppm[1], "--t", timestep,
-                      "--threads", threads, "--precision", precision, "--out", Path(tmp) / "out.ppm"], runner)
+                      "--threads", threads, "--precision", precision, "--align", align, "--out", Path(tmp) / "out.ppm"],
+             runner)
         with Image.open(Path(tmp) / "out.ppm") as img, atomic_path(out) as part:
             img.save(part, format="PNG")
     return out
