@@ -94,8 +94,12 @@ def client_use(key: str) -> str | None:
 
 
 def _order(key: str) -> tuple:
+    """The fixed rows in their order; the stock models after fp16, smallest size first (64x128 before 128x128)."""
     fixed = list(ROW_NAMES)
-    return (fixed.index(key) if key in fixed else (2.5 if key.startswith("ncnn-stock-") else len(fixed)), key)
+    if key.startswith("ncnn-stock-"):
+        height, width = (int(v) for v in key[len("ncnn-stock-"):].split("x"))
+        return 2.5, height * width, key
+    return (fixed.index(key) if key in fixed else len(fixed)), 0, key
 
 
 def artifact_rows(roles: dict[str, Path]) -> list[dict]:
