@@ -16,6 +16,7 @@ from rifebuild.evaluate import metrics
 from rifebuild.evaluate.reference import fixed_inputs
 from rifebuild.evaluate.runtimes import NcnnSession
 from rifebuild.model import spec
+from rifebuild.native.targets import NEEDED_LAYERS
 from rifebuild.ncnn import graph, passes
 from rifebuild.ncnn.graph import TAG_INT8, Layer, Model
 from rifebuild.report.family import check_sizes, convert, int8_model, max_abs_error
@@ -66,6 +67,8 @@ def test_version_converts_and_matches_pytorch_at_two_sizes(name, converted, tmp_
     types = result.model.layer_types()
     assert types.get("rife.Warp") == expected_warps(arch)
     assert "GridSample" not in types and "MemoryData" not in types  # no resolution-bound grid; betas folded
+    missing = set(types) - {"rife.Warp", *NEEDED_LAYERS}
+    assert not missing, f"{name}: add {sorted(missing)} to NEEDED_LAYERS, or rife-bench cannot load it"
     assert passes.model_outputs(result.model) == ["out0"]
     assert [l.name for l in result.model.layers if l.type == "Input"] == ["in0", "in1", "in2"]
     readers = [b for layer in result.model.layers for b in layer.inputs]
