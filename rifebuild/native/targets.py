@@ -16,6 +16,7 @@ from rifebuild.core.errors import NativeError
 
 REPO = Path(__file__).resolve().parents[2]
 NATIVE_SRC = REPO / "native"
+HOST_BIN = REPO / "results/native/host/rife-bench"  # where the workflow builds the host binary
 TARGETS = ("host", "linux-arm64", "android-arm64")
 
 # Layer types the RIFE models use (PReLU: rife-v4's activation), plus the ones ncnn's own layers create
