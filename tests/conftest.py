@@ -73,16 +73,24 @@ def ncnn_root():
         skip_unless_ci(f"ncnn source unavailable: {exc}")
 
 
-@pytest.fixture(scope="session")
-def binaries(ncnn_root, tmp_path_factory):
-    """rife-bench for host and linux-arm64, built into the shared build dir (fast when cached)."""
-    out = tmp_path_factory.mktemp("native")
+def _build_native(target: str, ncnn_root: Path, out: Path) -> Path:
     cfg = default_config()
-    bins = {}
-    for target in ("host", "linux-arm64"):
-        bins[target] = out / target / "rife-bench"
-        native_build.build_target(target, ncnn_root, cfg["ncnn_version"], bins[target], BUILD_DIR, jobs=cfg["jobs"])
-    return bins
+    native_build.build_target(target, ncnn_root, cfg["ncnn_version"], out, BUILD_DIR, jobs=cfg["jobs"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def host_binary(ncnn_root, tmp_path_factory) -> Path:
+    """rife-bench for the host alone, built into the shared build dir (fast when cached): for the tests
+    that need no cross build."""
+    return _build_native("host", ncnn_root, tmp_path_factory.mktemp("native") / "host" / "rife-bench")
+
+
+@pytest.fixture(scope="session")
+def binaries(ncnn_root, host_binary, tmp_path_factory):
+    """rife-bench for host and linux-arm64, built into the shared build dir (fast when cached)."""
+    arm = tmp_path_factory.mktemp("native") / "linux-arm64" / "rife-bench"
+    return {"host": host_binary, "linux-arm64": _build_native("linux-arm64", ncnn_root, arm)}
 
 
 @pytest.fixture()

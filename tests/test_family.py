@@ -1,10 +1,11 @@
 """Every RIFE v4 architecture through the real chain: synthetic checkpoint -> TorchScript -> pnnx -> rife.Warp
-rewrite -> fp16 -> stock lowering, run with ncnn at two sizes vs PyTorch; int8 on a non-4.6 version.
+rewrite -> fp16 -> stock lowering, run with ncnn at two sizes vs PyTorch; int8 on a non-4.6 version; the
+rife-bench latency of fp32 and int8 (`report family --latency`) at a tiny size.
 
 One version per distinct architecture (aliases share it: test_versions checks). The fast suite converts a
 subset that covers every feature of the family (PReLU + plain convblock, the one-conv encoder, grouped
 ResConv + named Head, block features + five blocks + 64 padding + 16-channel encoder); the rest run with
-the e2e tests (`make test`). Fast part: about 60 s on 2 idle cores.
+the e2e tests (`make test`). Fast part: about 75 s on 2 idle cores.
 """
 import copy
 
@@ -12,13 +13,16 @@ import numpy as np
 import pytest
 from conftest import TINY_H, TINY_W
 
+from rifebuild.core.errors import ReportError
 from rifebuild.evaluate import metrics
 from rifebuild.evaluate.reference import fixed_inputs
 from rifebuild.evaluate.runtimes import NcnnSession
 from rifebuild.model import spec
+from rifebuild.native.targets import NEEDED_LAYERS
 from rifebuild.ncnn import graph, passes
 from rifebuild.ncnn.graph import TAG_INT8, Layer, Model
-from rifebuild.report.family import check_sizes, convert, int8_model, max_abs_error
+from rifebuild.report import latency
+from rifebuild.report.family import check_sizes, convert, describe, int8_model, markdown, max_abs_error
 
 FP32_BOUND, FP16_BOUND = 1e-3, 5e-3  # config verify.fp32_max_abs_err / fp16_max_abs_err
 INT8_PSNR_BOUND_DB = 35.0  # int8 vs fp32 ncnn, synthetic weights (rife-v4.7 at 64x96: measured ~50 dB)
@@ -66,6 +70,8 @@ def test_version_converts_and_matches_pytorch_at_two_sizes(name, converted, tmp_
     types = result.model.layer_types()
     assert types.get("rife.Warp") == expected_warps(arch)
     assert "GridSample" not in types and "MemoryData" not in types  # no resolution-bound grid; betas folded
+    missing = set(types) - {"rife.Warp", *NEEDED_LAYERS}
+    assert not missing, f"{name}: add {sorted(missing)} to NEEDED_LAYERS, or rife-bench cannot load it"
     assert passes.model_outputs(result.model) == ["out0"]
     assert [l.name for l in result.model.layers if l.type == "Input"] == ["in0", "in1", "in2"]
     readers = [b for layer in result.model.layers for b in layer.inputs]
@@ -144,3 +150,58 @@ def test_onnx_export_of_other_versions_matches_pytorch(name, any_size, converted
         inputs = fixed_inputs(h, w, seed=2, timestep=0.7)
         err = np.abs(run_onnx(tmp_path / "m.onnx", inputs, threads=1) - run_torch(result.net, inputs)).max()
         assert err <= 1e-4, f"{name} ONNX at {h}x{w}: {err}"
+
+
+def test_latency_times_fp32_and_the_tables_int8_model_with_rife_bench(host_binary, tmp_path):
+    """--latency on the simplest architecture at the tiny size: both models run in rife-bench, in turns."""
+    row = describe("rife-v4", tmp_path, threads=1, latency=latency.Plan(host_binary, TINY_H, TINY_W, threads=1, runs=1))
+    assert row["supported"], row.get("why_not")
+    timed = row["latency"]
+    assert timed["size"] == f"{TINY_H}x{TINY_W}" and timed["threads"] == 1
+    for precision in ("fp32", "int8"):
+        assert timed[precision]["n"] == 1 and 0 < timed[precision]["median_ms"] < float("inf")
+    assert timed["int8_vs_fp32"] == round(timed["int8"]["median_ms"] / timed["fp32"]["median_ms"], 3)
+    assert "int8" in row["errors"][f"{TINY_H}x{TINY_W}"] and "int8_size_pct" in row  # the timed int8 model
+    table = markdown([row]).splitlines()
+    assert latency.COLUMN in table[0]
+    column = table[0].split(" | ").index(latency.COLUMN)
+    assert table[2].split(" | ")[column].startswith(f"{timed['fp32']['median_ms']:.1f} / {timed['int8']['median_ms']:.1f}")
+
+
+def test_latency_size_follows_the_padding_and_a_missing_binary_fails_first(tmp_path):
+    plan = latency.Plan(tmp_path / "rife-bench")
+    assert [plan.size(p) for p in (32, 64, 128)] == [(736, 1280), (768, 1280), (768, 1280)]
+    with pytest.raises(ReportError, match="does not exist; build it first"):
+        plan.check()
+
+
+def test_family_cli_quantizes_what_it_times_and_reuses_rows_of_one_architecture(monkeypatch, tmp_path):
+    """--latency quantizes every version (the timed int8 model is the table's), a bare --int8 every version
+    too, and a version of an architecture already described reuses its row."""
+    import json
+
+    from rifebuild.cli import main
+    from rifebuild.report import family
+
+    calls = []
+
+    def fake_describe(name, work, threads, int8=False, latency=None):
+        calls.append((name, int8, latency))
+        return {"model": name, "number": "", "padding": 32, "params": 1, "flops": 1e9, "flops_size": [736, 1280],
+                "official": "", "notes": "", "supported": True}
+
+    monkeypatch.setattr(family, "describe", fake_describe)
+    binary = tmp_path / "rife-bench"
+    binary.write_bytes(b"")
+    models = ["--models", "rife-v4.6", "rife-v4.7", "rife-v4.8"]  # 4.8 is 4.7's architecture
+    assert main(["report", "family", *models, "--latency", f"--latency-bin={binary}", "--latency-size=64x96",
+                 f"--out={tmp_path / 'a.json'}"]) == 0
+    assert [(n, i) for n, i, _ in calls] == [("rife-v4.6", True), ("rife-v4.7", True)]
+    assert calls[0][2] == latency.Plan(binary, 64, 96, threads=2, runs=3)
+    assert [r["model"] for r in json.loads((tmp_path / "a.json").read_text())] == models[1:]
+    calls.clear()
+    assert main(["report", "family", *models[:2], "--int8", f"--out={tmp_path / 'b.json'}"]) == 0
+    assert calls == [("rife-v4.6", True, None)]
+    calls.clear()
+    assert main(["report", "family", *models[:3], "--int8", "rife-v4.7", f"--out={tmp_path / 'c.json'}"]) == 0
+    assert calls == [("rife-v4.6", False, None), ("rife-v4.7", True, None)]

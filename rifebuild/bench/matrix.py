@@ -105,8 +105,7 @@ def variant_run(variant: Variant, roles: dict[str, Path], height: int, width: in
         binary, model = roles.get("native-host.binary"), _model_dir(roles, f"{variant.artifact}.model")
         if binary is None or model is None:
             return "not built (no host rife-bench or no model in this configuration)"
-        argv = [str(binary), *map(str, serve_args(model, width, height, threads, warmup, variant.precision))]
-        return Run(variant.key, argv)
+        return rife_bench_run(variant.key, binary, model, height, width, threads, warmup, variant.precision)
     if variant.key == "ncnn-python":
         role = f"ncnn-stock-{height}x{width}.model"
         if role not in roles:
@@ -121,6 +120,12 @@ def variant_run(variant: Variant, roles: dict[str, Path], height: int, width: in
             return "not built in this configuration"
         model = roles[role]
     return Run(variant.key, python_worker(variant.runtime, model, height, width, threads, warmup, rife_model))
+
+
+def rife_bench_run(key: str, binary: Path, model: Path, height: int, width: int, threads: int, warmup: int,
+                   precision: str) -> Run:
+    """`rife-bench serve` of the rife.Warp model folder `model` (also the family table's latency)."""
+    return Run(key, [str(binary), *map(str, serve_args(model, width, height, threads, warmup, precision))])
 
 
 def python_worker(runtime: str, model: Path | str, height: int, width: int, threads: int, warmup: int,

@@ -7,7 +7,7 @@ from pathlib import Path
 from rifebuild.core import threads
 from rifebuild.core.args import PATH, action, optional_float, rife_model
 from rifebuild.core.files import atomic_write_json
-from rifebuild.native.targets import REPO, TARGETS, X86_ISAS
+from rifebuild.native.targets import HOST_BIN, REPO, TARGETS, X86_ISAS
 
 PRECISION = (["--precision"], {"default": "fp32", "choices": ["fp32", "fp16", "int8"]})
 SOURCE = ((["--version"], {"required": True}), (["--sha256"], {"required": True}), (["--url"], {"default": None}),
@@ -86,7 +86,7 @@ def register(actions) -> None:
            (["--out"], PATH), (["--source-dir"], {"type": Path}), jobs, (["--ndk"], {"default": None}), isa,
            (["--log"], {"type": Path, "default": None}))
     action(actions, "interpolate", interpolate,
-           (["--bin"], {"type": Path, "default": REPO / "results/native/host/rife-bench"}), (["--model"], PATH),
+           (["--bin"], {"type": Path, "default": HOST_BIN}), (["--model"], PATH),
            (["frame0"], {"type": Path}), (["frame1"], {"type": Path}), (["out"], {"type": Path}),
            (["--t"], {"type": float, "default": 0.5}), PRECISION, rife_model())
     action(actions, "verify", verify, (["--bin"], PATH), (["--model"], PATH), (["--out"], PATH),

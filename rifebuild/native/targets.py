@@ -16,17 +16,18 @@ from rifebuild.core.errors import NativeError
 
 REPO = Path(__file__).resolve().parents[2]
 NATIVE_SRC = REPO / "native"
+HOST_BIN = REPO / "results/native/host/rife-bench"  # where the workflow builds the host binary
 TARGETS = ("host", "linux-arm64", "android-arm64")
 
-# Layer types the RIFE models use, plus the ones ncnn's own layers create internally
-# (Convolution/Deconvolution -> Padding, Packing, Cast, Gemm, Flatten, InnerProduct; fused
+# Layer types the RIFE models use (PReLU: rife-v4's activation), plus the ones ncnn's own layers create
+# internally (Convolution/Deconvolution -> Padding, Packing, Cast, Gemm, Flatten, InnerProduct; fused
 # activations -> ReLU, Sigmoid, Clip; Mat helpers -> Bias, Scale, Crop, Interp, (De)Quantize).
 NEEDED_LAYERS = (
     "Input", "Split", "Concat", "Convolution", "Deconvolution", "ConvolutionDepthWise", "BinaryOp",
     "UnaryOp", "ReLU", "Clip", "Sigmoid", "Interp", "Crop", "Slice", "PixelShuffle", "MemoryData",
     "GridSample", "Eltwise", "Permute", "Reshape", "Flatten", "Scale", "Bias", "Quantize",
     "Dequantize", "Requantize", "Packing", "Cast", "Padding", "InnerProduct", "Gemm", "Noop",
-    "Dropout", "Tile", "ExpandDims", "Squeeze",
+    "Dropout", "Tile", "ExpandDims", "Squeeze", "PReLU",
 )
 
 COMMON_NCNN_OPTIONS = {

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rifebuild.core.args import PATH, action, out
+from rifebuild.core.args import PATH, action, out, resolution
+from rifebuild.native.targets import HOST_BIN
 
 
 def build(a) -> None:
@@ -21,16 +22,23 @@ def build(a) -> None:
 
 def family(a) -> None:
     """Every RIFE v4 version (or --models) through the ncnn chain at two small sizes: a table of what converts,
-    its errors vs PyTorch, parameters, FLOPs and ncnn layer counts (JSON to --out, markdown to stdout)."""
+    its errors vs PyTorch, parameters, FLOPs, ncnn layer counts and, with --latency, rife-bench fp32 / int8 ms
+    (JSON to --out, markdown to stdout)."""
     import tempfile
 
     from rifebuild.core import threads
     from rifebuild.core.files import atomic_write_bytes, atomic_write_json
     from rifebuild.model import spec
     from rifebuild.report.family import describe, markdown, same_as
+    from rifebuild.report.latency import Plan
 
     names = [spec.get(m).name for m in a.models] if a.models else list(spec.VERSIONS)
-    int8 = {spec.get(m).name for m in a.int8}
+    latency = None
+    if a.latency:
+        latency = Plan(a.latency_bin, *a.latency_size, threads=a.latency_threads, runs=a.latency_runs)
+        latency.check()
+    # the timed int8 model is the table's int8 model; a bare --int8 quantizes every version
+    int8 = set(names) if latency or a.int8 == [] else {spec.get(m).name for m in a.int8 or []}
     rows, done = [], {}
     with tempfile.TemporaryDirectory(prefix="rife-family-") as tmp:
         for name in names:
@@ -40,7 +48,8 @@ def family(a) -> None:
             else:
                 work = Path(tmp) / name
                 work.mkdir()
-                rows.append(done.setdefault(key, describe(name, work, threads.count(), int8=name in int8)))
+                rows.append(done.setdefault(key, describe(name, work, threads.count(), int8=name in int8,
+                                                          latency=latency)))
             print(markdown(rows[-1:]).splitlines()[-1], flush=True)
     atomic_write_json(a.out, rows)
     table = markdown(rows)
@@ -54,5 +63,13 @@ def register(actions) -> None:
            (["--input"], {"action": "append", "default": [], "metavar": "MODEL/ROLE=PATH"}),
            (["--out-md"], PATH), (["--out-json"], PATH))
     action(actions, "family", family, (["--models"], {"nargs": "*", "default": []}),
-           (["--int8"], {"nargs": "*", "default": [], "help": "versions also calibrated and quantized to int8"}),
+           (["--int8"], {"nargs": "*", "default": None,
+                         "help": "versions also calibrated and quantized to int8 (no names: every version)"}),
+           (["--latency"], {"action": "store_true",
+                            "help": "time fp32 and int8 (so every version is quantized) with the host rife-bench"}),
+           (["--latency-size"], {"type": resolution, "default": (736, 1280),
+                                 "help": "HxW, rounded up to each version's padding multiple"}),
+           (["--latency-threads"], {"type": int, "default": 2}),
+           (["--latency-runs"], {"type": int, "default": 3, "help": "timed runs of each model, after 1 warm-up"}),
+           (["--latency-bin"], {"type": Path, "default": HOST_BIN}),
            out(), (["--out-md"], {"type": Path, "default": None}))

@@ -3,9 +3,10 @@
 Per version: synthetic checkpoint in its key layout -> TorchScript -> pnnx -> rife.Warp rewrite (+ the
 ResConv beta fold) -> fp32 and fp16-storage models, each lowered to stock GridSample at two sizes that
 respect the version's padding multiple and run with the ncnn Python package against PyTorch; optionally
-int8 (calibrated on builtin triplets). Plus what a version costs: parameters, FLOPs (convolutions, at
-736x1280 padded to its multiple, counted on the meta device so no memory or compute is spent) and the
-ncnn model's layer counts. The same steps the per-model rules run; here in one call, so the tests and
+int8 (calibrated on builtin triplets) and the rife-bench latency of the fp32 model and that int8 model
+(rifebuild.report.latency). Plus what a version costs: parameters, FLOPs (convolutions, at 736x1280
+padded to its multiple, counted on the meta device so no memory or compute is spent) and the ncnn
+model's layer counts. The same steps the per-model rules run; here in one call, so the tests and
 `rifebuild report family` prove and measure every version without a workflow run.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rifebuild.model import spec
 from rifebuild.model.ifnet import IFNet
 from rifebuild.ncnn import graph, passes
 from rifebuild.ncnn.pnnx import convert_with_pnnx
+from rifebuild.report import latency as bench_latency
 
 FLOPS_SIZE = (736, 1280)
 
@@ -112,8 +114,10 @@ def flops(arch: spec.ArchSpec, height: int, width: int) -> tuple[int, tuple[int,
     return counter.get_total_flops(), (h, w)
 
 
-def describe(name: str, work: Path, threads: int = 2, int8: bool = False) -> dict:
-    """One row of the family table; `supported` is False (with the reason) if any step fails."""
+def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
+             latency: bench_latency.Plan | None = None) -> dict:
+    """One row of the family table; `supported` is False (with the reason) if any step fails. `latency`
+    times the fp32 model and the int8 one (quantized for it even without `int8`) with rife-bench."""
     version = spec.get(name)
     arch = version.arch
     total, flops_at = flops(arch, *FLOPS_SIZE)
@@ -125,7 +129,7 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False) -> dic
         converted = convert(version.name, work)
         row["layers"] = converted.model.layer_types()
         row["errors"] = {}
-        quantized = int8_model(converted, threads=threads) if int8 else None
+        quantized = int8_model(converted, threads=threads) if int8 or latency else None
         if quantized is not None:
             row["int8_size_pct"] = round(100 * len(quantized.bin_bytes()) / len(converted.model.bin_bytes()), 1)
         for h, w in check_sizes(arch.padding):
@@ -135,6 +139,9 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False) -> dic
                 "fp16": max_abs_error(converted.fp16, converted.net, h, w, work / key, fp16=True, threads=threads)}
             if quantized is not None:
                 row["errors"][key]["int8"] = max_abs_error(quantized, converted.net, h, w, work / key, threads=threads)
+        if latency is not None:
+            row["latency"] = bench_latency.measure(latency, {"fp32": converted.model, "int8": quantized},
+                                                   arch.padding, work / "latency")
         row["seconds"] = round(converted.seconds, 1)
         row["supported"] = True
     except Exception as exc:  # noqa: BLE001 (the table reports why a version does not convert)
@@ -170,7 +177,7 @@ def markdown(rows: list[dict]) -> str:
     """The family table: one row per version."""
     sizes = ["size 1", "size 2"]
     head = ["model", "ok", "pad", "params", "GFLOPs (size)", "ncnn layers (Conv/Deconv/Warp/all)",
-            *[f"fp32 / fp16 / int8 err, {s}" for s in sizes], "int8 size", "notes"]
+            *[f"fp32 / fp16 / int8 err, {s}" for s in sizes], "int8 size", bench_latency.COLUMN, "notes"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         layers = row.get("layers", {})
@@ -183,6 +190,6 @@ def markdown(rows: list[dict]) -> str:
                  f"{row['params']:,}", f"{row['flops'] / 1e9:.1f} ({row['flops_size'][0]}x{row['flops_size'][1]})",
                  f"{conv}/{layers.get('Deconvolution', 0)}/{layers.get('rife.Warp', 0)}/{sum(layers.values())}"
                  if layers else "-", *errs, f"{row['int8_size_pct']}%" if "int8_size_pct" in row else "-",
-                 row["notes"]]
+                 bench_latency.cell(row.get("latency")), row["notes"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
