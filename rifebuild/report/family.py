@@ -1,8 +1,8 @@
 """Every RIFE v4 version through the ncnn chain at small sizes, measured: the model-family table.
 
-Per version: synthetic checkpoint in its key layout -> TorchScript -> pnnx -> rife.Warp rewrite (+ the
-ResConv beta fold) -> fp32 and fp16-storage models, each lowered to stock GridSample at two sizes that
-respect the version's padding multiple and run with the ncnn Python package against PyTorch; optionally
+Per version: synthetic checkpoint in its key layout -> TorchScript -> pnnx -> the drop-in model (rife.Warp
+rewrite, ResConv beta fold, flow0.. named: the warp_rewrite rule's make_dropin) -> fp32 and fp16-storage
+models, each lowered to stock GridSample at two sizes that respect the version's padding multiple and run with the ncnn Python package against PyTorch; optionally
 int8 (calibrated on builtin triplets) and the rife-bench latency of the fp32 model and that int8 model
 (rifebuild.report.latency). Plus what a version costs: parameters, FLOPs (convolutions, at 736x1280
 padded to its multiple, counted on the meta device so no memory or compute is spent) and the ncnn
@@ -67,8 +67,7 @@ def convert(name: str, work: Path, seed: int = 0) -> Converted:
     export_torchscript(net, h, w, work / "flownet.pt")
     convert_with_pnnx(work / "flownet.pt", h, w, work / "pnnx.param", work / "pnnx.bin", log=work / "pnnx.log")
     model = graph.read(work / "pnnx.param", work / "pnnx.bin")
-    passes.rewrite_warp(model)
-    passes.fold_channel_scales(model)
+    passes.make_dropin(model, str(work / "pnnx.param"), blocks=len(version.arch.widths))  # as the warp_rewrite rule
     fp16 = copy.deepcopy(model)
     passes.to_fp16_storage(fp16)
     return Converted(version, net, model, fp16, (h, w), time.perf_counter() - start)
