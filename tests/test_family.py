@@ -194,7 +194,7 @@ def test_family_cli_quantizes_what_it_times_and_reuses_rows_of_one_architecture(
     assert main(["report", "family", *models, "--latency", f"--latency-bin={binary}", "--latency-size=64x96",
                  f"--out={tmp_path / 'a.json'}"]) == 0
     assert [(n, i) for n, i, _ in calls] == [("rife-v4.6", True), ("rife-v4.7", True)]
-    assert calls[0][2] == latency.Plan(binary, 64, 96, threads=2, runs=3)
+    assert calls[0][2] == latency.Plan(binary, 64, 96, threads=2, runs=8)
     assert [r["model"] for r in json.loads((tmp_path / "a.json").read_text())] == models[1:]
     calls.clear()
     assert main(["report", "family", *models[:2], "--int8", f"--out={tmp_path / 'b.json'}"]) == 0

@@ -190,7 +190,11 @@ def rename_blob(model: Model, old: str, new: str) -> None:
 
 
 def ifblock_heads(model: Model) -> list[Layer]:
-    """The IFBlocks' PixelShuffle(2) layers after a Deconvolution (their heads), in graph order."""
+    """The IFBlocks' heads, in graph order: the PixelShuffle(2) after each block's Deconvolution (4.5+); in
+    4.0-4.4, whose blocks end in a ConvTranspose to flow + mask with no PixelShuffle and which have no
+    encoder, the Deconvolutions themselves."""
+    if not any(layer.type == "PixelShuffle" for layer in model.layers):
+        return [layer for layer in model.layers if layer.type == "Deconvolution"]
     producer = model.producer()
     heads = []
     for layer in model.layers:
