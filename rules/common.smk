@@ -36,13 +36,13 @@ def sizes(model, pairs):
     return list(dict.fromkeys("{}x{}".format(*spec.fit(model, h, w)) for h, w in pairs))
 
 
-def export_res(model):
-    return sizes(model, [[config["export"]["height"], config["export"]["width"]]])[0]
-
-
 def export_dims(model):
     """(height, width) of the export (trace) size: the TorchScript, ONNX and pnnx inputs."""
     return spec.fit(model, config["export"]["height"], config["export"]["width"])
+
+
+def export_res(model):
+    return "{}x{}".format(*export_dims(model))
 
 
 def verify_res(model):

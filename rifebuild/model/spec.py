@@ -176,17 +176,20 @@ def same_architecture(version: Version) -> list[str]:
     return [v.name for v in VERSIONS.values() if v.arch == version.arch]
 
 
+def round_up(height: int, width: int, pad: int) -> tuple[int, int]:
+    """height x width padded (up) to multiples of `pad`, the way a client pads frames for the model."""
+    return math.ceil(height / pad) * pad, math.ceil(width / pad) * pad
+
+
 def check_size(arch: ArchSpec, height: int, width: int) -> None:
     """H and W must be multiples of the version's padding multiple (callers pad the frames)."""
     pad = arch.padding
     if height % pad or width % pad:
         raise ConfigError(f"{height}x{width} is not a multiple of {pad}, which this RIFE version needs (its "
-                          f"coarsest block sees 1/{pad} of the frame); use {math.ceil(height / pad) * pad}x"
-                          f"{math.ceil(width / pad) * pad}")
+                          "coarsest block sees 1/{} of the frame); use {}x{}".format(pad, *round_up(height, width, pad)))
 
 
 def fit(name: str, height: int, width: int) -> tuple[int, int]:
     """A configured size rounded up to the version's padding multiple: the workflow builds, verifies and
     times every version at the sizes the user asked for, padded the way a client pads frames for it."""
-    pad = get(name).arch.padding
-    return math.ceil(height / pad) * pad, math.ceil(width / pad) * pad
+    return round_up(height, width, get(name).arch.padding)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import time
 from pathlib import Path
 
@@ -36,12 +35,8 @@ FLOPS_SIZE = (736, 1280)
 def check_sizes(pad: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """Two small sizes that are multiples of `pad`: the export (trace) size and another one
     (64x96 and 96x128 for the 32-multiple versions; 64x128 and 128x192 for 64; 128x128 and 128x256 for 128)."""
-    h, w = _up(64, pad), _up(96, pad)
-    return (h, w), (_up(96, pad), w + pad)
-
-
-def _up(value: int, pad: int) -> int:
-    return math.ceil(value / pad) * pad
+    h, w = spec.round_up(64, 96, pad)
+    return (h, w), (spec.round_up(96, 96, pad)[0], w + pad)
 
 
 @dataclasses.dataclass
@@ -104,7 +99,7 @@ def flops(arch: spec.ArchSpec, height: int, width: int) -> tuple[int, tuple[int,
     """Convolution FLOPs of one interpolation at height x width padded to the version's multiple."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    h, w = _up(height, arch.padding), _up(width, arch.padding)
+    h, w = spec.round_up(height, width, arch.padding)
     with torch.device("meta"):
         net = IFNet(arch)
         frame, timestep = torch.empty(1, 3, h, w), torch.empty(1, 1, h, w)

@@ -8,12 +8,12 @@ errors and size come from: one quantization per architecture.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import time
 from pathlib import Path
 
 from rifebuild.core.errors import ReportError
+from rifebuild.model import spec
 from rifebuild.ncnn import graph
 
 PRECISIONS = ("fp32", "int8")
@@ -34,7 +34,7 @@ class Plan:
 
     def size(self, padding: int) -> tuple[int, int]:
         """The plan's size rounded up to the version's padding multiple (736x1280 -> 768x1280 for 64 and 128)."""
-        return math.ceil(self.height / padding) * padding, math.ceil(self.width / padding) * padding
+        return spec.round_up(self.height, self.width, padding)
 
     def check(self) -> None:
         """Fail before any conversion when the binary is missing or a count is not positive."""

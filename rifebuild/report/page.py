@@ -93,12 +93,17 @@ def client_use(key: str) -> str | None:
     return None
 
 
+def pixels(size: str) -> int:
+    """'736x1280' -> its pixel count: sizes sort by area, not as text (64x128 before 128x128)."""
+    height, width = (int(v) for v in size.split("x"))
+    return height * width
+
+
 def _order(key: str) -> tuple:
     """The fixed rows in their order; the stock models after fp16, smallest size first (64x128 before 128x128)."""
     fixed = list(ROW_NAMES)
     if key.startswith("ncnn-stock-"):
-        height, width = (int(v) for v in key[len("ncnn-stock-"):].split("x"))
-        return 2.5, height * width, key
+        return 2.5, pixels(key[len("ncnn-stock-"):]), key
     return (fixed.index(key) if key in fixed else len(fixed)), 0, key
 
 

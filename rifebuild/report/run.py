@@ -65,7 +65,7 @@ def latency(report: dict) -> dict | None:
     results = bench["record"]["results"]
     if not results:
         return None
-    size = max((r["size"] for r in results), key=_pixels)
+    size = max((r["size"] for r in results), key=page.pixels)
     threads = max(r["threads"] for r in results if r["size"] == size)
     cell = {r["variant"]: r["median_ms"] for r in results if r["size"] == size and r["threads"] == threads}
     return {"size": size, "threads": threads, "median_ms": {v: cell.get(v) for v, _ in LATENCY_VARIANTS}}
@@ -87,11 +87,6 @@ def _errors(row: dict, size: str) -> str:
         else:
             parts.append(f"{c['max_abs_err']:.1e}")
     return " / ".join(parts)
-
-
-def _pixels(size: str) -> int:
-    height, width = (int(v) for v in size.split("x"))
-    return height * width
 
 
 def render_markdown(report: dict) -> str:
