@@ -1,6 +1,7 @@
 """End-to-end: the real snakemake workflow on a tiny config, in a temp working directory."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -259,6 +260,29 @@ def test_missing_local_weights_file(tmp_path):
     proc = snakemake(workdir, "-n")
     assert proc.returncode != 0
     assert "is not an existing file" in proc.stdout + proc.stderr
+
+
+def test_changed_weights_rebuild_or_refuse_the_checkpoint(tmp_path):
+    """The checkpoint job writes its record (what built it); a changed `weights` or `synthetic_seed` must
+    rebuild it or fail, also where the checkpoint is only an input of the target (issue 19 item 1: a
+    missing weights file there was skipped, exit 0, and the release then named that file)."""
+    workdir = make_workdir(tmp_path)
+    target = "results/export/rife-v4.6/flownet.pt"  # needs the checkpoint, which is not named itself
+    proc = snakemake(workdir, target)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    checkpoint = workdir / "results/checkpoint/rife-v4.6/flownet.pkl"
+    record = json.loads((workdir / "results/checkpoint/rife-v4.6/flownet.json").read_text())
+    assert record == {"model": "rife-v4.6", "kind": "synthetic", "seed": 0, "file": "flownet.pkl",
+                      "sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest()}
+    proc = snakemake(workdir, target, "-n", "--config", "weights=/some/nonexistent.pkl")
+    assert proc.returncode != 0
+    assert "weights: '/some/nonexistent.pkl' is not an existing file" in proc.stdout + proc.stderr
+    before = checkpoint.read_bytes()
+    proc = snakemake(workdir, target, "--config", "synthetic_seed=5")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((workdir / "results/checkpoint/rife-v4.6/flownet.json").read_text())
+    assert record["seed"] == 5 and checkpoint.read_bytes() != before
+    assert record["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
 
 
 def test_int8_outputs(finished_run):

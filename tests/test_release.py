@@ -144,6 +144,7 @@ def fake_report(tmp_path: Path, models=("rife-v4.6",)) -> dict:
 def fake_page(tmp_path: Path, model: str = "rife-v4.6") -> dict:
     return {
         "model_name": model, "checkpoint_sha256": "c" * 64, "tool_versions": {"ncnn": "1.0"},
+        "checkpoint": {"model": model, "kind": "synthetic", "seed": 0, "file": "flownet.pkl", "sha256": "c" * 64},
         "artifacts": [_row("ncnn-fp32", "ncnn fp32 (rife.Warp)"),
                       _row("ncnn-int8", "ncnn int8 (rife.Warp)", vs_fp32_ncnn={"64x96": {"psnr_db": 41.0, "ssim": 0.99}})],
         "benchmark": {"record": {"results": [{"variant": "rife-bench-fp32", "median_ms": 3.2, "size": "64x96",
@@ -221,7 +222,8 @@ def test_manifest_holds_files_provenance_and_verdicts(bundle, outputs):
     assert manifest["source_date_epoch"] == 1600000000
     assert [m["model"] for m in manifest["models"]] == ["rife-v4.6"]
     model = manifest["models"][0]
-    assert model["checkpoint"] == {"sha256": "c" * 64, "source": {"kind": "synthetic", "seed": 0}}
+    assert model["checkpoint"] == {"model": "rife-v4.6", "kind": "synthetic", "seed": 0, "file": "flownet.pkl",
+                                   "sha256": "c" * 64}  # the checkpoint job's record
     assert manifest["config"] == outputs["config"]
     assert manifest["config_sha256"] == manifests.config_sha256(outputs["config"])
     assert manifest["tool_versions"] == {"ncnn": "1.0", "numpy": "2.4", "onnxruntime": "1.3", "torch": "2.0"}
@@ -258,15 +260,27 @@ def test_config_hash_ignores_key_order():
     assert manifests.config_sha256(changed) != manifests.config_sha256(config)
 
 
-def test_checkpoint_source_names_where_the_weights_came_from():
+def test_intended_checkpoint_names_where_the_weights_come_from():
+    from rifebuild.checkpoint.record import intended
+
     config = validate({"weights": "official", "weights_sha256": "a" * 64})
     url = "https://github.com/HolyWu/vs-rife/releases/download/model/flownet_v4.13.lite.pkl"
-    assert manifests.checkpoint_source(config, "rife-v4.13-lite") == {"kind": "official", "url": url,
-                                                                      "sha256_pin": "a" * 64}
+    assert intended(config, "rife-v4.13-lite") == {"kind": "official", "url": url, "sha256_pin": "a" * 64}
     mirror = {**config, "weights_url": "https://mirror.example/f.pkl"}
-    assert manifests.checkpoint_source(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
-    assert manifests.checkpoint_source({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {
-        "kind": "file", "path": "/data/flownet.pkl"}
+    assert intended(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
+    assert intended({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {"kind": "local",
+                                                                                  "path": "/data/flownet.pkl"}
+
+
+@pytest.mark.parametrize("change, key", [({"weights": "/some/nonexistent.pkl"}, "`weights`"),
+                                         ({"synthetic_seed": 5}, "`synthetic_seed`")])
+def test_release_takes_the_checkpoint_from_its_record_never_from_the_config(outputs, tmp_path, change, key):
+    """Issue 19 item 1: the artifacts were built from synthetic weights (seed 0; the checkpoint's record),
+    the config now names other weights: the release must not say they came from those."""
+    outputs["config"] = {**outputs["config"], **change}
+    with pytest.raises(ReleaseError, match=rf"built from synthetic weights \(seed 0\), but {key} now asks for"):
+        make_bundle(outputs, tmp_path / "release")
+    assert not (tmp_path / "release" / "MANIFEST.json").exists()
 
 
 def test_a_failed_artifact_stops_the_release(outputs, tmp_path):
