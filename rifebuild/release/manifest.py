@@ -164,12 +164,38 @@ def build(models: list[str], files: dict[str, dict[str, Path | bytes]], names: d
     }
 
 
-def load(data: bytes, where: str) -> dict:
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+# A MANIFEST.json is tens of kB; anything near this is not one, and is never read whole.
+SIZE_LIMIT = 16 << 20
+
+
+def check(manifest, where: str) -> dict:
+    """`manifest` against manifest.schema.json: what `release verify` relies on is there, with the right
+    types, before anything reads it."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
     try:
-        manifest = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReleaseError(f"{where}: not valid JSON ({exc}); download the bundle again") from None
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION or "tarballs" not in manifest:
-        raise ReleaseError(f"{where}: not a rife-build MANIFEST.json (schema_version {SCHEMA_VERSION}); "
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(manifest))
+    except RecursionError:
+        error = "it is nested too deeply"
+    if error is not None:
+        if not isinstance(error, str):
+            at = "/".join(str(p) for p in error.absolute_path) or "the top level"
+            error = f"at {at[:200]}: {' '.join(error.message.split())[:200]}"
+        raise ReleaseError(f"{where}: not a rife-build MANIFEST.json (schema_version {SCHEMA_VERSION}) -- {error}; "
                            "download the bundle again")
     return manifest
+
+
+def load(data: bytes, where: str) -> dict:
+    """Parse and check a MANIFEST.json; anything malformed is one sentence naming `where`."""
+    if len(data) > SIZE_LIMIT:
+        raise ReleaseError(f"{where}: {len(data)} bytes, too large for a MANIFEST.json (at most {SIZE_LIMIT}); "
+                           "download the bundle again")
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5000-digit number, 200k nested '['
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:160]
+        raise ReleaseError(f"{where}: not valid JSON ({reason}); download the bundle again") from None
+    return check(manifest, where)
