@@ -196,6 +196,8 @@ def load(data: bytes, where: str) -> dict:
     try:
         manifest = json.loads(data)
     except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5000-digit number, 200k nested '['
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:160]
+        reason = ("nested too deeply" if isinstance(exc, RecursionError) else
+                  "a number with thousands of digits" if "int_max_str_digits" in str(exc) else
+                  " ".join(str(exc).split())[:160])
         raise ReleaseError(f"{where}: not valid JSON ({reason}); download the bundle again") from None
     return check(manifest, where)

@@ -119,12 +119,12 @@ def digests(path: Path | str) -> dict[str, dict]:
 
 
 def read_member(path: Path | str, name: str) -> bytes | None:
-    """One (small) file of a tarball, or None when it has no such member; a member over KEEP_LIMIT is an error."""
-    found = None
+    """One (small) file of a tarball, the first of that name (verify names duplicates), or None when it has
+    no such member; a member over KEEP_LIMIT is an error. Stops reading there."""
     for member in scan(path, declared={}, keep=name):
         if member.name == name and not member.folder:
             if member.data is None:
                 raise ReleaseError(f"{path}: its {name} is {member.size} bytes, more than such a file can be "
                                    f"(at most {KEEP_LIMIT}); download it again")
-            found = member.data  # the last one, as extracting would leave it (duplicates are named by verify)
-    return found
+            return member.data
+    return None
