@@ -147,8 +147,12 @@ def test_report_covers_every_artifact(finished_run, name):
     text = (results / "report.md").read_text()
     assert "## Models" in text and f"## {name}" in text and "| ncnn int8 (rife.Warp) ¹ |" in text
     assert sum(line.startswith(f"| {name} ") for line in text.splitlines()) == 1  # its row of the Models table
-    for figure in ("latency", "quality", "size"):
+    for figure in ("latency", "size"):
         assert f"(bench/{name}/{figure}.png)" in text and (results / "bench" / name / f"{figure}.png").exists()
+    # synthetic weights: the report says so first, and leaves the ground-truth plot out (issue 20 item 3)
+    assert "quality vs ground truth is meaningless with random weights" in text.split("## Models")[0]
+    assert f"(bench/{name}/quality.png)" not in text and (results / "bench" / name / "quality.png").exists()
+    assert report["checkpoint"] == json.loads((results / "checkpoint" / name / "flownet.json").read_text())
 
 
 def test_second_run_does_nothing(finished_run):
@@ -180,6 +184,8 @@ def test_release_bundle(finished_run):
     for entry in manifest["models"]:
         per_model = report["per_model"][entry["model"]]
         assert entry["checkpoint"]["sha256"] == per_model["checkpoint_sha256"]
+        assert entry["checkpoint"] == {"model": entry["model"], "kind": "synthetic", "seed": 0, "file": "flownet.pkl",
+                                       "sha256": per_model["checkpoint_sha256"]}  # the checkpoint job's record
     assert {"torch", "ncnn", "mnn", "onnxruntime"} <= set(manifest["tool_versions"])
     assert (finished_run / "results" / "benchmarks" / "release" / "build.tsv").exists()
 
