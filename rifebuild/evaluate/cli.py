@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from rifebuild.core import threads
-from rifebuild.core.errors import VerificationError
 from rifebuild.core.args import PATH, action, model, optional_float, out, resolution, rife_model
+from rifebuild.core.errors import VerificationError
 
 
 def reference(a) -> None:
