@@ -47,16 +47,24 @@ def build_bundle(models: list[str], files: dict[str, dict[str, Path]], tarballs:
     names = {kind: Path(path).name for kind, path in tarballs.items()}
     manifest = manifests.build(models, {k: members.get(k, {}) for k in tarballs}, names, report, config,
                                provenance.git_state(repo), epoch, records)
+    write_bundle(manifest, {Path(path): members.get(kind, {}) for kind, path in tarballs.items()},
+                 manifest_out, sums_out, notes_out)
+    return manifest
+
+
+def write_bundle(manifest: dict, tarballs: dict[Path, dict[str, Path | bytes]], manifest_out: Path, sums_out: Path,
+                 notes_out: Path) -> None:
+    """The bundle's files from its manifest and each tarball's members (path inside -> file or content):
+    the one writer of bundles, for `release build` and `release merge` alike, so both give the same bytes."""
     manifests.check(manifest, "the MANIFEST.json being built")  # what verify will require of it
     data = manifests.dumps(manifest)
-    for kind, path in sorted(tarballs.items()):
-        tarball.write(path, {**members.get(kind, {}), manifests.NAME: data}, epoch)
+    for path, members in sorted(tarballs.items()):
+        tarball.write(path, {**members, manifests.NAME: data}, manifest["source_date_epoch"])
     atomic_write_bytes(manifest_out, data)
     atomic_write_bytes(notes_out, notes.render(manifest, {Path(p).name: Path(p).stat().st_size
-                                                          for p in tarballs.values()}).encode())
-    listed = [Path(p) for p in tarballs.values()] + [Path(manifest_out), Path(notes_out)]
+                                                          for p in tarballs}).encode())
+    listed = [Path(p) for p in tarballs] + [Path(manifest_out), Path(notes_out)]
     if any(p.parent != Path(sums_out).parent for p in listed):
         raise ReleaseError(f"{sums_out}: SHA256SUMS must lie in the same folder as the tarballs, MANIFEST.json "
                            "and the release notes it lists")
     atomic_write_bytes(sums_out, sums.render(listed))
-    return manifest

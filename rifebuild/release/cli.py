@@ -45,6 +45,15 @@ def build(a) -> None:
           f"SOURCE_DATE_EPOCH {manifest['source_date_epoch']}")
 
 
+def merge(a) -> None:
+    """Merge release folders built for disjoint model sets into one bundle (as one run of all of them gives)."""
+    from rifebuild.release.merge import merge as merge_parts
+
+    manifest = merge_parts(a.parts, a.out)
+    print(f"{a.out}: {', '.join(m['model'] for m in manifest['models'])} ({len(manifest['tarballs'])} tarballs) "
+          f"from {len(a.parts)} parts")
+
+
 def verify(a) -> None:
     """Check a bundle folder or one tarball against its MANIFEST.json; name each missing/extra/changed file.
 
@@ -74,4 +83,6 @@ def register(actions) -> None:
            (["--repo"], {"type": Path, "default": None,
                           "help": "the project checkout for the commit and its time (default: this code's)"}),
            (["--manifest"], PATH), (["--sums"], PATH), (["--notes"], PATH))
+    action(actions, "merge", merge, (["parts"], {"nargs": "+", "type": Path, "metavar": "PART"}),
+           (["--out"], PATH))
     action(actions, "verify", verify, (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL"}))

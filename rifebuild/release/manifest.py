@@ -75,12 +75,17 @@ def read_record(path: Path, role: str) -> dict:
 def tool_versions(records: dict[str, Path]) -> dict[str, str]:
     """Union of the tool versions the verification records hold (they ran in one venv, so they agree;
     if two ever differ, both are kept, joined by ' | ')."""
+    return union_versions(read_record(path, role).get("tool_versions", {}) for role, path in sorted(records.items())
+                          if role.endswith((".verify", ".verify-int8")) or ".cross_check" in role)
+
+
+def union_versions(maps) -> dict[str, str]:
+    """tool -> version maps joined into one; a tool with several versions keeps them all, sorted and joined
+    by ' | ' (a map that is itself such a union is split first, so merging bundles gives the same text)."""
     seen: dict[str, set[str]] = {}
-    for role, path in sorted(records.items()):
-        if not role.endswith((".verify", ".verify-int8")) and ".cross_check" not in role:
-            continue
-        for tool, version in read_record(path, role).get("tool_versions", {}).items():
-            seen.setdefault(tool, set()).add(version)
+    for versions in maps:
+        for tool, version in versions.items():
+            seen.setdefault(tool, set()).update(version.split(" | "))
     return {tool: " | ".join(sorted(versions)) for tool, versions in sorted(seen.items())}
 
 

@@ -38,7 +38,12 @@ def split_roles(pairs: list[str]) -> dict[str, dict[str, Path]]:
 
 
 def build(pairs: list[str], md_dir: Path | None = None) -> dict:
-    per_model = {model: page.build_report(roles, model, md_dir) for model, roles in split_roles(pairs).items()}
+    return assemble({model: page.build_report(roles, model, md_dir) for model, roles in split_roles(pairs).items()})
+
+
+def assemble(per_model: dict[str, dict]) -> dict:
+    """The report of these versions' pages (model -> page, in table order). Each page depends on its own
+    version's records only, so `release merge` rebuilds a several-run report from the runs' pages."""
     return {"models": list(per_model), "summary": [summary_row(r) for r in per_model.values()],
             "per_model": per_model}
 
