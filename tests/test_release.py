@@ -465,14 +465,20 @@ def test_verify_errors_are_one_sentence(tmp_path, bundle):
         sums.parse(tmp_path / "SHA256SUMS")
 
 
-def test_two_models_in_one_bundle(outputs, tmp_path):
-    """Per model an ncnn tarball (and its checkpoint, verdicts, notes section); one native, one report."""
+def add_lite_model(outputs: dict, tmp_path: Path) -> dict:
+    """`outputs` with a second version's ncnn files (rife-v4.17-lite)."""
     lite = tmp_path / "work" / "ncnn" / "rife-v4.17-lite"
     lite.mkdir(parents=True)
     (lite / "flownet.param").write_text("lite param")
     (lite / "flownet.bin").write_bytes(b"lite bin" * 10)
     outputs["files"]["rife-v4.17-lite-ncnn"] = {"rife-v4.17-lite/flownet.param": lite / "flownet.param",
                                                 "rife-v4.17-lite/flownet.bin": lite / "flownet.bin"}
+    return outputs
+
+
+def test_two_models_in_one_bundle(outputs, tmp_path):
+    """Per model an ncnn tarball (and its checkpoint, verdicts, notes section); one native, one report."""
+    add_lite_model(outputs, tmp_path)
     outputs["report"].write_text(json.dumps(fake_report(tmp_path, ("rife-v4.6", "rife-v4.17-lite"))))
     outputs["models"] = ["rife-v4.6", "rife-v4.17-lite"]
     folder = tmp_path / "release"

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_release import fake_report, outputs, repo, rewrite  # noqa: F401  (fixtures)
+from test_release import add_lite_model, fake_report, outputs, repo, rewrite  # noqa: F401  (fixtures)
 
 from rifebuild.cli import main
 from rifebuild.core.config import validate
@@ -23,12 +23,7 @@ MODELS = ("rife-v4.6", "rife-v4.17-lite")
 @pytest.fixture
 def two_models(outputs, tmp_path):  # noqa: F811
     """`outputs` with a second model's ncnn files and verification record."""
-    lite = tmp_path / "work" / "ncnn" / "rife-v4.17-lite"
-    lite.mkdir(parents=True)
-    (lite / "flownet.param").write_text("lite param")
-    (lite / "flownet.bin").write_bytes(b"lite bin" * 10)
-    outputs["files"]["rife-v4.17-lite-ncnn"] = {"rife-v4.17-lite/flownet.param": lite / "flownet.param",
-                                                "rife-v4.17-lite/flownet.bin": lite / "flownet.bin"}
+    add_lite_model(outputs, tmp_path)
     outputs["records"]["rife-v4.17-lite"] = dict(outputs["records"]["rife-v4.6"])
     return outputs
 
