@@ -235,6 +235,29 @@ def test_two_clean_runs_give_byte_identical_bundles(finished_run, tmp_path):
     assert different == [], f"not byte-identical across two clean runs: {different}; {manifest_diff(first, second)}"
 
 
+@pytest.mark.slow
+def test_merged_parts_equal_one_run_of_both_models(finished_run, tmp_path):
+    """Issue 21: rife-v4.6 and rife-v4.25 built by two separate runs (a matrix nightly's jobs), their bundles
+    merged by `release merge`, give every byte of the bundle of the run that builds both (finished_run).
+    Two extra workflow runs, hence `slow`."""
+    parts = []
+    for model in MODELS:
+        workdir = make_workdir(tmp_path / model, models=[model])
+        proc = snakemake(workdir, "results/release/MANIFEST.json")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        parts.append(workdir / "results" / "release")
+    merged = tmp_path / "merged"
+    proc = subprocess.run([sys.executable, "-m", "rifebuild", "release", "merge", *map(str, parts), "--out",
+                           str(merged)], capture_output=True, text=True, cwd=REPO, env=workflow_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = finished_run / "results" / "release"
+    names = sorted(p.name for p in one.iterdir())
+    assert sorted(p.name for p in merged.iterdir()) == names
+    different = [n for n in names if (one / n).read_bytes() != (merged / n).read_bytes()]
+    assert different == [], f"merged parts differ from one run: {different}; {manifest_diff(one, merged)}"
+    assert verify_bundle(merged)[1] == []
+
+
 def manifest_diff(first: Path, second: Path) -> str:
     """Which bundled files and which other manifest entries differ: what made the bundles differ."""
     a, b = (json.loads((folder / "MANIFEST.json").read_text()) for folder in (first, second))
