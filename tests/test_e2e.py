@@ -201,9 +201,9 @@ def test_release_bundle(finished_run):
     tarballs = [f"{m}-{kind}.tar.gz" for m in MODELS for kind in ("mnn", "ncnn", "onnx")]
     assert sorted(p.name for p in release.iterdir()) == sorted(["MANIFEST.json", "RELEASE_NOTES.md", "SHA256SUMS",
                                                                 "rife-build-native.tar.gz", "rife-build-report.tar.gz",
-                                                                *tarballs])
+                                                                "rife-build.cdx.json", *tarballs])
     ok, problems = verify_bundle(release)
-    assert problems == [] and len(ok) == 10  # 8 tarballs, MANIFEST.json, RELEASE_NOTES.md
+    assert problems == [] and len(ok) == 11  # 8 tarballs, MANIFEST.json, RELEASE_NOTES.md, the SBOM
     for name in MODELS:
         ncnn = set(tarball.digests(release / f"{name}-ncnn.tar.gz"))
         variants = ("", "-fp16", "-int8", *(f"-stock-{r}" for r in SIZES[name]))

@@ -350,7 +350,7 @@ def test_same_inputs_give_byte_identical_bundles(outputs, tmp_path):
         os.utime(path, (5, 5))  # sources touched: nothing in the bundle may depend on it
     make_bundle(outputs, second)
     names = sorted(p.name for p in first.iterdir())
-    assert names == sorted(p.name for p in second.iterdir()) and len(names) == 6
+    assert names == sorted(p.name for p in second.iterdir()) and len(names) == 7
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
@@ -383,7 +383,8 @@ def test_verify_accepts_the_bundle_and_each_tarball(bundle, capsys):
     ok, problems = verify(bundle)
     assert problems == []
     assert ok == ["ok: rife-build-native.tar.gz (1 files)", "ok: rife-build-report.tar.gz (2 files)",
-                  "ok: rife-v4.6-ncnn.tar.gz (4 files)", "ok: MANIFEST.json", "ok: RELEASE_NOTES.md"]
+                  "ok: rife-v4.6-ncnn.tar.gz (4 files)", "ok: MANIFEST.json", "ok: RELEASE_NOTES.md",
+                  "ok: rife-build.cdx.json"]
     assert verify(bundle / "rife-v4.6-ncnn.tar.gz") == (["ok: rife-v4.6-ncnn.tar.gz (4 files)"], [])
     assert main(["release", "verify", str(bundle)]) == 0
     assert "matches its MANIFEST.json" in capsys.readouterr().out
@@ -404,7 +405,7 @@ def test_verify_names_every_missing_extra_and_changed_file(bundle, tmp_path, cap
     with open(copy_ / "RELEASE_NOTES.md", "a") as f:
         f.write("edited\n")
     ok, problems = verify(copy_)
-    assert ok == ["ok: rife-build-report.tar.gz (2 files)", "ok: MANIFEST.json"]
+    assert ok == ["ok: rife-build-report.tar.gz (2 files)", "ok: MANIFEST.json", "ok: rife-build.cdx.json"]
     assert problems[:4] == [
         "missing: rife-build-native.tar.gz",
         "missing: rife-v4.6-ncnn.tar.gz: rife-v4.6/flownet.param",
@@ -502,7 +503,7 @@ def test_two_models_in_one_bundle(outputs, tmp_path):
     assert notes.startswith("# rife-v4.6, rife-v4.17-lite release bundle") and "## rife-v4.17-lite" in notes
     assert "`rife-v4.17-lite/` is the fp32" in notes
     ok, problems = verify(folder)
-    assert problems == [] and len(ok) == 6
+    assert problems == [] and len(ok) == 7
     rewrite(folder / "rife-v4.17-lite-ncnn.tar.gz", lambda files: files.update({"rife-v4.17-lite/x": b"?"}))
     assert "extra: rife-v4.17-lite-ncnn.tar.gz: rife-v4.17-lite/x" in verify(folder)[1]
 
@@ -544,7 +545,7 @@ def _edit_manifest(manifest: dict, edit: str) -> bytes:
     elif edit == "200k nested [":
         return b"[" * 200_000 + b"]" * 200_000
     elif edit == "5000-digit integer":
-        return manifests.dumps(manifest).replace(b'"schema_version": 3', b'"schema_version": ' + b"9" * 5000)
+        return manifests.dumps(manifest).replace(b'"schema_version": %d' % manifests.SCHEMA_VERSION, b'"schema_version": ' + b"9" * 5000)
     return manifests.dumps(manifest)
 
 

@@ -97,3 +97,10 @@ def test_merge_refuses_a_damaged_part_and_a_used_out_folder(two_models, tmp_path
     assert not (tmp_path / "m").exists()
     assert main(["release", "merge", str(first), "--out", str(first)]) == 2
     assert "exists and is not an empty folder" in capsys.readouterr().err
+
+
+def test_parts_built_with_another_toolchain_are_refused_naming_the_sbom(two_models, tmp_path):
+    first = build_for(two_models, tmp_path, tmp_path / "a", MODELS[:1])
+    second = build_for(two_models, tmp_path, tmp_path / "b", MODELS[1:], native={"ncnn_version": "1.0.20250101"})
+    with pytest.raises(ReleaseError, match=r"rife-build.cdx.json: differs between .*/a and .*/b \(another Python"):
+        merge([first, second], tmp_path / "merged")

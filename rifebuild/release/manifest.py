@@ -15,7 +15,10 @@ from rifebuild.core.errors import ReleaseError
 from rifebuild.core.files import sha256_of
 from rifebuild.release.reproducible import EXCLUDED
 
-SCHEMA_VERSION = 3  # 2: several models per bundle (`models`), tarball kinds per model; 3: checkpoint record
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+# 2: several models per bundle (`models`), tarball kinds per model; 3: checkpoint record; 4: `sbom`. The
+# number lives in the schema alone (its schema_version const).
+SCHEMA_VERSION = json.loads(SCHEMA_PATH.read_text())["properties"]["schema_version"]["const"]
 NAME = "MANIFEST.json"
 
 
@@ -169,7 +172,6 @@ def build(models: list[str], files: dict[str, dict[str, Path | bytes]], names: d
     }
 
 
-SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 # A MANIFEST.json is tens of kB; anything near this is not one, and is never read whole.
 SIZE_LIMIT = 16 << 20
 

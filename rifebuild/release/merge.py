@@ -57,6 +57,9 @@ def check_shared(parts: list[Path], loaded: list[dict]) -> None:
             if manifest.get(key) != loaded[0].get(key):
                 raise ReleaseError(f"{part}: its MANIFEST.json's {key} differs from {parts[0]}'s; merge parts built "
                                    "from one commit (and one SOURCE_DATE_EPOCH) only")
+        if manifest["sbom"] != loaded[0]["sbom"]:
+            raise ReleaseError(f"{manifest['sbom']['path']}: differs between {parts[0]} and {part} (another Python "
+                               "environment, ncnn source or compiler); merge parts built with one toolchain only")
     seen: dict[str, Path] = {}
     for part, manifest in zip(parts, loaded):
         for entry in manifest["models"]:
@@ -132,7 +135,9 @@ def merge(parts: list[Path], out: Path) -> dict:
                     "config_sha256": manifests.config_sha256(config),
                     "tool_versions": manifests.union_versions(m["tool_versions"] for m in loaded),
                     "tarballs": entries}
-        write_bundle(manifest, members, out / manifests.NAME, out / SUMS, out / NOTES)
+        bom = loaded[0]["sbom"]["path"]
+        write_bundle(manifest, members, out / manifests.NAME, out / SUMS, out / NOTES,
+                     {bom: (parts[0] / bom).read_bytes()})
     _, problems = verify_dir(out)
     if problems:  # the writer's own check: never leave a merged bundle that verify would refuse
         raise ReleaseError(f"{out}: the merged bundle does not match its MANIFEST.json ({problems[0]})")

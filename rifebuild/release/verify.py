@@ -121,7 +121,12 @@ def verify_dir(folder: Path) -> tuple[list[str], list[str]]:
                 problems.append(f"changed: {name} (sha256 differs from {SUMS})")
             elif name not in manifest["tarballs"]:
                 ok.append(f"ok: {name}")
-    known = set(manifest["tarballs"]) | set(listed) | {manifests.NAME, SUMS, NOTES}
+    bom = folder / manifest["sbom"]["path"]
+    if not bom.is_file():
+        problems.append(f"missing: {bom.name}")
+    elif bom.stat().st_size != manifest["sbom"]["size"] or sha256_of(bom) != manifest["sbom"]["sha256"]:
+        problems.append(f"changed: {bom.name} (differs from {manifests.NAME})")
+    known = set(manifest["tarballs"]) | set(listed) | {manifests.NAME, SUMS, NOTES, manifest["sbom"]["path"]}
     problems += [f"extra: {p.name}" for p in sorted(folder.iterdir()) if p.name not in known]
     return ok, problems
 
