@@ -640,3 +640,23 @@ def test_verify_streams_members_and_reads_none_beyond_its_declared_size(bundle):
         tracemalloc.stop()
     assert problems == [f"changed: {path.name}: rife-v4.6/flownet.bin ({big} bytes; manifest 650 bytes)"]
     assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB allocated while verifying"
+
+
+# --- the build machine (issue 21 item 5) -------------------------------------------------------------
+
+
+def test_build_machine_names_the_cpu_and_its_simd_extensions(tmp_path, bundle):
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nmodel name\t: Intel(R) Xeon(R)  Platinum 8370C\n"
+                   "flags\t\t: fpu sse sse2 avx f16c fma avx2 avx512f avx512bw\n")
+    assert provenance.build_machine(x86, "x86_64") == {
+        "arch": "x86_64", "cpu": "Intel(R) Xeon(R) Platinum 8370C", "isa": ["avx512f", "avx512bw", "avx2", "fma",
+                                                                            "f16c", "avx", "sse2"]}
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimdhp asimddp\nCPU part\t: 0xd0c\n")
+    assert provenance.build_machine(arm, "aarch64") == {"arch": "aarch64", "cpu": None,
+                                                        "isa": ["asimd", "asimdhp", "asimddp"]}
+    assert provenance.build_machine(tmp_path / "none", "riscv64") == {"arch": "riscv64", "cpu": None, "isa": []}
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    assert manifest["build_machines"] == [provenance.build_machine()]
+    assert f"on {provenance.build_machine()['cpu']} (" in (bundle / "RELEASE_NOTES.md").read_text()

@@ -12,7 +12,7 @@ from test_release import add_lite_model, fake_report, outputs, repo, rewrite  # 
 from rifebuild.cli import main
 from rifebuild.core.config import validate
 from rifebuild.core.errors import ReleaseError
-from rifebuild.release import tarball
+from rifebuild.release import provenance, tarball
 from rifebuild.release.build import build_bundle
 from rifebuild.release.merge import merge
 from rifebuild.release.verify import verify
@@ -104,3 +104,13 @@ def test_parts_built_with_another_toolchain_are_refused_naming_the_sbom(two_mode
     second = build_for(two_models, tmp_path, tmp_path / "b", MODELS[1:], native={"ncnn_version": "1.0.20250101"})
     with pytest.raises(ReleaseError, match=r"rife-build.cdx.json: differs between .*/a and .*/b \(another Python"):
         merge([first, second], tmp_path / "merged")
+
+
+def test_parts_built_on_other_cpus_list_every_machine(two_models, tmp_path, monkeypatch):
+    first = build_for(two_models, tmp_path, tmp_path / "a", MODELS[:1])
+    other = {"arch": "x86_64", "cpu": "Another CPU", "isa": ["avx2"]}
+    monkeypatch.setattr(provenance, "build_machine", lambda: other)
+    second = build_for(two_models, tmp_path, tmp_path / "b", MODELS[1:])
+    manifest = merge([first, second], tmp_path / "merged")
+    mine = json.loads((first / "MANIFEST.json").read_text())["build_machines"][0]
+    assert manifest["build_machines"] == sorted([mine, other], key=lambda m: json.dumps(m, sort_keys=True))

@@ -51,6 +51,7 @@ def build_bundle(models: list[str], files: dict[str, dict[str, Path]], tarballs:
     targets = sorted({inside.split("/")[0] for inside in members.get("native", {})})
     bom = sbom.render(sbom.LOCK, config["native"], targets, git)
     manifest["sbom"] = manifests.file_entry(sbom.NAME, bom)
+    manifest["build_machines"] = [provenance.build_machine()]
     write_bundle(manifest, {Path(path): members.get(kind, {}) for kind, path in tarballs.items()},
                  manifest_out, sums_out, notes_out, {sbom.NAME: bom})
     return manifest

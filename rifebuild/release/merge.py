@@ -83,6 +83,13 @@ def shared_tarball(name: str, entries: list[tuple[Path, dict]]) -> dict:
     return first
 
 
+def machines(loaded: list[dict]) -> list[dict]:
+    """Every part's build machine once, in a fixed order: parts built on one kind of runner give the one
+    machine a single run on it records."""
+    unique = {json.dumps(m, sort_keys=True): m for manifest in loaded for m in manifest["build_machines"]}
+    return [unique[key] for key in sorted(unique)]
+
+
 def extract(path: Path, folder: Path, entry: dict) -> dict[str, Path]:
     """The listed members of a part's tarball as files in `folder` (modes kept: rife-bench stays executable)."""
     with tarfile.open(path, mode="r:gz") as tar:
@@ -134,7 +141,7 @@ def merge(parts: list[Path], out: Path) -> dict:
         manifest = {**loaded[0], "models": [e for m in loaded for e in m["models"]], "config": config,
                     "config_sha256": manifests.config_sha256(config),
                     "tool_versions": manifests.union_versions(m["tool_versions"] for m in loaded),
-                    "tarballs": entries}
+                    "tarballs": entries, "build_machines": machines(loaded)}
         bom = loaded[0]["sbom"]["path"]
         write_bundle(manifest, members, out / manifests.NAME, out / SUMS, out / NOTES,
                      {bom: (parts[0] / bom).read_bytes()})

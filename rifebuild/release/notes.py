@@ -38,6 +38,11 @@ def _origin(record: dict) -> str:
     return describe(record) + (", not a trained model" if record["kind"] == "synthetic" else "")
 
 
+def _machines(machines: list[dict]) -> str:
+    return "; ".join(f"{m['cpu'] or 'an unnamed CPU'} ({m['arch']}: {', '.join(m['isa']) or 'no listed ISA extensions'})"
+                     for m in machines)
+
+
 def render(manifest: dict, sizes: dict[str, int]) -> str:
     """`sizes`: tarball name -> bytes (known only once the tarballs are written)."""
     models = [m["model"] for m in manifest["models"]]
@@ -45,8 +50,8 @@ def render(manifest: dict, sizes: dict[str, int]) -> str:
     commit = "an unknown commit (not a git checkout)" if not git["commit"] else (
         f"commit `{git['commit'][:12]}`" + (" with uncommitted changes" if git["dirty"] else ""))
     out = [f"# {', '.join(models)} release bundle", "",
-           f"Built by rife-build from {commit}. Config sha256 `{manifest['config_sha256']}` (the whole effective "
-           "config is in MANIFEST.json).", "",
+           f"Built by rife-build from {commit}, on {_machines(manifest['build_machines'])}. Config sha256 "
+           f"`{manifest['config_sha256']}` (the whole effective config is in MANIFEST.json).", "",
            "## Files", "", "| file | size | contents |", "|---|---|---|"]
     for name, entry in sorted(manifest["tarballs"].items()):
         who = f"{entry['model']}: " if entry.get("model") else ""
