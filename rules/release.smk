@@ -1,7 +1,9 @@
 # Release bundle: per model one deterministic tarball per runtime (ncnn, mnn, onnx), plus the native
-# binaries and the report, MANIFEST.json, SHA256SUMS and notes in results/release/, from the finished
+# binaries and the report, MANIFEST.json, SHA256SUMS, notes and the SBOM in results/release/, from the finished
 # (verified) outputs and the report (see rifebuild/release/).
 import json
+
+from rifebuild.release.sbom import LOCK, NAME as SBOM_NAME
 
 RELEASE = "results/release"
 
@@ -31,12 +33,14 @@ rule release:
         files=[path for files in RELEASE_FILES.values() for path in files.values()],
         dynamic_checks=list(DYNAMIC_CHECKS.values()),
         report=rules.report.output.json,
+        lock=str(LOCK),  # the SBOM lists its packages
         code=code_files("release"),
     output:
         tarballs=list(RELEASE_TARBALLS.values()),
         manifest=f"{RELEASE}/MANIFEST.json",
         sums=f"{RELEASE}/SHA256SUMS",
         notes=f"{RELEASE}/RELEASE_NOTES.md",
+        sbom=f"{RELEASE}/{SBOM_NAME}",
     log:
         "logs/release/build.log",
     benchmark:
