@@ -70,7 +70,7 @@ def test_parts_with_different_native_binaries_are_refused_naming_the_file(two_mo
     with pytest.raises(ReleaseError, match=r"rife-build-native.tar.gz: host/rife-bench differ\(s\) between .*/a and "
                                            r".*/b; the parts must share one native build"):
         merge([first, second], tmp_path / "merged")
-    assert not (tmp_path / "merged" / "MANIFEST.json").exists()
+    assert not (tmp_path / "merged").exists()
 
 
 def test_overlapping_or_differently_configured_parts_are_refused(two_models, tmp_path):

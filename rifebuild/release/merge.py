@@ -106,7 +106,7 @@ def merge(parts: list[Path], out: Path) -> dict:
     loaded = [load_part(part) for part in parts]
     check_shared(parts, loaded)
     config = merged_config(parts, loaded)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     entries: dict[str, dict] = {}
     shared: dict[str, list[tuple[Path, dict]]] = {}
     pages: dict[str, dict] = {}
@@ -130,6 +130,10 @@ def merge(parts: list[Path], out: Path) -> dict:
                                    "has the same shared tarballs")
             entries[name] = shared_tarball(name, found)
         models = [entry["model"] for manifest in loaded for entry in manifest["models"]]
+        unreported = [m for m in models if m not in pages]
+        if unreported:
+            raise ReleaseError(f"{', '.join(unreported)}: no page in any part's report tarball, so the merged report "
+                               "would leave it out; build that part again")
         report_names = [name for name, e in loaded[0]["tarballs"].items() if e["kind"] == "report"]
         if report_names:
             from rifebuild.report.run import assemble
@@ -143,6 +147,7 @@ def merge(parts: list[Path], out: Path) -> dict:
                     "tool_versions": manifests.union_versions(m["tool_versions"] for m in loaded),
                     "tarballs": entries, "build_machines": machines(loaded)}
         bom = loaded[0]["sbom"]["path"]
+        out.mkdir(exist_ok=True)
         write_bundle(manifest, members, out / manifests.NAME, out / SUMS, out / NOTES,
                      {bom: (parts[0] / bom).read_bytes()})
     _, problems = verify_dir(out)
