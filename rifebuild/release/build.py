@@ -18,8 +18,9 @@ def bundled_report(report: dict) -> dict[str, bytes]:
     its wall-clock measurements."""
     from rifebuild.report.run import render_markdown
 
-    kept = strip_measurements(report)
-    return {"report.json": manifests.dumps(kept), "report.md": render_markdown(kept).encode()}
+    data = manifests.dumps(strip_measurements(report))
+    # report.md from report.json as bundled (keys sorted), as `release merge` reads it back: the same text
+    return {"report.json": data, "report.md": render_markdown(json.loads(data)).encode()}
 
 
 def build_bundle(models: list[str], files: dict[str, dict[str, Path]], tarballs: dict[str, Path], report_path: Path,
@@ -69,7 +70,8 @@ def write_bundle(manifest: dict, tarballs: dict[Path, dict[str, Path | bytes]], 
     for name, content in sorted(beside.items()):
         atomic_write_bytes(Path(manifest_out).parent / name, content)
     atomic_write_bytes(manifest_out, data)
-    atomic_write_bytes(notes_out, notes.render(manifest, {Path(p).name: Path(p).stat().st_size
+    # the notes from MANIFEST.json as written (keys sorted), as `release merge` reads it back: the same text
+    atomic_write_bytes(notes_out, notes.render(json.loads(data), {Path(p).name: Path(p).stat().st_size
                                                           for p in tarballs}).encode())
     listed = [Path(p) for p in tarballs] + [Path(manifest_out), Path(notes_out)]
     listed += [Path(manifest_out).parent / name for name in beside]

@@ -29,7 +29,11 @@ def _mb(n: int | None) -> str:
 
 
 def _scores(scores: dict, key: str, fmt: str) -> str:
-    return ", ".join(f"{res}: {v[key]:{fmt}}" for res, v in scores.items() if v.get(key) is not None) or "–"
+    """Per size, smallest first (by area: a manifest read back from JSON has its keys sorted as text)."""
+    from rifebuild.report.page import pixels
+
+    return ", ".join(f"{res}: {scores[res][key]:{fmt}}" for res in sorted(scores, key=pixels)
+                     if scores[res].get(key) is not None) or "–"
 
 
 def _origin(record: dict) -> str:
