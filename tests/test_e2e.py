@@ -242,6 +242,7 @@ def test_merged_parts_equal_one_run_of_both_models(finished_run, tmp_path):
     rife-v4.6's part is a clean run of its own; rife-v4.25's reuses finished_run's outputs (a copy of its
     folder with `models: [rife-v4.25]`: snakemake re-runs the report and the release only), so the test
     costs one workflow run."""
+    (tmp_path / "rife-v4.6").mkdir()
     first = make_workdir(tmp_path / "rife-v4.6", models=MODELS[:1])
     second = tmp_path / "rife-v4.25"
     shutil.copytree(finished_run, second, symlinks=True)
