@@ -14,7 +14,7 @@ from rifebuild.core import threads
 from rifebuild.core.errors import RifeBuildError
 
 STAGES = ("checkpoint", "export", "evaluate", "ncnn", "calibration", "int8", "mnn", "native", "bench", "report",
-          "release")
+          "release", "docs")
 
 
 def build_parser() -> argparse.ArgumentParser:
