@@ -42,7 +42,7 @@ rule bench:
         phone_loops=config["bench"]["phone"]["loops"],
         phone_rounds=config["bench"]["phone"]["rounds"],
     shell:
-        "rifebuild --threads={threads} bench run --rife-model={wildcards.model:q} --sizes {params.sizes:q} --bench-threads {params.threads:q}"
+        "rifebuild --threads={threads} bench run --model={wildcards.model:q} --sizes {params.sizes:q} --bench-threads {params.threads:q}"
         " --variants {params.variants:q} --warmup={params.warmup:q} --rounds={params.rounds:q}"
         " --cores={params.cores:q} --adb-serial={params.serial:q} --phone-threads {params.phone_threads:q}"
         " --phone-loops={params.phone_loops:q} --phone-rounds={params.phone_rounds:q}"

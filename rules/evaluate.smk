@@ -131,7 +131,7 @@ rule verify_int8:
         worst=config["int8"]["min_worst_psnr_vs_pytorch"],
     shell:
         "rifebuild --threads={threads} evaluate int8 --model-dir={params.model:q} --fp32-dir={params.fp32:q}"
-        " --rife-model={wildcards.model:q} --checkpoint={input.checkpoint:q} --data={input.data:q}"
+        " --model={wildcards.model:q} --checkpoint={input.checkpoint:q} --data={input.data:q}"
         " --min-psnr={params.bound:q} --min-worst-psnr={params.worst:q} --out={output:q} > {log:q} 2>&1"
 
 
@@ -162,6 +162,6 @@ rule verify_mnn:
         eval=lambda wildcards: mnn_eval(wildcards.model),
         timestep=config["verify"]["timestep"],
     shell:
-        "rifebuild --threads={threads} evaluate mnn --model={input.model:q} --rife-model={wildcards.model:q}"
+        "rifebuild --threads={threads} evaluate mnn --mnn={input.model:q} --model={wildcards.model:q}"
         " --checkpoint={input.checkpoint:q} --eval={params.eval:q} --min-psnr={params.min_psnr:q}"
         " --timestep={params.timestep:q} --out={output:q} --reference {input.references:q} > {log:q} 2>&1"

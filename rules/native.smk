@@ -96,7 +96,7 @@ rule native_verify:
         ),
         tolerance=config["verify"]["fp32_max_abs_err"],
     shell:
-        "rifebuild native verify --bin={input.bench:q} --model={params.model:q} --out={output:q}"
+        "rifebuild native verify --bin={input.bench:q} --model-dir={params.model:q} --out={output:q}"
         " --tolerance={params.tolerance:q} --precision={params.precision:q} --min-psnr={params.min_psnr:q}"
         " -- {input.references:q} > {log:q} 2>&1"
 
@@ -129,5 +129,5 @@ rule native_cross_check:
         ),
     shell:
         "rifebuild native cross-check --host-bin={input.host:q} --bin={input.bench:q}"
-        " --target={wildcards.native_target:q} --model={params.model:q} --precision={params.precision:q}"
+        " --target={wildcards.native_target:q} --model-dir={params.model:q} --precision={params.precision:q}"
         " --min-psnr={params.min_psnr:q} --out={output:q} > {log:q} 2>&1"

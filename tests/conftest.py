@@ -32,13 +32,13 @@ def skip_unless_ci(reason: str) -> None:
 @pytest.fixture(scope="session")
 def synthetic_ckpt(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "flownet.pkl"
-    weights.save_state_dict(weights.synthetic_state_dict(0), path)
+    weights.save_state_dict(weights.synthetic_state_dict(0, "rife-v4.6"), path)
     return path
 
 
 @pytest.fixture(scope="session")
 def net(synthetic_ckpt):
-    return weights.load_ifnet(synthetic_ckpt)
+    return weights.load_ifnet(synthetic_ckpt, "rife-v4.6")
 
 
 @pytest.fixture(scope="session")

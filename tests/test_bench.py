@@ -52,7 +52,7 @@ def test_threads_all_is_the_jobs_cores_capped_by_the_cpus():
 def test_plan_states_what_cannot_run_and_why(tmp_path):
     roles = roles_for(tmp_path)
     variants = [v.key for v in matrix.VARIANTS]
-    cells, not_run = matrix.plan(roles, [(64, 96), (96, 128)], [1, 2], variants, warmup=1)
+    cells, not_run = matrix.plan(roles, [(64, 96), (96, 128)], [1, 2], variants, warmup=1, model="rife-v4.17")
     assert [(c.size, c.threads) for c in cells] == [("64x96", 1), ("64x96", 2), ("96x128", 1), ("96x128", 2)]
     small = [r.key for r in cells[0].runs]
     assert small == ["pytorch", "onnxruntime", "ncnn-python", "rife-bench-fp32", "rife-bench-fp16",
@@ -69,15 +69,16 @@ def test_plan_states_what_cannot_run_and_why(tmp_path):
     assert rb[rb.index("--model") + 1] == str(roles["ncnn-int8.model"].parent)
     torch_argv = cells[1].runs[0].argv
     assert torch_argv[torch_argv.index("--threads") + 1] == "2" and "--runtime=torch" in torch_argv
+    assert "--model=rife-v4.17" in torch_argv  # the checkpoint's version, never an implicit default
 
 
 def test_plan_needs_the_baseline(tmp_path):
     with pytest.raises(BenchError, match="must include rife-bench-fp32"):
-        matrix.plan(roles_for(tmp_path), [(64, 96)], [1], ["pytorch"], 1)
+        matrix.plan(roles_for(tmp_path), [(64, 96)], [1], ["pytorch"], 1, model="rife-v4.6")
     roles = roles_for(tmp_path)
     del roles["native-host.binary"]
     with pytest.raises(BenchError, match="native.targets must include host"):
-        matrix.plan(roles, [(64, 96)], [1], ["rife-bench-fp32"], 1)
+        matrix.plan(roles, [(64, 96)], [1], ["rife-bench-fp32"], 1, model="rife-v4.6")
 
 
 # --- turns and statistics -------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def test_sgemm_worker_speaks_the_protocol():
 
 
 def test_torch_and_ncnn_workers_time_the_real_models(synthetic_ckpt, pnnx_model):
-    for run in (matrix.python_worker("torch", synthetic_ckpt, 64, 96, 1, 1),
+    for run in (matrix.python_worker("torch", synthetic_ckpt, 64, 96, 1, 1, model="rife-v4.6"),
                 matrix.python_worker("ncnn", pnnx_model[0].parent, 64, 96, 1, 0)):
         worker = runner.Worker(matrix.Run("x", run), "x")
         assert worker.run()["ms"] > 0
@@ -170,9 +171,19 @@ def test_rife_bench_serve(binaries, blend_model):
 # --- FLOPs and peak -------------------------------------------------------------------------------
 
 def test_flops_match_torchs_counter_for_rife_v46():
-    assert round(model_flops(256, 448) / 1e9, 1) == 9.6
-    assert round(model_flops(736, 1280) / 1e9, 1) == 79.0
-    assert model_flops(64, 96) == pytest.approx(model_flops(256, 448) * (64 * 96) / (256 * 448), rel=0.02)
+    assert round(model_flops("rife-v4.6", 256, 448) / 1e9, 1) == 9.6
+    assert round(model_flops("rife-v4.6", 736, 1280) / 1e9, 1) == 79.0
+    assert model_flops("rife-v4.6", 64, 96) == pytest.approx(model_flops("rife-v4.6", 256, 448) * (64 * 96) / (256 * 448), rel=0.02)
+
+
+def test_flops_are_the_benchmarked_versions():
+    """Every model's GFLOP/s used to be computed from v4.6's count (model_flops built the default IFNet)."""
+    assert model_flops("rife-v4.25-heavy", 256, 448) > 1.5 * model_flops("rife-v4.6", 256, 448)
+
+
+def test_torch_worker_needs_the_version(synthetic_ckpt):
+    with pytest.raises(BenchError, match="pass --model"):
+        runner.Worker(matrix.Run("t", matrix.python_worker("torch", synthetic_ckpt, 64, 96, 1, 0)), "pytorch")
 
 
 def test_gflops_and_peak():

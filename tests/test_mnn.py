@@ -49,12 +49,12 @@ def built(tmp_path_factory) -> dict[str, Path]:
     paths = {"weights": d / "flownet.pkl", "onnx": d / "flownet-dynamic.onnx", "check": d / "onnx.check.json",
              "frames": d / "frames", "samples": d / "calibration"}
     write_synthetic_frames(paths["frames"], 4, 64, 96)
-    save_state_dict(synthetic_state_dict(0), paths["weights"])
-    net = load_ifnet(paths["weights"])
+    save_state_dict(synthetic_state_dict(0, "rife-v4.6"), paths["weights"])
+    net = load_ifnet(paths["weights"], "rife-v4.6")
     paths["references"] = [d / f"{h}x{w}.npz" for h, w in SIZES]
     for (h, w), ref in zip(SIZES, paths["references"]):
         write_reference(net, h, w, 0, 0.5, ref)
-    cli("onnx", "--checkpoint", paths["weights"], "--out", paths["onnx"], "--check-out", paths["check"],
+    cli("onnx", "--model", "rife-v4.6", "--checkpoint", paths["weights"], "--out", paths["onnx"], "--check-out", paths["check"],
         "--reference", *paths["references"])
     for variant, name in (("fp32", "flownet.mnn"), ("fp16", "flownet-fp16.mnn"), ("wq8", "flownet-wq8.mnn")):
         paths[variant] = d / name
@@ -81,7 +81,7 @@ MIN_PSNR = {"fp32": 80.0, "fp16": 60.0, "wq8": 45.0, "int8": 35.0}
 @pytest.mark.parametrize("variant", sorted(MIN_PSNR))
 def test_variant_runs_at_two_sizes(built, variant, tmp_path):
     out = tmp_path / "verify.json"
-    evaluate("--model", built[variant], "--reference", *built["references"], "--out", out,
+    evaluate("--model", "rife-v4.6", "--mnn", built[variant], "--reference", *built["references"], "--out", out,
              "--eval", built["frames"], "--checkpoint", built["weights"], "--min-psnr", MIN_PSNR[variant])
     record = json.loads(out.read_text())
     validate(record)
@@ -96,7 +96,7 @@ def test_variant_runs_at_two_sizes(built, variant, tmp_path):
 
 def test_verify_below_minimum_psnr_fails_clearly(built, tmp_path):
     out = tmp_path / "verify.json"
-    proc = evaluate("--model", built["wq8"], "--reference", built["references"][0], "--out", out,
+    proc = evaluate("--model", "rife-v4.6", "--mnn", built["wq8"], "--reference", built["references"][0], "--out", out,
                     "--eval", built["frames"], "--checkpoint", built["weights"], "--min-psnr", 500, check=False)
     assert proc.returncode == 2 and "is below the bound 500 dB" in proc.stderr and "mnn.min_psnr_db" in proc.stderr
     assert not out.exists()

@@ -11,7 +11,7 @@ def fetch(a) -> None:
     """Download the official checkpoint (sha256-pinned when a pin is given) and check it loads."""
     from rifebuild.checkpoint.load import fetch_checkpoint
 
-    fetch_checkpoint(a.url, a.out, sha256=a.sha256 or None, deadline=a.deadline, model=a.model)
+    fetch_checkpoint(a.url, a.out, model=a.model, sha256=a.sha256 or None, deadline=a.deadline)
 
 
 def prepare(a) -> None:
@@ -29,8 +29,13 @@ def prepare(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "fetch", fetch, (["--url"], {"required": True}), (["--sha256"], {"default": ""}),
-           (["--deadline"], {"type": float, "default": 600.0, "help": "seconds for the whole download"}), model(), out())
+    action(actions, "fetch", fetch,
+           (["--url"], {"required": True,
+                        "help": "the checkpoint's URL (the version's official one, or weights_url)"}),
+           (["--sha256"], {"default": "",
+                           "help": "sha256 the download must have; empty: unpinned (its sha256 is printed)"}),
+           (["--deadline"], {"type": float, "default": 600.0, "help": "seconds for the whole download"}), model(),
+           out())
     action(actions, "prepare", prepare, out(), model(),
            (["--synthetic-seed"], {"type": int, "default": 0, "help": "seed of the synthetic weights"}),
            (["source"], {"nargs": "?", "help": "a checkpoint file; none: synthetic weights"}))

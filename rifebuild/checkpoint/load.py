@@ -41,8 +41,8 @@ def _use(version: spec.Version) -> str:
     return f"use the v{version.number} flownet.pkl (a dict of tensor names to tensors)"
 
 
-def fetch_checkpoint(url: str, dest: Path | str, sha256: str | None = None, deadline: float = 600,
-                     model: str = spec.DEFAULT) -> Path:
+def fetch_checkpoint(url: str, dest: Path | str, *, model: str, sha256: str | None = None,
+                     deadline: float = 600) -> Path:
     """Download the official checkpoint to `dest`; it is kept only if it matches the pin (when given)
     and loads as a checkpoint of `model`, so a wrong file served at the URL is never cached."""
     version = spec.get(model)
@@ -65,7 +65,7 @@ def _fail(path: Path | str, reason: str, fix: str) -> CheckpointError:
     return exc
 
 
-def synthetic_state_dict(seed: int, model: str = spec.DEFAULT) -> dict[str, torch.Tensor]:
+def synthetic_state_dict(seed: int, model: str) -> dict[str, torch.Tensor]:
     """Deterministic random init of `model`'s IFNet, keys in its official layout (`module.` prefix).
 
     Scaled so activations neither vanish nor explode through the blocks (the checks need finite,
@@ -100,7 +100,7 @@ def save_state_dict(state: dict[str, torch.Tensor], dest: Path | str) -> None:
     atomic_write_bytes(dest, buf.getvalue())
 
 
-def load_state_dict(path: Path | str, model: str = spec.DEFAULT) -> dict[str, torch.Tensor]:
+def load_state_dict(path: Path | str, model: str) -> dict[str, torch.Tensor]:
     """torch.load with weights_only=True (a pickle from the internet must never run code)."""
     path = Path(path)
     if not path.is_file():
@@ -248,7 +248,7 @@ def inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY)}
 
 
-def load_ifnet(path: Path | str, model: str = spec.DEFAULT, ensemble: bool = False) -> IFNet:
+def load_ifnet(path: Path | str, model: str, ensemble: bool = False) -> IFNet:
     """Load a checkpoint of `model` into its IFNet strictly. A checkpoint of another version fails naming
     the version(s) whose layout it matches; an unknown layout fails with the key diff."""
     version = spec.get(model)

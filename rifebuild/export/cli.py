@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from rifebuild.core.args import PATH, action, model, out
 
-DIMS = ((["--height"], {"type": int, "required": True}), (["--width"], {"type": int, "required": True}))
+DIMS = ((["--height"], {"type": int, "required": True,
+                        "help": "export (trace) height, a multiple of the version's padding"}),
+        (["--width"], {"type": int, "required": True,
+                       "help": "export (trace) width, a multiple of the version's padding"}))
 
 
 def torchscript(a) -> None:
@@ -23,5 +26,10 @@ def onnx(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "torchscript", torchscript, (["--checkpoint"], PATH), model(), *DIMS, out())
-    action(actions, "onnx", onnx, (["--checkpoint"], PATH), model(), *DIMS, (["--opset"], {"type": int, "default": 17}), out())
+    action(actions, "torchscript", torchscript,
+           (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl (results/checkpoint/<model>/)"}),
+           model(), *DIMS, out())
+    action(actions, "onnx", onnx,
+           (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl (results/checkpoint/<model>/)"}),
+           model(), *DIMS, (["--opset"], {"help": "ONNX opset (>= 16 for GridSample)", "type": int, "default": 17}),
+           out())

@@ -19,8 +19,8 @@ VARIANT_FILES = {"fp32": "flownet.mnn", "fp16": "flownet-fp16.mnn", "wq8": "flow
                  "int8": "flownet-int8.mnn"}
 
 
-def build_onnx(checkpoint, out, check_out, references, opset: int = 17, max_abs_err: float = 1e-3,
-               threads: int = 2, model: str = "rife-v4.6") -> None:
+def build_onnx(checkpoint, out, check_out, references, *, model: str, opset: int = 17, max_abs_err: float = 1e-3,
+               threads: int = 2) -> None:
     """Export the dynamic-shape ONNX and prove it with onnxruntime on every reference (size); a model
     that misses the bound is removed, so nothing downstream converts a wrong export."""
     from rifebuild.checkpoint.load import load_ifnet
