@@ -11,7 +11,7 @@ from conftest import REPO
 
 from rifebuild import cli
 from rifebuild.core.config import validate
-from rifebuild.docs.config_reference import PAGE, missing_descriptions, render
+from rifebuild.docs.config_reference import PAGE, missing_descriptions, render, unknown_keywords
 
 
 def test_configuration_page_is_generated_from_the_schema(tmp_path):
@@ -24,6 +24,12 @@ def test_configuration_page_is_generated_from_the_schema(tmp_path):
 
 def test_every_schema_key_has_a_description():
     assert missing_descriptions() == []
+
+
+def test_the_schema_uses_only_json_schema_keywords():
+    assert unknown_keywords() == []
+    broken = {"properties": {"rounds": {"type": "integer", "description": "turns of fp32", "fp16 and int8": None}}}
+    assert unknown_keywords(broken) == [".properties.rounds: 'fp16 and int8'"]
 
 
 def test_a_key_without_description_is_named():

@@ -98,6 +98,33 @@ def _sections(props: dict, defs: dict, prefix: str = "", title: str = "Top level
         yield from _sections(prop["properties"], defs, key + ".", f"`{key}`", prop["description"])
 
 
+KEYWORDS = {"$schema", "$defs", "$ref", "description", "type", "default", "properties", "additionalProperties",
+            "items", "minItems", "maxItems", "uniqueItems", "contains", "enum", "const", "oneOf", "minimum",
+            "maximum", "exclusiveMinimum", "multipleOf", "pattern", "minLength"}
+
+
+def unknown_keywords(schema: dict | None = None) -> list[str]:
+    """Words of the schema that JSON Schema does not know, with where they are. An unquoted comma in a
+    flow mapping (`{description: a, b}`) silently turns the rest of a description into such a key."""
+    schema = schema or load_schema()
+
+    def walk(node, path: str):
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from walk(item, f"{path}[{i}]")
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if path.endswith(("properties", "$defs")):
+                    yield from walk(value, f"{path}.{key}")
+                    continue
+                if key not in KEYWORDS:
+                    yield f"{path}: {key!r}"
+                if key != "default" and key != "enum":
+                    yield from walk(value, f"{path}.{key}")
+
+    return list(walk(schema, ""))
+
+
 def missing_descriptions(schema: dict | None = None) -> list[str]:
     """Keys of the schema that have no description of their own (every key must explain itself)."""
     schema = schema or load_schema()
