@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, model, out, resolution
+from rifebuild.core.args import PATH, action, model, optional_float, out, resolution
+from rifebuild.core.errors import VerificationError
 
 
 def reference(a) -> None:
@@ -25,7 +26,10 @@ def ncnn(a) -> None:
     """ncnn (Python package; rife.Warp lowered to GridSample) vs PyTorch at every reference resolution."""
     from rifebuild.evaluate import verify
 
-    verify.verify_ncnn(a.model_dir, a.reference, a.precision, a.max_abs_err, threads.count(), a.out)
+    if (a.max_abs_err is None) == (a.min_psnr is None):
+        raise VerificationError("evaluate ncnn: give exactly one bound, --max-abs-err or --min-psnr")
+    bound = {"max_abs_err": a.max_abs_err} if a.min_psnr is None else {"min_psnr_db": a.min_psnr}
+    verify.verify_ncnn(a.model_dir, a.reference, a.precision, bound, threads.count(), a.out)
 
 
 def int8(a) -> None:
@@ -63,7 +67,10 @@ def register(actions) -> None:
            (["--reference"], {**PATH, "nargs": "+",
                               "help": "reference .npz file(s) (inputs + PyTorch output) from `evaluate reference`"}),
            (["--precision"], {"help": "the folder's weight storage", "choices": ["fp32", "fp16"], "required": True}),
-           (["--max-abs-err"], {"help": "largest allowed max abs error vs PyTorch", "type": float, "required": True}),
+           (["--max-abs-err"], {"type": optional_float, "default": None,
+                                "help": "pass when every pixel is within this of PyTorch (fp32)"}),
+           (["--min-psnr"], {"type": optional_float, "default": None,
+                             "help": "pass when PSNR vs PyTorch is at least this, in dB (fp16)"}),
            out())
     action(actions, "int8", int8,
            (["--model-dir"], {**PATH, "help": "ncnn model folder (flownet.param + flownet.bin)"}),
