@@ -78,9 +78,26 @@ def _configure(src: Path, build: Path, args: list[str], log) -> None:
     stamp.write_text(want)
 
 
+def shared_toolchain_args(cmake_args: tuple[str, ...], build_root: Path) -> list[str]:
+    """`cmake_args` with a toolchain file from this clone's native/ replaced by a copy named by its content
+    in `build_root`/toolchains: clones sharing native.build_dir then key (and reuse) one libncnn tree."""
+    out = []
+    for arg in cmake_args:
+        name, _, value = arg.partition("=")
+        if name == "-DCMAKE_TOOLCHAIN_FILE" and Path(value).is_relative_to(NATIVE_SRC):
+            data = Path(value).read_bytes()
+            copy = Path(build_root) / "toolchains" / f"{hashlib.sha256(data).hexdigest()[:16]}-{Path(value).name}"
+            if not copy.is_file():
+                with atomic_path(copy) as tmp:
+                    tmp.write_bytes(data)
+            arg = f"{name}={copy}"
+        out.append(arg)
+    return out
+
+
 def ncnn_tree(target: Target, ncnn_root: Path, version: str, build_root: Path) -> tuple[Path, list[str]]:
     """The keyed folder of the slim libncnn build for `target` and its configure args (less the prefix)."""
-    args = [*target.cmake_args, *ncnn_cmake_options(target, ncnn_root, version)]
+    args = [*shared_toolchain_args(target.cmake_args, build_root), *ncnn_cmake_options(target, ncnn_root, version)]
     return Path(build_root) / f"ncnn-{tree_key(ncnn_root, args)}", args
 
 
