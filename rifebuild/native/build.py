@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rifebuild.core.errors import NativeError
 from rifebuild.core.files import atomic_path
+from rifebuild.native.source import source_in_use
 from rifebuild.native.targets import NATIVE_SRC, Target, ncnn_cmake_options, profiling_variant, target_spec
 
 LOCK = "rifebuild.lock"
@@ -145,7 +146,7 @@ def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_
     build_root.mkdir(parents=True, exist_ok=True)
     log_path = Path(log_path or build_root / "build.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log:
+    with open(log_path, "a") as log, source_in_use(ncnn_root, log=log):
         t0 = time.monotonic()
         prefix = build_ncnn(target, ncnn_root, version, build_root, jobs, log)
         t1 = time.monotonic()

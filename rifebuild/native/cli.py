@@ -22,18 +22,22 @@ def _source_cfg(a) -> dict:
 
 
 def source(a) -> None:
-    """Fetch + unpack the pinned ncnn source; prints its root folder."""
+    """Fetch + unpack the pinned ncnn source (once per native.build_dir); prints its root folder and, with
+    --out, records it in this working directory (the workflow's output: never a file of the shared tree)."""
     from rifebuild.native.source import ncnn_source_root
 
-    print(ncnn_source_root(_source_cfg(a), a.resources))
+    root = ncnn_source_root(_source_cfg(a), a.resources)
+    if a.out:
+        atomic_write_json(a.out, {"root": str(root), "sha256": a.sha256})
+    print(root)
 
 
 def build(a) -> None:
     """Build results/native/<target>/rife-bench (slim static libncnn + rife.Warp)."""
     from rifebuild.native.build import build_target
-    from rifebuild.native.source import ncnn_source_root, source_root
+    from rifebuild.native.source import ncnn_source_root
 
-    root = source_root(a.source_dir) if a.source_dir else ncnn_source_root(_source_cfg(a), a.resources)
+    root = ncnn_source_root(_source_cfg(a), a.resources)  # unpacked already: no download
     info = build_target(a.target, root, a.version, a.out, a.build_dir, a.jobs, a.ndk, a.log, a.host_isa)
     print(json.dumps(info))
 
@@ -81,9 +85,9 @@ def profile(a) -> None:
 def register(actions) -> None:
     jobs = (["--jobs"], {"type": int, "default": 2})
     isa = (["--host-isa"], {"default": "auto", "choices": ["auto", *X86_ISAS]})
-    action(actions, "source", source, *SOURCE)
+    action(actions, "source", source, *SOURCE, (["--out"], {"type": Path, "default": None}))
     action(actions, "build", build, *SOURCE, (["--target"], {"required": True, "choices": TARGETS}),
-           (["--out"], PATH), (["--source-dir"], {"type": Path}), jobs, (["--ndk"], {"default": None}), isa,
+           (["--out"], PATH), jobs, (["--ndk"], {"default": None}), isa,
            (["--log"], {"type": Path, "default": None}))
     action(actions, "interpolate", interpolate,
            (["--bin"], {"type": Path, "default": HOST_BIN}), (["--model"], PATH),
