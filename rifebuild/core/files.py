@@ -8,18 +8,37 @@ import os
 import tempfile
 from pathlib import Path
 
+from rifebuild.core.errors import OutputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: Path | str):
-    """Yield a temp path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temp path beside `path`; rename it onto `path` only if the block succeeds.
+
+    The temp name carries this process's id and start time (core.stale.owner_tag): a start-up sweep of
+    another run removes it only once this process is gone."""
+    from rifebuild.core.stale import owner_tag
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{owner_tag()}.", suffix=".tmp", dir=path.parent)
+    except PermissionError:
+        folder = next(p for p in path.parents if p.is_dir() or p == p.parent)  # the one it could not write into
+        raise OutputError(f"cannot write {path}: the folder {folder} is not writable by this user; fix its "
+                          "permissions or run from a working directory you own") from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            raise OutputError(f"cannot write {path}: its temp file {tmp} was removed by another process while "
+                              "this step ran; run again") from None
+        except PermissionError:
+            raise OutputError(f"cannot write {path}: the folder {path.parent} is not writable by this user; fix "
+                              "its permissions") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
