@@ -254,6 +254,22 @@ def test_bad_config_fails_with_one_sentence(tmp_path):
     assert "export.height = 100: must be a multiple of 32" in proc.stdout + proc.stderr
 
 
+def test_unwritable_results_folder_fails_with_one_sentence(tmp_path):
+    """Named at start-up, before any job (failed before: a job's PermissionError traceback)."""
+    from conftest import as_plain_user
+
+    workdir = make_workdir(tmp_path)
+    (workdir / "results/checkpoint").mkdir(parents=True)
+    (workdir / "results/checkpoint").chmod(0o555)
+    cmd = [*as_plain_user(), sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", "1", "results/checkpoint/rife-v4.6/flownet.pkl"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=workflow_env(workdir), cwd=REPO)
+    (workdir / "results/checkpoint").chmod(0o755)
+    assert proc.returncode != 0
+    assert "results/checkpoint is not writable by this user: fix its permissions" in proc.stdout + proc.stderr
+    assert "PermissionError" not in proc.stdout + proc.stderr
+
+
 def test_missing_local_weights_file(tmp_path):
     workdir = make_workdir(tmp_path, weights=str(tmp_path / "nope.pkl"))
     proc = snakemake(workdir, "-n")
