@@ -139,6 +139,8 @@ def load_image(path: Path) -> np.ndarray:
     """An image file as float32 [3,H,W] in [0,1]: 8- and 16-bit, grayscale as 3 equal channels, alpha dropped."""
     from PIL import Image, UnidentifiedImageError
 
+    from rifebuild.core.images import too_large
+
     try:
         with Image.open(path) as image:
             if image.mode in INT_GRAY_MODES:  # 16-bit grayscale (PNG "I;16*"; "I" from other readers)
@@ -149,6 +151,8 @@ def load_image(path: Path) -> np.ndarray:
                 return np.ascontiguousarray(np.repeat(np.clip(gray, 0.0, 1.0)[None], 3, axis=0))
             # Pillow reads 16-bit RGB(A) PNGs as 8-bit RGB(A) (the high byte: correctly scaled)
             rgb = np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError:
+        raise CalibrationDataError(f"{too_large(path)}; scale it down or remove it from calibration.data") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise CalibrationDataError(
             f"{path}: not a readable image ({exc.__class__.__name__}); remove it or replace it with a PNG/JPEG") from None

@@ -64,6 +64,8 @@ def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: 
 
     from PIL import Image, UnidentifiedImageError
 
+    from rifebuild.core.images import too_large
+
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="rife-interp-") as tmp:
         ppm = []
@@ -71,6 +73,8 @@ def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: 
             try:
                 with Image.open(frame) as img:
                     img.convert("RGB").save(Path(tmp) / f"in{i}.ppm")
+            except Image.DecompressionBombError:
+                raise NativeError(f"{too_large(frame)}; pass smaller frames.") from None
             except (OSError, UnidentifiedImageError) as exc:
                 raise NativeError(f"Cannot read image {frame} ({exc}); pass a PNG or JPEG file.") from exc
             ppm.append(Path(tmp) / f"in{i}.ppm")
