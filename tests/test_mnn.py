@@ -132,6 +132,28 @@ def test_calibration_frames_from_png_triplets_are_cropped(tmp_path):
     assert np.loadtxt(tmp_path / "out" / "0000" / "in1.txt").shape == (3 * 64, 96)
 
 
+@pytest.mark.parametrize("content, reason", [
+    ("corrupt", "not a valid .npy file"), ("object", "an object array, which is never unpickled"),
+    ("shape", "holds a float32 array of shape (64, 96), not a float32 [3,H,W] frame"),
+    ("nan", "holds NaN or infinite values")])
+def test_bad_npy_in_eval_dir_is_one_sentence(tmp_path, content, reason):
+    """mnn.eval_dir with a corrupt or object-array in0.npy (failed before: a traceback)."""
+    folder = tmp_path / "eval" / "a"
+    folder.mkdir(parents=True)
+    np.save(folder / "in1.npy", np.zeros((3, 64, 96), np.float32))
+    if content == "corrupt":
+        (folder / "in0.npy").write_bytes(b"\x93NUMPY garbage")
+    elif content == "object":
+        np.save(folder / "in0.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    elif content == "shape":
+        np.save(folder / "in0.npy", np.zeros((64, 96), np.float32))
+    else:
+        np.save(folder / "in0.npy", np.full((3, 64, 96), np.nan, np.float32))
+    with pytest.raises(CalibrationDataError) as info:
+        read_triplets(tmp_path / "eval")
+    assert str(info.value).startswith(f"{folder / 'in0.npy'}: {reason}")
+
+
 def test_bad_calibration_input_is_one_clear_sentence(tmp_path, built):
     with pytest.raises(CalibrationDataError, match="calibration/evaluation split not found"):
         read_triplets(tmp_path / "missing")

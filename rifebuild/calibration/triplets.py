@@ -374,11 +374,28 @@ def _read_sample(folder: Path) -> dict[str, np.ndarray]:
             sample["gt"] = load_image(folder / "im2.png")
         return sample
     if (folder / "in0.npy").is_file() and (folder / "in1.npy").is_file():
-        sample = {k: np.load(folder / f"{k}.npy").astype(np.float32) for k in ("in0", "in1")}
+        sample = {k: load_npy(folder / f"{k}.npy") for k in ("in0", "in1")}
         if (folder / "gt.npy").is_file():
-            sample["gt"] = np.load(folder / "gt.npy").astype(np.float32)
+            sample["gt"] = load_npy(folder / "gt.npy")
         return sample
     raise CalibrationDataError(f"{folder}: expected im1.png + im3.png (+ im2.png) or in0.npy + in1.npy")
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """A user's .npy frame as float32 [3,H,W]: never unpickled (no code runs), anything else one sentence."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        reason = "an object array, which is never unpickled" if "allow_pickle" in str(exc) else "not a valid .npy file"
+        raise CalibrationDataError(f"{path}: {reason}; save the frame with numpy.save as a float32 [3,H,W] array "
+                                   "in [0,1]") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu" or array.ndim != 3 or array.shape[0] != 3:
+        raise CalibrationDataError(f"{path}: holds a {getattr(array, 'dtype', type(array))} array of shape "
+                                   f"{getattr(array, 'shape', ())}, not a float32 [3,H,W] frame in [0,1]")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise CalibrationDataError(f"{path}: holds NaN or infinite values; save a finite frame in [0,1]")
+    return array
 
 
 def source_files(source: str) -> list[str]:
