@@ -92,7 +92,9 @@ def register(actions) -> None:
     action(actions, "interpolate", interpolate,
            (["--bin"], {"type": Path, "default": HOST_BIN}), (["--model"], PATH),
            (["frame0"], {"type": Path}), (["frame1"], {"type": Path}), (["out"], {"type": Path}),
-           (["--t"], {"type": float, "default": 0.5}), PRECISION, rife_model())
+           (["--t"], {"type": float, "default": 0.5}),
+           (["--precision"], {"default": "auto", "choices": ["auto", "fp32", "fp16", "int8"],
+                              "help": "auto: what the model folder is built for"}), rife_model())
     action(actions, "verify", verify, (["--bin"], PATH), (["--model"], PATH), (["--out"], PATH),
            (["--tolerance"], {"type": float, "default": 1e-3}), PRECISION,
            (["--min-psnr"], {"type": optional_float, "default": None, "help": "pass on PSNR (quantized models)"}),
