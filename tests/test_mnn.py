@@ -119,6 +119,19 @@ def test_quantizer_config_and_sequence_layout(built):
     assert np.all(np.loadtxt(sample / "in2.txt") == 0.5)
 
 
+def test_unknown_skip_ops_are_refused(built, tmp_path):
+    """(failed before: MNN's quantizer ignored an unknown mnn.int8.skip_ops name, silently)"""
+    from rifebuild.mnn.build import build_int8, op_names
+
+    conv = next(name for name, kind in op_names(built["fp32"]).items() if kind == "Convolution")
+    with pytest.raises(CalibrationError) as info:
+        build_int8(built["fp32"], built["samples"], tmp_path / "int8.mnn", tmp_path / "q.json", "EMA", "MAX_ABS",
+                   skip_ops=[conv, "/net/block0/conv0/Conv"])
+    assert str(info.value) == (f"mnn.int8.skip_ops: '/net/block0/conv0/Conv' is not an op of {built['fp32']}; use the "
+                               f"names of its ops (named after their outputs, e.g. {conv!r})")
+    assert not (tmp_path / "q.json").exists()
+
+
 def test_calibration_frames_from_png_triplets_are_cropped(tmp_path):
     from PIL import Image
 
