@@ -80,6 +80,24 @@ def test_android_without_ndk_is_one_sentence(monkeypatch):
         native_targets.target_spec("android-arm64")
 
 
+def test_a_configured_ndk_that_is_missing_is_named(monkeypatch, tmp_path):
+    """(failed before: the error only said an NDK was needed, and default targets dropped android silently)"""
+    for var in ("ANDROID_NDK", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    missing = str(tmp_path / "android-ndk-r27")
+    message = (f"native.android_ndk = {missing!r}: no such folder; set it to the NDK folder (the one holding "
+               "build/cmake/android.toolchain.cmake) or leave it empty")
+    for call in (lambda: native_targets.target_spec("android-arm64", missing),
+                 lambda: native_targets.default_targets(missing)):
+        with pytest.raises(NativeError) as info:
+            call()
+        assert str(info.value) == message
+    monkeypatch.setenv("ANDROID_NDK", str(tmp_path))
+    with pytest.raises(NativeError, match=rf"needs the Android NDK \(ANDROID_NDK='{tmp_path}' \(a folder without "
+                                          r"build/cmake/android.toolchain.cmake, so not an NDK\)\): set ANDROID_NDK"):
+        native_targets.target_spec("android-arm64")
+
+
 @pytest.mark.skipif(native_targets.find_ndk() is None, reason="no Android NDK (set ANDROID_NDK to build android-arm64)")
 def test_android_build(ncnn_root, tmp_path):
     info = native_build.build_target("android-arm64", ncnn_root, default_config()["ncnn_version"],
