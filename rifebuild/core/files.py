@@ -1,7 +1,9 @@
-"""Atomic file outputs (a failed step must leave nothing that looks done) and file hashes."""
+"""Atomic file outputs (a failed step must leave nothing that looks done), file hashes, safe tar unpacking and
+the flock shared by processes that build or read one folder."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -89,3 +91,24 @@ def extract_tar(tar, dest: Path | str) -> None:
                 or ((member.issym() or member.islnk()) and (os.path.isabs(member.linkname) or not inside(target)))):
             raise tarfile.TarError(f"member {member.name!r} would be written outside {dest}")
     tar.extractall(dest)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, shared: bool = False, log=None):
+    """flock `path` (created if missing, never deleted) for the block; waits, noting it in `log`, while
+    another process (or thread) holds it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log is not None:
+                log.write(f"# waiting for {path}: another build of this tree is running\n")
+                log.flush()
+            fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

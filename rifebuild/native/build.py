@@ -8,8 +8,6 @@ tree take turns through an exclusive flock on its `rifebuild.lock`.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -17,7 +15,7 @@ import time
 from pathlib import Path
 
 from rifebuild.core.errors import NativeError
-from rifebuild.core.files import atomic_path
+from rifebuild.core.files import atomic_path, file_lock
 from rifebuild.native.source import source_in_use
 from rifebuild.native.targets import NATIVE_SRC, Target, ncnn_cmake_options, profiling_variant, target_spec
 
@@ -36,27 +34,6 @@ def _run(cmd: list[str], log, cwd: Path | None = None) -> None:
 def tree_key(src: Path, args: list[str]) -> str:
     """A short hash of what a CMake tree builds: its source folder and its configure arguments."""
     return hashlib.sha256("\n".join([str(src), *map(str, args)]).encode()).hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, shared: bool = False, log=None):
-    """flock `path` (created if missing, never deleted) for the block; waits, noting it in `log`, while
-    another process (or thread) holds it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if log is not None:
-                log.write(f"# waiting for {path}: another build of this tree is running\n")
-                log.flush()
-            fcntl.flock(handle, mode)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _configure(src: Path, build: Path, args: list[str], log) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rifebuild.core.download import download, fetch_bytes
 from rifebuild.core.errors import DownloadError, SourceError
-from rifebuild.core.files import extract_tar, sha256_of
+from rifebuild.core.files import extract_tar, file_lock, sha256_of
 from rifebuild.native.targets import REPO
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -135,8 +135,6 @@ def unpack(archive: Path, dest: Path) -> Path:
     touched again; a missing or incomplete one is unpacked into a private folder beside it and renamed
     into place, under the exclusive lock, so a second unpack waits and then finds it complete.
     """
-    from rifebuild.native.build import file_lock
-
     dest = Path(dest)
     if unpacked_sha256(dest) is None:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -150,8 +148,6 @@ def unpack(archive: Path, dest: Path) -> Path:
 def source_in_use(root: Path, log=None):
     """Hold the unpack that `root` (a source root) lies in, shared, while the block reads it: an unpack waits
     for the block before it replaces anything there. A source tree of the user's own (no unpack) needs none."""
-    from rifebuild.native.build import file_lock
-
     root = Path(root)
     dest = next((p for p in (root, root.parent) if (p / ".complete").exists()), None)
     if dest is None:
