@@ -13,7 +13,7 @@ sys.path.insert(0, workflow.basedir)
 from rifebuild.core.errors import ConfigError  # noqa: E402
 from rifebuild.core.config import validate  # noqa: E402
 from rifebuild.core.stale import remove_stale_temps  # noqa: E402
-from rifebuild.core.workflow import use_this_checkout  # noqa: E402
+from rifebuild.core.workflow import unwritable_folders, use_this_checkout  # noqa: E402
 
 use_this_checkout(workflow.basedir)
 
@@ -30,10 +30,18 @@ except ConfigError as exc:
     raise WorkflowError(f"config: {exc}")
 
 
+OWN_FOLDERS = ["results", "resources", "logs"]
+if unwritable_folders(OWN_FOLDERS):
+    raise WorkflowError(
+        f"{unwritable_folders(OWN_FOLDERS)[0]} is not writable by this user: fix its permissions, or run in "
+        "a working directory you own (snakemake -d)"
+    )
+
+
 onstart:
     # A job killed between writing its temp file and renaming it (SIGTERM, OOM) leaves `.name.*.tmp`
     # behind; sweep the workflow's own folders (never the shared native build_dir) before jobs start.
-    remove_stale_temps(["results", "resources", "logs"])
+    remove_stale_temps(OWN_FOLDERS)
 
 
 include: "rules/common.smk"

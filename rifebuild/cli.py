@@ -1,7 +1,8 @@
 """`rifebuild <stage> <action>`: the one command line; every Snakemake rule is one call of it.
 
 Stages are named like the rule files (rules/<stage>.smk) and the subpackages (rifebuild/<stage>/);
-each stage's cli module registers its actions. A RifeBuildError is printed as one sentence (exit 2);
+each stage's cli module registers its actions. A RifeBuildError is printed as one sentence (exit 2), and
+so is a file or folder this user may not access (PermissionError: the machine's set-up, not a bug);
 any other exception is a bug and keeps its traceback.
 """
 from __future__ import annotations
@@ -36,5 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except RifeBuildError as exc:
         print(f"rifebuild {args.stage} {args.action}: error: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        if exc.filename is None:
+            raise
+        print(f"rifebuild {args.stage} {args.action}: error: permission denied for {exc.filename}: this user may not "
+              "access it; fix its permissions (or its folder's), or run from a working directory you own",
+              file=sys.stderr)
         return 2
     return 0

@@ -9,7 +9,6 @@ from rifebuild.calibration.triplets import source_files
 from rifebuild.checkpoint.record import intended
 from rifebuild.core.workflow import code_files
 from rifebuild.model import spec
-from rifebuild.native.source import archive_name
 from rifebuild.native.targets import native_sources, native_targets
 
 MODELS = config["models"]

@@ -2,7 +2,6 @@
 # (vs PyTorch; linux-arm64 under qemu vs host); rules/bench.smk times them. CMake build trees are
 # kept under native.build_dir (incremental re-runs; `make clean` removes them).
 NATIVE = config["native"]
-NATIVE_SRC_DIR = f"{NATIVE['build_dir']}/src-{NATIVE['ncnn_sha256'][:12]}"
 
 
 wildcard_constraints:
@@ -10,11 +9,12 @@ wildcard_constraints:
 
 
 rule native_source:
+    # The unpack in native.build_dir may be shared with other clones: the output is this working
+    # directory's record of it, so Snakemake never deletes a file of the shared tree before a re-run.
     input:
         code=code_files("native"),
     output:
-        archive=f"resources/ncnn/{archive_name(NATIVE['ncnn_version'], NATIVE['ncnn_url'])}",
-        unpacked=f"{NATIVE_SRC_DIR}/.complete",
+        "results/native/ncnn-source.json",
     log:
         "logs/native/source.log",
     benchmark:
@@ -27,17 +27,15 @@ rule native_source:
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
-        build_dir=lambda wildcards, output: os.path.dirname(
-            os.path.dirname(output.unpacked)
-        ),
+        build_dir=NATIVE["build_dir"],
     shell:
         "rifebuild native source --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q}"
-        " --resources=resources --build-dir={params.build_dir:q} > {log:q} 2>&1"
+        " --resources=resources --build-dir={params.build_dir:q} --out={output:q} > {log:q} 2>&1"
 
 
 rule native_build:
     input:
-        source=rules.native_source.output.unpacked,
+        source=rules.native_source.output[0],
         code=code_files("native"),
         sources=native_sources(),
     output:
@@ -55,16 +53,13 @@ rule native_build:
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
-        build_dir=lambda wildcards, input: os.path.dirname(
-            os.path.dirname(input.source)
-        ),
-        source_dir=lambda wildcards, input: os.path.dirname(input.source),
+        build_dir=NATIVE["build_dir"],
         host_isa=NATIVE["host_isa"],
         ndk=NATIVE["android_ndk"] or "",
     shell:
         "rifebuild native build --target={wildcards.native_target:q} --out={output:q}"
         " --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q} --resources=resources"
-        " --build-dir={params.build_dir:q} --source-dir={params.source_dir:q} --host-isa={params.host_isa:q}"
+        " --build-dir={params.build_dir:q} --host-isa={params.host_isa:q}"
         " --ndk={params.ndk:q} --jobs={threads} --log={log:q} 2>> {log:q}"
 
 

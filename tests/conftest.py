@@ -29,6 +29,19 @@ def skip_unless_ci(reason: str) -> None:
     pytest.skip(reason)
 
 
+def as_plain_user() -> list[str]:
+    """A command prefix under which file permissions apply: none for a normal user; for root (containers),
+    setpriv without the capabilities that let root write anywhere."""
+    if os.geteuid() != 0:
+        return []
+    import shutil
+
+    if shutil.which("setpriv") is None:
+        skip_unless_ci("running as root without setpriv: file permissions cannot be tested")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
 @pytest.fixture(scope="session")
 def synthetic_ckpt(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "flownet.pkl"

@@ -327,3 +327,19 @@ def test_bench_waits_for_every_job_of_the_default_target(tmp_path):
         missing = sorted(r for n, r in rules.items() if n not in upstream and r not in after)
         assert missing == [], f"jobs the benchmark does not wait for: {missing}"
         assert len(upstream) > 40
+
+
+def test_a_wrong_adb_serial_fails_before_the_timing_rounds(tmp_path):
+    """(failed before: the host's timing rounds ran first, then `adb get-state` failed)"""
+    binary = tmp_path / "rife-bench"
+    binary.write_bytes(b"\x7fELF")
+    env = {**os.environ, "PATH": f"{STANDIN}{os.pathsep}{os.environ['PATH']}", "FAKE_ADB_ROOT": str(tmp_path / "dev")}
+    proc = subprocess.run([sys.executable, "-m", "rifebuild", "bench", "run", f"--input=native-linux-arm64.binary={binary}",
+                           "--sizes", "64x96", "--variants", "rife-bench-fp32", "--cores=1", "--adb-serial=R5CT-typo",
+                           f"--out={tmp_path / 'bench.json'}", f"--phone-out={tmp_path / 'phone.json'}"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and proc.stdout == ""  # nothing timed
+    assert proc.stderr.strip() == ("rifebuild bench run: error: bench.adb_serial (or ANDROID_SERIAL) names device "
+                                   "'R5CT-typo', which adb cannot reach (device 'R5CT-typo' not found); check `adb "
+                                   "devices` or fix the serial")
+    assert not (tmp_path / "bench.json").exists()

@@ -59,6 +59,7 @@ def snakemake(workdir: Path, *args: str, **kwargs) -> subprocess.CompletedProces
 
 
 def make_workdir(tmp_path: Path, **overrides) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({**TINY_CONFIG, **overrides}))
     return tmp_path
 
@@ -293,6 +294,22 @@ def test_bad_config_fails_with_one_sentence(tmp_path):
     assert "export.height = 100: must be a multiple of 32" in proc.stdout + proc.stderr
 
 
+def test_unwritable_results_folder_fails_with_one_sentence(tmp_path):
+    """Named at start-up, before any job (failed before: a job's PermissionError traceback)."""
+    from conftest import as_plain_user
+
+    workdir = make_workdir(tmp_path)
+    (workdir / "results/checkpoint").mkdir(parents=True)
+    (workdir / "results/checkpoint").chmod(0o555)
+    cmd = [*as_plain_user(), sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", "1", "results/checkpoint/rife-v4.6/flownet.pkl"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=workflow_env(workdir), cwd=REPO)
+    (workdir / "results/checkpoint").chmod(0o755)
+    assert proc.returncode != 0
+    assert "results/checkpoint is not writable by this user: fix its permissions" in proc.stdout + proc.stderr
+    assert "PermissionError" not in proc.stdout + proc.stderr
+
+
 def test_missing_local_weights_file(tmp_path):
     workdir = make_workdir(tmp_path, weights=str(tmp_path / "nope.pkl"))
     proc = snakemake(workdir, "-n")
@@ -447,3 +464,99 @@ def test_figures_are_redrawn_byte_identical(finished_run):
     proc = snakemake(finished_run, "--forcerun", "bench_plots", "--", "results/bench/rife-v4.25/latency.png")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {p.name: p.read_bytes() for p in bench.glob("*.png")} == before and len(before) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Concurrent runs: of one checkout with disjoint targets, and of two clones sharing native.build_dir
+
+
+def start_snakemake(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", "1", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=workflow_env(workdir), cwd=snakefile.parent)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_two_runs_of_one_checkout_with_disjoint_targets(tmp_path):
+    """Run B starts (and sweeps stale temps) while run A's checkpoint download is in flight: A's temp file
+    survives and both runs succeed (failed before: B deleted A's `.rife-v4.6.pkl.*.tmp`, A died with a
+    traceback)."""
+    import threading
+
+    from localhttp import QuietHandler, serving
+
+    from rifebuild.checkpoint.load import save_state_dict, synthetic_state_dict
+
+    save_state_dict(synthetic_state_dict(0), tmp_path / "flownet.pkl")
+    body, release = (tmp_path / "flownet.pkl").read_bytes(), threading.Event()
+
+    class Slow(QuietHandler):
+        def do_GET(self):  # half the checkpoint, then the rest once run B is done
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            release.wait(300)
+            self.wfile.write(body[len(body) // 2:])
+
+    with serving(Slow) as base:
+        workdir = make_workdir(tmp_path / "work", weights="official", weights_url=f"{base}/flownet.pkl")
+        run_a = start_snakemake(workdir, "resources/weights/rife-v4.6.pkl")
+        try:
+            deadline = time.time() + 120
+            while not list((workdir / "resources/weights").glob(".rife-v4.6.pkl.*.tmp")) and time.time() < deadline:
+                time.sleep(0.2)
+            in_flight = list((workdir / "resources/weights").glob(".rife-v4.6.pkl.*.tmp"))
+            assert in_flight, "run A never started its download"
+            time.sleep(3)  # older than run B's start (less the sweep's slack)
+            finish(start_snakemake(workdir, "results/calibration/pad32"))
+            assert in_flight[0].exists()
+        finally:
+            release.set()
+        out = finish(run_a)
+    assert "Traceback" not in out
+    assert (workdir / "resources/weights/rife-v4.6.pkl").read_bytes() == body
+    assert (workdir / "results/calibration/pad32/manifest.json").exists()
+
+
+def copy_checkout(dest: Path) -> Path:
+    """A second clone of this checkout (its files as they are now, uncommitted changes included)."""
+    import shutil
+
+    names = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=REPO, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, names):
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
+def test_two_clones_sharing_native_build_dir_one_cold(tmp_path, ncnn_root):
+    """This checkout (its trees warm in the shared native.build_dir) and a fresh clone (cold: its rife-bench
+    tree is its own, its code files newer, so its native_source job runs) build the host rife-bench at the
+    same time. Both succeed and the shared ncnn source tree is never replaced under the other's build
+    (failed before: the clone's native_source deleted and re-unpacked it: `fatal error: modelbin.h`)."""
+    from conftest import BUILD_DIR
+
+    native = {"targets": ["host"], "build_dir": str(BUILD_DIR)}
+    warm = make_workdir(tmp_path / "warm", native=native)
+    clone = copy_checkout(tmp_path / "clone")
+    cold = make_workdir(tmp_path / "cold", native=native)
+    header = ncnn_root / "src/modelbin.h"  # the shared source, unpacked once (conftest)
+    inode = header.stat().st_ino
+    target = "results/native/host/rife-bench"
+    runs = [start_snakemake(warm, target), start_snakemake(cold, target, snakefile=clone / "Snakefile")]
+    for run in runs:
+        finish(run)
+    assert header.stat().st_ino == inode  # the same files, never deleted and unpacked again
+    for workdir in (warm, cold):
+        version = subprocess.run([str(workdir / target), "version"], capture_output=True, text=True)
+        assert version.returncode == 0 and version.stdout.startswith("rife-bench host ncnn ")

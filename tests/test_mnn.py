@@ -119,6 +119,19 @@ def test_quantizer_config_and_sequence_layout(built):
     assert np.all(np.loadtxt(sample / "in2.txt") == 0.5)
 
 
+def test_unknown_skip_ops_are_refused(built, tmp_path):
+    """(failed before: MNN's quantizer ignored an unknown mnn.int8.skip_ops name, silently)"""
+    from rifebuild.mnn.build import build_int8, op_names
+
+    conv = next(name for name, kind in op_names(built["fp32"]).items() if kind == "Convolution")
+    with pytest.raises(CalibrationError) as info:
+        build_int8(built["fp32"], built["samples"], tmp_path / "int8.mnn", tmp_path / "q.json", "EMA", "MAX_ABS",
+                   skip_ops=[conv, "/net/block0/conv0/Conv"])
+    assert str(info.value) == (f"mnn.int8.skip_ops: '/net/block0/conv0/Conv' is not an op of {built['fp32']}; use the "
+                               f"names of its ops (named after their outputs, e.g. {conv!r})")
+    assert not (tmp_path / "q.json").exists()
+
+
 def test_calibration_frames_from_png_triplets_are_cropped(tmp_path):
     from PIL import Image
 
@@ -130,6 +143,28 @@ def test_calibration_frames_from_png_triplets_are_cropped(tmp_path):
     assert samples[0]["in0"].shape == (3, 70, 100) and "gt" in samples[0]
     assert write_sequence_samples(samples, tmp_path / "out", 64, 96) == 1
     assert np.loadtxt(tmp_path / "out" / "0000" / "in1.txt").shape == (3 * 64, 96)
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("corrupt", "not a valid .npy file"), ("object", "an object array, which is never unpickled"),
+    ("shape", "holds a float32 array of shape (64, 96), not a float32 [3,H,W] frame"),
+    ("nan", "holds NaN or infinite values")])
+def test_bad_npy_in_eval_dir_is_one_sentence(tmp_path, content, reason):
+    """mnn.eval_dir with a corrupt or object-array in0.npy (failed before: a traceback)."""
+    folder = tmp_path / "eval" / "a"
+    folder.mkdir(parents=True)
+    np.save(folder / "in1.npy", np.zeros((3, 64, 96), np.float32))
+    if content == "corrupt":
+        (folder / "in0.npy").write_bytes(b"\x93NUMPY garbage")
+    elif content == "object":
+        np.save(folder / "in0.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    elif content == "shape":
+        np.save(folder / "in0.npy", np.zeros((64, 96), np.float32))
+    else:
+        np.save(folder / "in0.npy", np.full((3, 64, 96), np.nan, np.float32))
+    with pytest.raises(CalibrationDataError) as info:
+        read_triplets(tmp_path / "eval")
+    assert str(info.value).startswith(f"{folder / 'in0.npy'}: {reason}")
 
 
 def test_bad_calibration_input_is_one_clear_sentence(tmp_path, built):

@@ -364,3 +364,36 @@ def test_missing_prerequisite_skips_here_and_fails_in_ci(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         skip_unless_ci("ncnn source unavailable")
+
+
+def test_a_folder_this_user_cannot_write_is_one_sentence(tmp_path):
+    """A results folder the user may not write: one sentence naming it, exit 2 (failed before: a
+    PermissionError traceback)."""
+    from conftest import as_plain_user
+
+    results = tmp_path / "results"
+    results.mkdir()
+    results.chmod(0o555)
+    out = results / "calibration" / "pad32"
+    proc = subprocess.run([*as_plain_user(), sys.executable, "-m", "rifebuild", "calibration", "data",
+                           "--source=builtin", "--resolution=32x32", "--calibration-size=1", "--evaluation-size=1",
+                           f"--out={out}"], capture_output=True, text=True, cwd=REPO)
+    results.chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert f"permission denied for {results / 'calibration'}: this user may not access it" in proc.stderr
+
+
+def test_atomic_output_into_a_read_only_folder_names_the_folder(tmp_path):
+    from conftest import as_plain_user
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    folder.chmod(0o555)
+    code = ("import sys\nfrom rifebuild.core.files import atomic_write_json\nfrom rifebuild.core.errors import OutputError\n"
+            "try:\n    atomic_write_json(sys.argv[1], {})\nexcept OutputError as exc:\n    print(exc)\n")
+    proc = subprocess.run([*as_plain_user(), sys.executable, "-c", code, str(folder / "ncnn/x.json")],
+                          capture_output=True, text=True, cwd=REPO)
+    folder.chmod(0o755)
+    assert proc.stdout.strip() == (f"cannot write {folder / 'ncnn/x.json'}: the folder {folder} is not writable by "
+                                   "this user; fix its permissions or run from a working directory you own")

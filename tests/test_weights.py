@@ -247,3 +247,38 @@ def test_prepare_records_what_the_checkpoint_was_built_from(tmp_path):
     out.with_suffix(".json").write_text("{}")
     with pytest.raises(CheckpointError, match=r"flownet.json: not a checkpoint record \(needs model, kind, sha256"):
         record.read(out.with_suffix(".json"))
+
+
+def test_absurdly_large_checkpoint_is_refused_before_reading(tmp_path):
+    """A 10 GB file (sparse here: no disk used) is refused from its size alone (failed before: the whole
+    file was read, 56 s and 10.7 GB RSS, to look at its first 1 KB)."""
+    import time
+
+    path = tmp_path / "huge.pkl"
+    with open(path, "wb") as f:
+        f.truncate(10 * 10**9)
+    t0 = time.monotonic()
+    with pytest.raises(CheckpointError) as info:
+        weights.load_ifnet(path, "rife-v4.6")
+    assert time.monotonic() - t0 < 1.0
+    assert str(info.value) == (f"{path}: it is 9.3 GiB, far more than any RIFE checkpoint (at most 1 GiB is read); "
+                               "use the v4.6 flownet.pkl (a dict of tensor names to tensors)")
+
+
+def test_refused_checkpoint_is_inspected_without_reading_it_whole(tmp_path):
+    """Under the size limit, the error still reads only the bytes it inspects (failed before: the file was
+    read whole, twice)."""
+    import tracemalloc
+
+    path = tmp_path / "garbage.pkl"
+    with open(path, "wb") as f:
+        f.write(b"\x80\x02garbage")  # a pickle protocol header, then no valid opcodes
+        f.truncate(64 << 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+            weights.load_state_dict(path, "rife-v4.6")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20

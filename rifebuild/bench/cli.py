@@ -15,19 +15,21 @@ def run(a) -> None:
     import json
     import time
 
-    from rifebuild.bench.adb import PRECISIONS, bench_phone, device_serial
+    from rifebuild.bench.adb import PRECISIONS, bench_phone, connect, device_serial
     from rifebuild.bench.matrix import resolve_threads
     from rifebuild.bench.suite import parse_roles, run_host
     from rifebuild.core.files import atomic_write_json
 
     roles = parse_roles(a.input)
+    phone_target = next((t for t in ("android-arm64", "linux-arm64") if f"native-{t}.binary" in roles), None)
+    serial, phone_binary = device_serial(a.adb_serial), roles.get(f"native-{phone_target}.binary")
+    device = connect(serial, phone_binary)  # a wrong serial fails now, not after the host's rounds
     job_threads = threads.count(1)
     record = run_host(roles, a.sizes, resolve_threads(a.bench_threads, job_threads), a.variants, a.warmup,
                       a.rounds, job_threads, a.cores, model=a.model)
-    phone_target = next((t for t in ("android-arm64", "linux-arm64") if f"native-{t}.binary" in roles), None)
     models = {p: roles[f"ncnn-{p}.model"].parent for p in PRECISIONS if f"ncnn-{p}.model" in roles}
-    phone = bench_phone(device_serial(a.adb_serial), roles.get(f"native-{phone_target}.binary"), phone_target,
-                        models, a.sizes, a.phone_threads, a.warmup, a.phone_loops, a.phone_rounds)
+    phone = bench_phone(serial, phone_binary, phone_target, models, a.sizes, a.phone_threads, a.warmup,
+                        a.phone_loops, a.phone_rounds, adb=device)
     record["window"]["end"] = time.time()  # the phone run (qemu, with the stand-in adb) is in the window too
     atomic_write_json(a.phone_out, phone)
     atomic_write_json(a.out, record)

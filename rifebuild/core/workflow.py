@@ -51,3 +51,14 @@ def code_files(*stages: str) -> list[str]:
     files += [root / "cli.py", root / "core" / "config.schema.yaml"]
     return [str(p) for p in files]
 
+
+
+def unwritable_folders(folders: list[str]) -> list[str]:
+    """The folders (or their subfolders) among `folders` that exist and this user may not write into:
+    the workflow names them at start-up instead of a job failing later with PermissionError."""
+    found = []
+    for folder in folders:
+        for dirpath, _dirnames, _files in os.walk(folder):
+            if not os.access(dirpath, os.W_OK | os.X_OK):
+                found.append(dirpath)
+    return found

@@ -117,7 +117,7 @@ def unknown_keywords(schema: dict | None = None) -> list[str]:
                 if path.endswith(("properties", "$defs")):
                     yield from walk(value, f"{path}.{key}")
                     continue
-                if key not in KEYWORDS:
+                if key not in KEYWORDS and not key.startswith("x-"):  # x-: our own annotations (x-hint)
                     yield f"{path}: {key!r}"
                 if key != "default" and key != "enum":
                     yield from walk(value, f"{path}.{key}")

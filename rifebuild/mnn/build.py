@@ -48,9 +48,30 @@ def build_calibration(frames, out, size, max_samples: int, timestep: float = 0.5
     return write_sequence_samples(samples, out, size[0], size[1], timestep)
 
 
+def op_names(model: Path | str) -> dict[str, str]:
+    """Op name -> op type of an .mnn model (MNN names each op after its output), read with MNN.expr."""
+    import MNN.expr as expr
+
+    return {var.name: var.op_type for var in expr.load_as_list(str(model))}
+
+
+def check_skip_ops(src: Path | str, skip_ops) -> None:
+    """Every mnn.int8.skip_ops name must be an op of the model: MNN's quantizer ignores unknown names, so a
+    typo would quietly quantize the op it was meant to keep float."""
+    if not skip_ops:
+        return
+    ops = op_names(src)
+    unknown = [op for op in skip_ops if op not in ops]
+    if unknown:
+        example = next((name for name, kind in ops.items() if kind == "Convolution"), next(iter(ops), ""))
+        raise CalibrationError(f"mnn.int8.skip_ops: {unknown[0]!r} is not an op of {src}; use the names of its ops "
+                               f"(named after their outputs, e.g. {example!r})")
+
+
 def build_int8(src, samples_dir, out, config_out, feature_method: str, weight_method: str,
                batch_size: int = 8, skip_ops=None, log=None) -> None:
     """Write the quantizer config next to the model, then run MNN's offline quantizer."""
+    check_skip_ops(src, skip_ops)
     samples_dir = Path(samples_dir)
     count = len([p for p in samples_dir.iterdir() if p.is_dir()]) if samples_dir.is_dir() else 0
     if count == 0:

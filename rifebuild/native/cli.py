@@ -28,18 +28,22 @@ def _source_cfg(a) -> dict:
 
 
 def source(a) -> None:
-    """Fetch + unpack the pinned ncnn source; prints its root folder."""
+    """Fetch + unpack the pinned ncnn source (once per native.build_dir); prints its root folder and, with
+    --out, records it in this working directory (the workflow's output: never a file of the shared tree)."""
     from rifebuild.native.source import ncnn_source_root
 
-    print(ncnn_source_root(_source_cfg(a), a.resources))
+    root = ncnn_source_root(_source_cfg(a), a.resources)
+    if a.out:
+        atomic_write_json(a.out, {"root": str(root), "sha256": a.sha256})
+    print(root)
 
 
 def build(a) -> None:
     """Build results/native/<target>/rife-bench (slim static libncnn + rife.Warp)."""
     from rifebuild.native.build import build_target
-    from rifebuild.native.source import ncnn_source_root, source_root
+    from rifebuild.native.source import ncnn_source_root
 
-    root = source_root(a.source_dir) if a.source_dir else ncnn_source_root(_source_cfg(a), a.resources)
+    root = ncnn_source_root(_source_cfg(a), a.resources)  # unpacked already: no download
     info = build_target(a.target, root, a.version, a.out, a.build_dir, a.jobs, a.ndk, a.log, a.host_isa)
     print(json.dumps(info))
 
@@ -88,11 +92,12 @@ def register(actions) -> None:
     jobs = (["--jobs"], {"help": "compile jobs", "type": int, "default": 2})
     isa = (["--host-isa"], {"default": "auto", "choices": ["auto", *X86_ISAS],
                             "help": "x86 instruction set of the host build"})
-    action(actions, "source", source, *SOURCE)
+    action(actions, "source", source, *SOURCE,
+           (["--out"], {"type": Path, "default": None,
+                        "help": "record the unpacked root here (the workflow's output, in its working directory)"}))
     action(actions, "build", build, *SOURCE,
            (["--target"], {"required": True, "choices": TARGETS, "help": "the target to build or check"}),
            out(),
-           (["--source-dir"], {"type": Path, "help": "an unpacked ncnn source tree instead of the pinned archive"}),
            jobs,
            (["--ndk"], {"default": None, "help": "Android NDK folder (android-arm64); default: $ANDROID_NDK etc."}),
            isa,
@@ -102,7 +107,9 @@ def register(actions) -> None:
            (["--model-dir"], {**PATH, "help": "rife.Warp model folder (flownet.param + flownet.bin)"}),
            (["frame0"], {"type": Path, "help": "first frame (PNG/JPEG)"}),
            (["frame1"], {"type": Path, "help": "second frame"}), (["out"], {"type": Path, "help": "the PNG to write"}),
-           (["--t"], {"help": "timestep of the interpolated frame", "type": float, "default": 0.5}), PRECISION, model())
+           (["--t"], {"help": "timestep of the interpolated frame", "type": float, "default": 0.5}),
+           (["--precision"], {"default": "auto", "choices": ["auto", "fp32", "fp16", "int8"],
+                              "help": "auto: what the model folder is built for"}), model())
     action(actions, "verify", verify, (["--bin"], {**PATH, "help": "the rife-bench binary"}),
            (["--model-dir"], {**PATH, "help": "rife.Warp model folder (flownet.param + flownet.bin)"}), out(),
            (["--tolerance"], {"type": float, "default": 1e-3,

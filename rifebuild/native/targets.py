@@ -77,11 +77,32 @@ class Target:
     runner: tuple[str, ...] = ()  # prefix to run the binary here (qemu for arm64), () = native
 
 
+NDK_TOOLCHAIN = "build/cmake/android.toolchain.cmake"
+NDK_VARS = ("ANDROID_NDK", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT")
+
+
+def ndk_problem(folder: str) -> str | None:
+    """Why `folder` is not an Android NDK (None: it is one)."""
+    path = Path(folder)
+    if not path.is_dir():
+        return "no such folder"
+    if not (path / NDK_TOOLCHAIN).is_file():
+        return f"a folder without {NDK_TOOLCHAIN}, so not an NDK"
+    return None
+
+
 def find_ndk(configured: str | None = None) -> Path | None:
-    """The Android NDK from config or $ANDROID_NDK / $ANDROID_NDK_HOME / $ANDROID_NDK_ROOT, if any."""
-    for cand in (configured, os.environ.get("ANDROID_NDK"), os.environ.get("ANDROID_NDK_HOME"),
-                 os.environ.get("ANDROID_NDK_ROOT")):
-        if cand and (Path(cand) / "build/cmake/android.toolchain.cmake").is_file():
+    """The Android NDK from config or $ANDROID_NDK / $ANDROID_NDK_HOME / $ANDROID_NDK_ROOT, if any.
+
+    A configured native.android_ndk that is no NDK is an error naming it, never a silent fallback."""
+    if configured:
+        problem = ndk_problem(configured)
+        if problem:
+            raise NativeError(f"native.android_ndk = {configured!r}: {problem}; set it to the NDK folder (the one "
+                              f"holding {NDK_TOOLCHAIN}) or leave it empty")
+        return Path(configured)
+    for cand in (os.environ.get(var) for var in NDK_VARS):
+        if cand and ndk_problem(cand) is None:
             return Path(cand)
     return None
 
@@ -113,11 +134,14 @@ def target_spec(name: str, ndk: str | None = None, isa: str = "auto") -> Target:
     if name == "android-arm64":
         root = find_ndk(ndk)
         if root is None:
+            unusable = [f"{var}={os.environ[var]!r} ({ndk_problem(os.environ[var])})" for var in NDK_VARS
+                        if os.environ.get(var)]
+            seen = f" ({'; '.join(unusable)})" if unusable else ""
             raise NativeError(
-                "Target android-arm64 needs the Android NDK: set ANDROID_NDK (or native.android_ndk in "
+                f"Target android-arm64 needs the Android NDK{seen}: set ANDROID_NDK (or native.android_ndk in "
                 "config.yaml) to an NDK folder, or drop android-arm64 from native.targets."
             )
-        tc = root / "build/cmake/android.toolchain.cmake"
+        tc = root / NDK_TOOLCHAIN
         args = (f"-DCMAKE_TOOLCHAIN_FILE={tc}", "-DANDROID_ABI=arm64-v8a",
                 "-DANDROID_PLATFORM=android-24", "-DANDROID_STL=c++_static")
         return Target(name, args, ARM64_V82)
