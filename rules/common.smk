@@ -6,7 +6,7 @@
 import re
 
 from rifebuild.calibration.triplets import source_files
-from rifebuild.core.workflow import code_files
+from rifebuild.core.imports import action_code
 from rifebuild.model import spec
 from rifebuild.native.source import archive_name
 from rifebuild.native.targets import native_sources, native_targets
@@ -193,11 +193,8 @@ def bench_inputs(model):
     }
 
 
-def bench_wait(wildcards):
-    """The bench of any model starts after every model's artifacts and records (none is built beside it)."""
-    return {
-        f"{m}/{role}": path for m in MODELS for role, path in bench_inputs(m).items()
-    }
+def bench_input(wildcards):
+    return bench_inputs(wildcards.model)
 
 
 def bench_sizes(model):

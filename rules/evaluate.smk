@@ -5,7 +5,6 @@
 rule reference:
     input:
         checkpoint=CHECKPOINT,
-        code=code_files("evaluate"),
     output:
         "results/reference/{model}/{res}.npz",
     log:
@@ -18,6 +17,7 @@ rule reference:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("evaluate", "reference"),
         seed=config["verify"]["seed"],
         timestep=config["verify"]["timestep"],
     shell:
@@ -30,7 +30,6 @@ rule verify_onnx:
     input:
         onnx="results/export/{model}/flownet.onnx",
         reference=lambda wildcards: references(wildcards.model)[0],
-        code=code_files("evaluate"),
     output:
         "results/export/{model}/flownet.onnx.verify.json",
     log:
@@ -43,6 +42,7 @@ rule verify_onnx:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("evaluate", "onnx"),
         bound=config["verify"]["onnx_max_abs_err"],
     shell:
         "rifebuild --threads={threads} evaluate onnx --onnx={input.onnx:q}"
@@ -54,7 +54,6 @@ rule verify_ncnn:
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
         references=lambda wildcards: references(wildcards.model),
-        code=code_files("evaluate"),
     output:
         f"{NCNN}{{variant}}/verify.json",
     log:
@@ -67,6 +66,7 @@ rule verify_ncnn:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("evaluate", "ncnn"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "fp16" if wildcards.variant else "fp32",
         bound=lambda wildcards: config["verify"][
@@ -83,7 +83,6 @@ rule verify_stock:
         param=f"{NCNN}-stock-{{res}}/flownet.param",
         bin=f"{NCNN}-stock-{{res}}/flownet.bin",
         reference="results/reference/{model}/{res}.npz",
-        code=code_files("evaluate"),
     output:
         f"{NCNN}-stock-{{res}}/verify.json",
     log:
@@ -96,6 +95,7 @@ rule verify_stock:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("evaluate", "ncnn"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         bound=config["verify"]["fp32_max_abs_err"],
     shell:
@@ -112,7 +112,6 @@ rule verify_int8:
         fp32_bin=f"{NCNN}/flownet.bin",
         checkpoint=CHECKPOINT,
         data=lambda wildcards: calibration_data(wildcards.model),
-        code=code_files("evaluate"),
     output:
         f"{INT8}/verify.json",
     log:
@@ -125,6 +124,7 @@ rule verify_int8:
     resources:
         mem_mb=8000,
     params:
+        code=action_code("evaluate", "int8"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         fp32=lambda wildcards, input: os.path.dirname(input.fp32_param),
         bound=config["int8"]["min_psnr_vs_fp32"],
@@ -141,7 +141,6 @@ rule verify_mnn:
         references=lambda wildcards: references(wildcards.model),
         checkpoint=CHECKPOINT,
         eval=lambda wildcards: mnn_eval_input(wildcards.model),
-        code=code_files("evaluate"),
     output:
         f"{MNN}/{{mnn_name}}.verify.json",
     log:
@@ -156,6 +155,7 @@ rule verify_mnn:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("evaluate", "mnn"),
         min_psnr=lambda wildcards: config["mnn"]["min_psnr_db"][
             MNN_VARIANT[wildcards.mnn_name]
         ],

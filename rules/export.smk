@@ -4,7 +4,6 @@
 rule torchscript:
     input:
         checkpoint=CHECKPOINT,
-        code=code_files("export"),
     output:
         "results/export/{model}/flownet.pt",
     log:
@@ -17,6 +16,7 @@ rule torchscript:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("export", "torchscript"),
         height=lambda wildcards: export_dims(wildcards.model)[0],
         width=lambda wildcards: export_dims(wildcards.model)[1],
     shell:
@@ -27,7 +27,6 @@ rule torchscript:
 rule onnx:
     input:
         checkpoint=CHECKPOINT,
-        code=code_files("export"),
     output:
         "results/export/{model}/flownet.onnx",
     log:
@@ -40,6 +39,7 @@ rule onnx:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("export", "onnx"),
         height=lambda wildcards: export_dims(wildcards.model)[0],
         width=lambda wildcards: export_dims(wildcards.model)[1],
         opset=config["export"]["onnx_opset"],

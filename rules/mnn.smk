@@ -6,7 +6,6 @@ rule mnn_onnx:
     input:
         checkpoint=CHECKPOINT,
         references=lambda wildcards: references(wildcards.model),
-        code=code_files("mnn"),
     output:
         onnx=f"{MNN}/flownet-dynamic.onnx",
         check=f"{MNN}/flownet-dynamic.check.json",
@@ -20,6 +19,7 @@ rule mnn_onnx:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("mnn", "onnx"),
         opset=config["export"]["onnx_opset"],
         bound=config["verify"]["onnx_max_abs_err"],
     shell:
@@ -32,7 +32,6 @@ rule mnn_onnx:
 rule mnn_convert:
     input:
         onnx=rules.mnn_onnx.output.onnx,
-        code=code_files("mnn"),
     output:
         f"{MNN}/{{mnn_float}}.mnn",
     log:
@@ -47,6 +46,7 @@ rule mnn_convert:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("mnn", "convert"),
         variant=lambda wildcards: MNN_VARIANT[wildcards.mnn_float],
     shell:
         "rifebuild mnn convert --onnx={input.onnx:q} --variant={params.variant:q} --out={output:q}"
@@ -56,7 +56,6 @@ rule mnn_convert:
 rule mnn_samples:
     input:
         frames=lambda wildcards: mnn_frames_input(padded_version(wildcards)),
-        code=code_files("mnn"),
     output:
         directory("results/mnn/samples/pad{pad}"),
     log:
@@ -68,6 +67,7 @@ rule mnn_samples:
     resources:
         mem_mb=2000,
     params:
+        code=action_code("mnn", "samples"),
         frames=lambda wildcards: mnn_frames(padded_version(wildcards)),
         resolution=lambda wildcards: cal_res(padded_version(wildcards)),
         max_samples=config["mnn"]["int8"]["max_samples"],
@@ -81,7 +81,6 @@ rule mnn_int8:
     input:
         src=f"{MNN}/flownet.mnn",
         samples=lambda wildcards: f"results/mnn/samples/pad{padding(wildcards.model)}",
-        code=code_files("mnn"),
     output:
         model=f"{MNN}/flownet-int8.mnn",
         config=f"{MNN}/flownet-int8.quant.json",
@@ -96,6 +95,7 @@ rule mnn_int8:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("mnn", "quantize"),
         feature=config["mnn"]["int8"]["feature_method"],
         weight=config["mnn"]["int8"]["weight_method"],
         batch=config["mnn"]["int8"]["batch_size"],

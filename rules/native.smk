@@ -10,8 +10,6 @@ wildcard_constraints:
 
 
 rule native_source:
-    input:
-        code=code_files("native"),
     output:
         archive=f"resources/ncnn/{archive_name(NATIVE['ncnn_version'], NATIVE['ncnn_url'])}",
         unpacked=f"{NATIVE_SRC_DIR}/.complete",
@@ -24,6 +22,7 @@ rule native_source:
     resources:
         mem_mb=1000,
     params:
+        code=action_code("native", "source"),
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
@@ -38,7 +37,6 @@ rule native_source:
 rule native_build:
     input:
         source=rules.native_source.output.unpacked,
-        code=code_files("native"),
         sources=native_sources(),
     output:
         "results/native/{native_target}/rife-bench",
@@ -52,6 +50,7 @@ rule native_build:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "build"),
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
@@ -74,7 +73,6 @@ rule native_verify:
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
         references=lambda wildcards: references(wildcards.model),
-        code=code_files("native"),
     output:
         "results/native/host/{model}/verify{variant}.json",
     log:
@@ -89,6 +87,7 @@ rule native_verify:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "verify"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
         min_psnr=lambda wildcards: (
@@ -107,7 +106,6 @@ rule native_cross_check:
         bench="results/native/{native_target}/rife-bench",
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
-        code=code_files("native"),
     output:
         "results/native/{native_target}/{model}/cross_check{variant}.json",
     log:
@@ -122,6 +120,7 @@ rule native_cross_check:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "cross-check"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
         min_psnr=lambda wildcards: (

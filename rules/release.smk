@@ -31,7 +31,6 @@ rule release:
         files=[path for files in RELEASE_FILES.values() for path in files.values()],
         dynamic_checks=list(DYNAMIC_CHECKS.values()),
         report=rules.report.output.json,
-        code=code_files("release"),
     output:
         tarballs=list(RELEASE_TARBALLS.values()),
         manifest=f"{RELEASE}/MANIFEST.json",
@@ -47,6 +46,7 @@ rule release:
     resources:
         mem_mb=2000,
     params:
+        code=action_code("release", "build"),
         models=[f"--model={m}" for m in MODELS],
         records=[
             f"--record={m}/onnx-dynamic={path}" for m, path in DYNAMIC_CHECKS.items()

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rifebuild.core.imports import import_graph, import_nodes
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "rifebuild"
 LOCK = REPO / "requirements.lock"
@@ -65,65 +67,6 @@ def lock_lines() -> list[str]:
 
 
 # --- import graph ---------------------------------------------------------------------------------
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def is_type_checking(node: ast.AST) -> bool:
-    test = node.test if isinstance(node, ast.If) else None
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def import_nodes(tree: ast.AST):
-    """Every Import/ImportFrom, at any depth (function-level imports too), except under `if TYPE_CHECKING:`."""
-    todo = [tree]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node
-        children = list(ast.iter_child_nodes(node))
-        if is_type_checking(node):
-            children = node.orelse
-        todo.extend(children)
-
-
-def imported_names(module: str, is_package: bool, node: ast.Import | ast.ImportFrom) -> list[str]:
-    """Absolute dotted names an import statement refers to (for `from X import a`: X.a and X)."""
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if node.level:
-        base = module.split(".") if is_package else module.split(".")[:-1]
-        base = base[:len(base) - (node.level - 1)]
-        base_name = ".".join(base + ([node.module] if node.module else []))
-    else:
-        base_name = node.module or ""
-    return [f"{base_name}.{alias.name}" for alias in node.names] + [base_name]
-
-
-def import_graph() -> dict[str, set[str]]:
-    """rifebuild module -> the rifebuild modules it imports (`from pkg import name` counts as pkg.name
-    when that is a module, else as pkg)."""
-    files = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
-    graph: dict[str, set[str]] = {m: set() for m in files}
-    for module, path in files.items():
-        for node in import_nodes(ast.parse(path.read_text(), filename=str(path))):
-            names = imported_names(module, path.name == "__init__.py", node)
-            if isinstance(node, ast.ImportFrom):
-                # `from pkg import x`: pkg.x if x is a module, else pkg itself.
-                *members, base = names
-                names = [m if m in files else base for m in members]
-            for name in names:
-                parts = name.split(".")
-                while parts and ".".join(parts) not in files:
-                    parts.pop()
-                target = ".".join(parts)
-                if parts and parts[0] == "rifebuild" and target != module:
-                    graph[module].add(target)
-    return graph
-
 
 def subpackage_of(module: str) -> str:
     """rifebuild.<sub>.* -> rifebuild.<sub> for a subpackage; top-level modules stay themselves."""
