@@ -9,7 +9,7 @@
 # own model only: adding a model to `models:` re-runs none of the other models' jobs.
 
 
-rule bench:
+rule bench_run:
     input:
         unpack(bench_input),
     output:
@@ -50,8 +50,8 @@ rule bench:
 
 rule bench_plots:
     input:
-        bench=rules.bench.output.bench,
-        phone=rules.bench.output.phone,
+        bench=rules.bench_run.output.bench,
+        phone=rules.bench_run.output.phone,
     output:
         latency=report(
             "results/bench/{model}/latency.png",

@@ -193,6 +193,41 @@ def bench_inputs(model):
     }
 
 
+def model_artifacts(model):
+    """Every artifact file and verification record of `model`: the `models` target, so a deleted
+    artifact folder is rebuilt by the default target too (not only when named)."""
+    return sorted(
+        {
+            *records(model).values(),
+            *bench_inputs(model).values(),
+            *(
+                p
+                for files in model_release_files(model).values()
+                for p in files.values()
+            ),
+            f"{INT8.format(model=model)}/flownet.table",
+            f"{MNN.format(model=model)}/flownet-int8.quant.json",
+        }
+    )
+
+
+def bench_outputs(model):
+    """The benchmark record, phone record, figures and tables of `model` (the `bench` target)."""
+    bench = f"results/bench/{model}"
+    return [
+        f"{bench}/{name}"
+        for name in (
+            "bench.json",
+            "phone.json",
+            "latency.png",
+            "quality.png",
+            "size.png",
+            "latency.tsv",
+            "phone.tsv",
+        )
+    ]
+
+
 def bench_input(wildcards):
     return bench_inputs(wildcards.model)
 

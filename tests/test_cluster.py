@@ -39,7 +39,7 @@ def jobs(text: str) -> list[dict]:
 def test_profile_uses_the_slurm_executor_and_a_whole_node_for_the_benchmark():
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["cores"] >= 2
-    assert profile["set-resources"]["bench"]["slurm_extra"] == "'--exclusive'"
+    assert profile["set-resources"]["bench_run"]["slurm_extra"] == "'--exclusive'"
 
 
 def test_dry_run_plans_every_model_and_stage_with_their_resources(tmp_path):
@@ -49,14 +49,14 @@ def test_dry_run_plans_every_model_and_stage_with_their_resources(tmp_path):
     per_rule: dict[str, int] = {}
     for job in planned:
         per_rule[job["rule"]] = per_rule.get(job["rule"], 0) + 1
-    assert per_rule["prepare_checkpoint"] == per_rule["warp_rewrite"] == per_rule["bench"] == 2
+    assert per_rule["prepare_checkpoint"] == per_rule["warp_rewrite"] == per_rule["bench_run"] == 2
     assert per_rule["native_build"] == 2 and per_rule["report"] == per_rule["release"] == 1
     for job in planned:
         if job["rule"] == "all":
             continue
         assert job["resources"].get("slurm_partition") == "cpu", job
         assert int(job["resources"]["mem_mb"]) >= 1000 and job["resources"].get("runtime"), job
-    bench = [j for j in planned if j["rule"] == "bench"]
+    bench = [j for j in planned if j["rule"] == "bench_run"]
     assert all(j["threads"] == 16 and j["resources"]["slurm_extra"] == "--exclusive" for j in bench)
     assert "--cores=16" in text  # the bench record can tell that it held the whole node
 

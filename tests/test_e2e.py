@@ -347,7 +347,7 @@ def test_benchmark_window_overlaps_no_other_job(finished_run):
         jobs.append((record["rule"], record["starttime"], record["endtime"]))
     ends: dict[float, float] = {}  # a job has one metadata record per output file: the same end time
     for rule, start, end in jobs:
-        if rule == "bench":
+        if rule == "bench_run":
             ends[end] = min(start, ends.get(end, start))
     bench_jobs = sorted((start, end) for end, start in ends.items())
     assert len(bench_jobs) == len(MODELS)
@@ -355,7 +355,7 @@ def test_benchmark_window_overlaps_no_other_job(finished_run):
                for m in MODELS]
     for window in windows:
         assert any(s <= window["start"] < window["end"] <= e for s, e in bench_jobs)
-    others = {(rule, s, e) for rule, s, e in jobs if rule != "bench"}
+    others = {(rule, s, e) for rule, s, e in jobs if rule != "bench_run"}
     assert len({rule for rule, _, _ in others}) > 20
     for start, end in bench_jobs:
         overlapping = [(rule, s, e) for rule, s, e in others if s < end and e > start]
