@@ -6,7 +6,7 @@
 import re
 
 from rifebuild.calibration.triplets import source_files
-from rifebuild.core.imports import action_code
+from rifebuild.core.imports import action_code, files_code
 from rifebuild.model import spec
 from rifebuild.native.source import archive_name
 from rifebuild.native.targets import native_sources, native_targets

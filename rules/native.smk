@@ -37,7 +37,6 @@ rule native_source:
 rule native_build:
     input:
         source=rules.native_source.output.unpacked,
-        sources=native_sources(),
     output:
         "results/native/{native_target}/rife-bench",
     log:
@@ -51,6 +50,7 @@ rule native_build:
         mem_mb=4000,
     params:
         code=action_code("native", "build"),
+        sources=files_code(native_sources()),
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",

@@ -157,8 +157,15 @@ def without_docstrings(source: str) -> str:
 
 @lru_cache(maxsize=None)
 def fingerprint(path: Path) -> str:
-    text = without_docstrings(path.read_text()) if path.suffix == ".py" else path.read_bytes().decode(errors="replace")
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    data = without_docstrings(path.read_text()).encode() if path.suffix == ".py" else path.read_bytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def files_code(paths) -> dict[str, str]:
+    """Path (from the repository root) -> fingerprint of each file (the native C++ sources): a param,
+    not an input, so a second clone or a moved checkout (other absolute paths, newer mtimes) re-builds
+    nothing while an edited source re-builds."""
+    return {str(Path(p).resolve().relative_to(PACKAGE.parent)): fingerprint(Path(p).resolve()) for p in sorted(paths)}
 
 
 def action_code(stage: str, action: str) -> dict[str, str]:
@@ -167,4 +174,4 @@ def action_code(stage: str, action: str) -> dict[str, str]:
     files = module_files()
     paths = [files[m] for m in action_modules(stage, action)]
     paths += [d for m in action_modules(stage, action) for d in data_files(m)]
-    return {str(p.relative_to(PACKAGE.parent)): fingerprint(p) for p in sorted(set(paths))}
+    return files_code(set(paths))
