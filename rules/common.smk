@@ -184,8 +184,6 @@ def bench_inputs(model):
     """What the benchmark of `model` times and sizes, by role."""
     return {
         **records(model),
-        "onnx-dynamic.model": f"results/mnn/{model}/flownet-dynamic.onnx",
-        "onnx-dynamic.check": f"results/mnn/{model}/flownet-dynamic.check.json",
         **{
             f"native-{t}.binary": f"results/native/{t}/rife-bench"
             for t in NATIVE_TARGETS
@@ -276,6 +274,5 @@ def model_release_files(model):
         },
         f"{model}-onnx": {
             f"{model}/flownet.onnx": f"results/export/{model}/flownet.onnx",
-            f"{model}/flownet-dynamic.onnx": f"{mnn}/flownet-dynamic.onnx",
         },
     }

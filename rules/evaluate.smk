@@ -29,7 +29,7 @@ rule reference:
 rule verify_onnx:
     input:
         onnx="results/export/{model}/flownet.onnx",
-        reference=lambda wildcards: references(wildcards.model)[0],
+        references=lambda wildcards: references(wildcards.model),
     output:
         "results/export/{model}/flownet.onnx.verify.json",
     log:
@@ -46,7 +46,7 @@ rule verify_onnx:
         bound=config["verify"]["onnx_max_abs_err"],
     shell:
         "rifebuild --threads={threads} evaluate onnx --onnx={input.onnx:q}"
-        " --reference={input.reference:q} --max-abs-err={params.bound:q} --out={output:q} > {log:q} 2>&1"
+        " --max-abs-err={params.bound:q} --out={output:q} --reference {input.references:q} > {log:q} 2>&1"
 
 
 rule verify_ncnn:

@@ -1,37 +1,11 @@
-# MNN: dynamic-shape ONNX -> fp32 / fp16 / weight-int8 / full-int8 .mnn (verified in evaluate).
+# MNN: the any-size ONNX (rules/export.smk) -> fp32 / fp16 / weight-int8 / full-int8 .mnn (verified in evaluate).
 # MNN's converter and quantizer run through rifebuild.mnn.tools (child process, no network).
-
-
-rule mnn_onnx:
-    input:
-        checkpoint=CHECKPOINT,
-        references=lambda wildcards: references(wildcards.model),
-    output:
-        onnx=f"{MNN}/flownet-dynamic.onnx",
-        check=f"{MNN}/flownet-dynamic.check.json",
-    log:
-        "logs/mnn/{model}/onnx.log",
-    benchmark:
-        f"{BENCH}/mnn/{{model}}/onnx.tsv"
-    conda:
-        "../envs/rifebuild.yaml"
-    threads: THREADS
-    resources:
-        mem_mb=6000,
-    params:
-        code=action_code("mnn", "onnx"),
-        opset=config["export"]["onnx_opset"],
-        bound=config["verify"]["onnx_max_abs_err"],
-    shell:
-        "rifebuild --threads={threads} mnn onnx --model={wildcards.model:q} --checkpoint={input.checkpoint:q}"
-        " --opset={params.opset:q}"
-        " --max-abs-err={params.bound:q} --out={output.onnx:q} --check-out={output.check:q}"
-        " --reference {input.references:q} > {log:q} 2>&1"
 
 
 rule mnn_convert:
     input:
-        onnx=rules.mnn_onnx.output.onnx,
+        onnx="results/export/{model}/flownet.onnx",
+        verified="results/export/{model}/flownet.onnx.verify.json",  # converts a verified export only
     output:
         f"{MNN}/{{mnn_float}}.mnn",
     log:

@@ -25,7 +25,7 @@ STANDIN = REPO / "tests" / "standin"
 
 def roles_for(tmp_path: Path, stock=("64x96",), mnn=("fp32", "int8")) -> dict[str, Path]:
     """Files standing for every role the matrix looks at."""
-    names = {"checkpoint": "flownet.pkl", "onnx-dynamic.model": "dyn.onnx", "native-host.binary": "rife-bench",
+    names = {"checkpoint": "flownet.pkl", "onnx.model": "flownet.onnx", "native-host.binary": "rife-bench",
              **{f"ncnn-{p}.model": f"ncnn-{p}/flownet.bin" for p in ("fp32", "fp16", "int8")},
              **{f"ncnn-stock-{r}.model": f"stock-{r}/flownet.bin" for r in stock},
              **{f"mnn-{v}.model": f"flownet-{v}.mnn" for v in mnn}}
@@ -301,7 +301,7 @@ def test_bench_of_a_model_waits_for_that_model_only(tmp_path):
     text = snakemake(tmp_path, "-n", "--cores", "2", "results/bench/rife-v4.6/bench.json",
                      "--config", "models=[rife-v4.6, rife-v4.25]")
     planned = re.findall(r"^(?:local)?rule (\w+):", text, flags=re.M)
-    assert {"native_build", "verify_int8", "verify_mnn", "native_cross_check", "mnn_onnx"} <= set(planned)
+    assert {"native_build", "verify_int8", "verify_mnn", "native_cross_check", "verify_onnx"} <= set(planned)
     assert planned.count("bench_run") == 1 and "report" not in planned
     jobs = text[text.index("rule "):]  # the planned jobs, after the header that echoes the config
     assert "rife-v4.6" in jobs and "rife-v4.25" not in jobs

@@ -15,10 +15,13 @@ def reference(a) -> None:
 
 
 def onnx(a) -> None:
-    """onnxruntime vs PyTorch at the export resolution."""
+    """onnxruntime vs PyTorch at every reference resolution (the record names the input dims: H and W
+    are symbolic in the any-size ONNX)."""
     from rifebuild.evaluate import verify
+    from rifebuild.export.dynamic_onnx import symbolic_dims
 
-    verify.verify_onnx(a.onnx, [a.reference], a.max_abs_err, threads.count(), a.out)
+    verify.verify_onnx(a.onnx, a.reference, a.max_abs_err, threads.count(), a.out,
+                       {"input_dims": symbolic_dims(a.onnx)})
 
 
 def ncnn(a) -> None:
@@ -50,7 +53,7 @@ def register(actions) -> None:
     action(actions, "reference", reference, (["--checkpoint"], PATH), model(),
            (["--resolution"], {"type": resolution, "required": True}), (["--seed"], {"type": int, "default": 0}),
            (["--timestep"], {"type": float, "default": 0.5}), out())
-    action(actions, "onnx", onnx, (["--onnx"], PATH), (["--reference"], PATH),
+    action(actions, "onnx", onnx, (["--onnx"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
            (["--max-abs-err"], {"type": float, "required": True}), out())
     action(actions, "ncnn", ncnn, (["--model-dir"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
            (["--precision"], {"choices": ["fp32", "fp16"], "required": True}),

@@ -1,15 +1,7 @@
-"""MNN branch: dynamic-shape ONNX, fp32/fp16/wq8 conversion, quantizer samples, int8 (timed by `rifebuild bench`)."""
+"""MNN branch: the any-size ONNX -> fp32/fp16/wq8 conversion, quantizer samples, int8 (timed by `rifebuild bench`)."""
 from __future__ import annotations
 
-from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, model, out, resolution
-
-
-def onnx(a) -> None:
-    """Dynamic-shape ONNX (warp grid from the runtime shape), proved with onnxruntime at every size."""
-    from rifebuild.mnn.build import build_onnx
-
-    build_onnx(a.checkpoint, a.out, a.check_out, a.reference, a.opset, a.max_abs_err, threads.count(), a.model)
+from rifebuild.core.args import PATH, action, out, resolution
 
 
 def convert(a) -> None:
@@ -36,9 +28,6 @@ def quantize(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "onnx", onnx, (["--checkpoint"], PATH), model(), (["--reference"], {**PATH, "nargs": "+"}),
-           (["--opset"], {"type": int, "default": 17}), (["--max-abs-err"], {"type": float, "default": 1e-3}),
-           out(), (["--check-out"], PATH))
     action(actions, "convert", convert, (["--onnx"], PATH),
            (["--variant"], {"choices": ["fp32", "fp16", "wq8"], "required": True}), out(), (["--tool-log"], {"default": None}))
     action(actions, "samples", samples, (["--frames"], PATH), out(),
