@@ -56,6 +56,10 @@ def test_dry_run_plans_every_model_and_stage_with_their_resources(tmp_path):
             continue
         assert job["resources"].get("slurm_partition") == "cpu", job
         assert int(job["resources"]["mem_mb"]) >= 1000 and job["resources"].get("runtime"), job
+    # seconds-long jobs and downloads run in the main process, not queued as cluster jobs (Snakefile localrules)
+    local = set(re.findall(r"^localrule (\w+):", text, re.M))
+    assert local == {"all", "fetch_weights", "native_source", "warp_rewrite", "stock_model", "quantize_int8",
+                     "mnn_convert", "mnn_samples", "bench_plots", "report", "release"} - {"fetch_weights"}
     bench = [j for j in planned if j["rule"] == "bench_run"]
     assert all(j["threads"] == 16 and j["resources"]["slurm_extra"] == "--exclusive" for j in bench)
     assert "--cores=16" in text  # the bench record can tell that it held the whole node
