@@ -55,7 +55,7 @@ def directory_rules(checkout: Path) -> set[str]:
 
 def finish_with_placeholders(checkout: Path, workdir: Path, config: str = "config.yaml") -> None:
     """Every output of the default target as an empty placeholder, then `--touch` records them as made
-    by their jobs (in dependency order), as a finished run would have."""
+    by their jobs (in dependency order, each with its metadata record), as a finished run would have."""
     summary = snakemake(checkout, workdir, "--summary", config=config)
     folders = directory_rules(checkout)
     for line in summary.splitlines():
@@ -67,7 +67,10 @@ def finish_with_placeholders(checkout: Path, workdir: Path, config: str = "confi
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.touch()
-    snakemake(checkout, workdir, "--touch", config=config)
+    # --forceall: every job "runs" in touch mode, so each has its metadata record (code fingerprint and
+    # params included); without it, jobs whose placeholders already looked current got none and a
+    # change of their code could not be seen
+    snakemake(checkout, workdir, "--touch", "--forceall", config=config)
     assert "Nothing to be done" in snakemake(checkout, workdir, "-n", config=config)
 
 
@@ -116,6 +119,11 @@ def test_scope_of_edits(finished):
     edit(checkout / "rifebuild" / "report" / "run.py", "\ndef ", "\nREWORDED = True\n\n\ndef ")
     jobs = planned(snakemake(checkout, workdir, "-n"))
     assert sorted({rule for rule, _ in jobs}) == ["all", "release", "report"], jobs
+    # a code change in the native build code: the native source and builds, and what uses the binaries
+    edit(checkout / "rifebuild" / "native" / "source.py", "\ndef ", "\nREWORDED = True\n\n\ndef ")
+    rules = {rule for rule, _ in planned(snakemake(checkout, workdir, "-n"))}
+    assert {"native_source", "native_build", "native_verify", "bench_run"} <= rules
+    assert not rules & {"prepare_checkpoint", "onnx", "pnnx", "warp_rewrite", "verify_ncnn"}, rules
 
 
 def test_adding_a_model_plans_no_job_of_the_first(finished):
