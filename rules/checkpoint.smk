@@ -27,7 +27,8 @@ rule prepare_checkpoint:
     input:
         source=checkpoint_source,
     output:
-        CHECKPOINT,
+        checkpoint=CHECKPOINT,
+        record=CHECKPOINT_RECORD,
     log:
         "logs/checkpoint/{model}/prepare.log",
     benchmark:
@@ -39,7 +40,11 @@ rule prepare_checkpoint:
         mem_mb=4000,
     params:
         code=action_code("checkpoint", "prepare"),
-        seed=config["synthetic_seed"],
+        # what the weights are meant to be (rifebuild.checkpoint.record.intended): a change re-runs this job
+        seed=lambda wildcards: intended_checkpoint(wildcards).get("seed", 0),
+        url=lambda wildcards: intended_checkpoint(wildcards).get("url", ""),
+        pin=lambda wildcards: intended_checkpoint(wildcards).get("sha256_pin") or "",
     shell:
         "rifebuild --threads={threads} checkpoint prepare --model={wildcards.model:q}"
-        " --synthetic-seed={params.seed:q} --out={output:q} -- {input.source:q} > {log:q} 2>&1"
+        " --synthetic-seed={params.seed:q} --url={params.url:q} --sha256-pin={params.pin:q}"
+        " --out={output.checkpoint:q} --record={output.record:q} -- {input.source:q} > {log:q} 2>&1"
