@@ -18,20 +18,25 @@ STAGES = ("checkpoint", "export", "evaluate", "ncnn", "calibration", "int8", "mn
           "release", "docs")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(stages: tuple[str, ...] = STAGES) -> argparse.ArgumentParser:
+    """The parser for `stages` (all of them for --help): a call names one stage, and only that stage's
+    cli module is imported, so an action reaches no other stage's code (rifebuild.core.imports relies
+    on it to tell which modules a rule runs)."""
     parser = argparse.ArgumentParser(prog="rifebuild", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch, onnxruntime, ncnn and MNN (rules pass Snakemake's threads:)")
-    stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
-    for name in STAGES:
+    subparsers = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    for name in stages:
         module = importlib.import_module(f"rifebuild.{name}.cli")
-        stage = stages.add_parser(name, help=module.__doc__.strip().splitlines()[0])
+        stage = subparsers.add_parser(name, help=module.__doc__.strip().splitlines()[0])
         module.register(stage.add_subparsers(dest="action", required=True, metavar="ACTION"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    named = [word for word in argv if word in STAGES][:1]
+    args = build_parser(tuple(named) or STAGES).parse_args(argv)
     threads.limit(args.threads)
     try:
         args.func(args)

@@ -2,8 +2,6 @@
 
 
 rule fetch_weights:
-    input:
-        code=code_files("checkpoint"),
     output:
         "resources/weights/{model}.pkl",
     log:
@@ -15,6 +13,7 @@ rule fetch_weights:
     resources:
         mem_mb=1000,
     params:
+        code=action_code("checkpoint", "fetch"),
         url=lambda wildcards: config["weights_url"]
         or spec.get(wildcards.model).official_url,
         sha256=config["weights_sha256"],
@@ -27,7 +26,6 @@ rule fetch_weights:
 rule prepare_checkpoint:
     input:
         source=checkpoint_source,
-        code=code_files("checkpoint"),
     output:
         checkpoint=CHECKPOINT,
         record=CHECKPOINT_RECORD,
@@ -41,6 +39,7 @@ rule prepare_checkpoint:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("checkpoint", "prepare"),
         # what the weights are meant to be (rifebuild.checkpoint.record.intended): a change re-runs this job
         seed=lambda wildcards: intended_checkpoint(wildcards).get("seed", 0),
         url=lambda wildcards: intended_checkpoint(wildcards).get("url", ""),

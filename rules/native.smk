@@ -11,8 +11,6 @@ wildcard_constraints:
 rule native_source:
     # The unpack in native.build_dir may be shared with other clones: the output is this working
     # directory's record of it, so Snakemake never deletes a file of the shared tree before a re-run.
-    input:
-        code=code_files("native"),
     output:
         "results/native/ncnn-source.json",
     log:
@@ -24,6 +22,7 @@ rule native_source:
     resources:
         mem_mb=1000,
     params:
+        code=action_code("native", "source"),
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
@@ -36,8 +35,6 @@ rule native_source:
 rule native_build:
     input:
         source=rules.native_source.output[0],
-        code=code_files("native"),
-        sources=native_sources(),
     output:
         "results/native/{native_target}/rife-bench",
     log:
@@ -50,6 +47,8 @@ rule native_build:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "build"),
+        sources=files_code(native_sources()),
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
@@ -69,7 +68,6 @@ rule native_verify:
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
         references=lambda wildcards: references(wildcards.model),
-        code=code_files("native"),
     output:
         "results/native/host/{model}/verify{variant}.json",
     log:
@@ -84,6 +82,7 @@ rule native_verify:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "verify"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
         min_psnr=lambda wildcards: (
@@ -102,7 +101,6 @@ rule native_cross_check:
         bench="results/native/{native_target}/rife-bench",
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
-        code=code_files("native"),
     output:
         "results/native/{native_target}/{model}/cross_check{variant}.json",
     log:
@@ -117,6 +115,7 @@ rule native_cross_check:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "cross-check"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
         min_psnr=lambda wildcards: (

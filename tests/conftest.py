@@ -21,6 +21,18 @@ PROXY = REPO.parent / "shared" / "fixtures" / "rife-v4.6-proxy" / "flownet.pkl"
 TINY_H, TINY_W = 64, 96
 
 
+# Fixtures that build rife-bench (CMake, a cross toolchain, qemu): a test using one is in the e2e tier
+# (make test runs it after the unit tier, which stays pure Python), wherever its file is.
+NATIVE_BUILD_FIXTURES = {"ncnn_root", "host_binary", "binaries"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if NATIVE_BUILD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 def skip_unless_ci(reason: str) -> None:
     """Skip a test whose tool or download is missing here, but fail it in CI (CI=true): a CI run that
     skipped the native build would report green without having built anything."""

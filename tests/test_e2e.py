@@ -1,4 +1,5 @@
-"""End-to-end: the real snakemake workflow on a tiny config, in a temp working directory."""
+"""End-to-end: the real snakemake workflow on .test/config.yaml, in a temp working directory (the e2e
+tier); the two-model run and the byte-identity of two clean runs are the slow tier (make test-all)."""
 from __future__ import annotations
 
 import hashlib
@@ -22,26 +23,19 @@ from rifebuild.release.verify import verify as verify_bundle
 
 pytestmark = pytest.mark.e2e
 
-TINY_CONFIG = {
-    "weights": "synthetic",
-    "export": {"height": 64, "width": 96},
-    "threads": 1,
-    "verify": {"resolutions": [[96, 128]]},
-    "stock_resolutions": [[96, 128]],
-    "calibration": {"resolution": [64, 96], "calibration_size": 2, "evaluation_size": 1, "max_motion": 3},
-    "int8": {"sensitivity_frames": 1, "sensitivity_keep_float": 1},
-    # The native build is shared with tests/test_native.py (absolute build_dir): cold once per machine.
-    "native": {"targets": ["host", "linux-arm64"], "build_dir": str(REPO / "build" / "native")},
-    # The benchmark at the export size only, 1 and 2 threads, 2 rounds; the "phone" is the stand-in adb
-    # (tests/standin/adb) running the real linux-arm64 rife-bench under qemu.
-    "bench": {"sizes": [], "threads": [1, "all"], "warmup": 1, "rounds": 2, "adb_serial": "emulator-5554",
-              "phone": {"threads": [1], "rounds": 1, "loops": 1}},
-}
-# The full run builds two versions in one DAG: v4.6 and v4.25 (encoder Head, 5 IFBlocks, block
-# features, padding multiple 64: its sizes become 64x128 and 128x128). Other tests build v4.6 alone.
-MODELS = ["rife-v4.6", "rife-v4.25"]
+TEST_CONFIGS = REPO / ".test"
+# .test/config.yaml (a user can run it: snakemake -c2 --configfile .test/config.yaml), with the native
+# build shared with the other runs of this machine (absolute build_dir: cold once per machine).
+TINY_CONFIG = {**yaml.safe_load((TEST_CONFIGS / "config.yaml").read_text())}
+TINY_CONFIG["native"] = {**TINY_CONFIG["native"], "build_dir": str(REPO / "build" / "native")}
+# The slow tier's run builds two versions in one DAG (.test/two-models.yaml): v4.6 and v4.25 (encoder
+# Head, 5 IFBlocks, block features, padding multiple 64: its sizes become 64x128 and 128x128).
+MODELS = yaml.safe_load((TEST_CONFIGS / "two-models.yaml").read_text())["models"]
 SIZES = {"rife-v4.6": ["64x96", "96x128"], "rife-v4.25": ["64x128", "128x128"]}
 STANDIN = REPO / "tests" / "standin"
+# A test parametrized by model runs on the e2e tier's one-model run for v4.6, on the slow tier's
+# two-model run for v4.25.
+BY_MODEL = [pytest.param("rife-v4.6"), pytest.param("rife-v4.25", marks=pytest.mark.slow)]
 
 
 def workflow_env(workdir: Path) -> dict:
@@ -66,10 +60,30 @@ def make_workdir(tmp_path: Path, **overrides) -> Path:
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    workdir = make_workdir(tmp_path_factory.mktemp("e2e"), models=MODELS)
+    """The default target on .test/config.yaml (one model, every stage): the e2e tier."""
+    workdir = make_workdir(tmp_path_factory.mktemp("e2e"))
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return workdir
+
+
+@pytest.fixture(scope="module")
+def two_model_run(tmp_path_factory):
+    """Two versions in one DAG (.test/two-models.yaml): the slow tier."""
+    workdir = make_workdir(tmp_path_factory.mktemp("e2e-two"), models=MODELS)
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir
+
+
+def run_with(request, name: str) -> Path:
+    """The finished run that built `name`."""
+    return request.getfixturevalue("finished_run" if name == "rife-v4.6" else "two_model_run")
+
+
+def models_of(workdir: Path) -> list[str]:
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    return config.get("models") or [config.get("model", "rife-v4.6")]
 
 
 def test_default_workflow_with_trained_weights(tmp_path):
@@ -107,8 +121,9 @@ def _dims(res: str) -> list[int]:
     return [int(v) for v in res.split("x")]
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_outputs_and_verification_thresholds(finished_run, name):
+@pytest.mark.parametrize("name", BY_MODEL)
+def test_outputs_and_verification_thresholds(request, name):
+    finished_run = run_with(request, name)
     results, sizes = finished_run / "results", SIZES[name]
     param = (results / "ncnn" / name / "flownet.param").read_text()
     assert "rife.Warp" in param and "GridSample" not in param and "MemoryData" not in param  # beta folded
@@ -131,7 +146,9 @@ def test_outputs_and_verification_thresholds(finished_run, name):
     assert (finished_run / "logs" / "ncnn" / name / "pnnx.tool.log").exists()  # pnnx's own log is declared too
 
 
-def test_models_share_what_depends_on_the_padding_multiple_only(finished_run):
+@pytest.mark.slow
+def test_models_share_what_depends_on_the_padding_multiple_only(two_model_run):
+    finished_run = two_model_run
     results = finished_run / "results"
     assert sorted(p.name for p in (results / "calibration").iterdir()) == ["pad32", "pad64"]
     assert sorted(p.name for p in (results / "calibration" / "pad64" / "evaluation").iterdir()) == sorted(SIZES["rife-v4.25"])
@@ -140,8 +157,9 @@ def test_models_share_what_depends_on_the_padding_multiple_only(finished_run):
     assert checkpoints["rife-v4.6"] != checkpoints["rife-v4.25"]
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_native_outputs(finished_run, name):
+@pytest.mark.parametrize("name", BY_MODEL)
+def test_native_outputs(request, name):
+    finished_run = run_with(request, name)
     native = finished_run / "results" / "native"
     verify = json.loads((native / "host" / name / "verify.json").read_text())
     assert verify["checks"] and all(c["max_abs_err"] <= 1e-3 for c in verify["checks"])
@@ -152,7 +170,7 @@ def test_native_outputs(finished_run, name):
 def test_native_runs_the_int8_model(finished_run):
     """rife-bench with int8 inference on the int8 rife.Warp model: host vs PyTorch, arm64 (qemu) vs host."""
     native = finished_run / "results" / "native"
-    for name in MODELS:
+    for name in models_of(finished_run):
         verify = json.loads((native / "host" / name / "verify-int8.json").read_text())
         assert verify["precision"] == "int8" and len(verify["checks"]) == 2
         assert all(c["psnr_db"] >= 30 for c in verify["checks"])
@@ -160,11 +178,13 @@ def test_native_runs_the_int8_model(finished_run):
         assert cross["passed"] and cross["checks"][0]["psnr_db"] >= 30
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_report_covers_every_artifact(finished_run, name):
+@pytest.mark.parametrize("name", BY_MODEL)
+def test_report_covers_every_artifact(request, name):
+    finished_run = run_with(request, name)
     results, (small, large) = finished_run / "results", SIZES[name]
     whole = json.loads((results / "report.json").read_text())
-    assert whole["models"] == MODELS and [row["model"] for row in whole["summary"]] == MODELS
+    models = models_of(finished_run)
+    assert whole["models"] == models and [row["model"] for row in whole["summary"]] == models
     report = whole["per_model"][name]
     keys = [a["key"] for a in report["artifacts"]]
     assert keys == ["pytorch", "onnx", "ncnn-fp32", "ncnn-fp16", f"ncnn-stock-{small}", f"ncnn-stock-{large}",
@@ -198,14 +218,14 @@ def test_second_run_does_nothing(finished_run):
 
 
 def test_release_bundle(finished_run):
-    release = finished_run / "results" / "release"
-    tarballs = [f"{m}-{kind}.tar.gz" for m in MODELS for kind in ("mnn", "ncnn", "onnx")]
+    release, models = finished_run / "results" / "release", models_of(finished_run)
+    tarballs = [f"{m}-{kind}.tar.gz" for m in models for kind in ("mnn", "ncnn", "onnx")]
     assert sorted(p.name for p in release.iterdir()) == sorted(["MANIFEST.json", "RELEASE_NOTES.md", "SHA256SUMS",
                                                                 "rife-build-native.tar.gz", "rife-build-report.tar.gz",
                                                                 *tarballs])
     ok, problems = verify_bundle(release)
-    assert problems == [] and len(ok) == 10  # 8 tarballs, MANIFEST.json, RELEASE_NOTES.md
-    for name in MODELS:
+    assert problems == [] and len(ok) == len(tarballs) + 4  # + native, report, MANIFEST.json, RELEASE_NOTES.md
+    for name in models:
         ncnn = set(tarball.digests(release / f"{name}-ncnn.tar.gz"))
         variants = ("", "-fp16", "-int8", *(f"-stock-{r}" for r in SIZES[name]))
         assert ncnn == {"MANIFEST.json", *(f"{name}{v}/flownet.{e}" for v in variants for e in ("param", "bin"))}
@@ -213,7 +233,7 @@ def test_release_bundle(finished_run):
         "MANIFEST.json", "host/rife-bench", "linux-arm64/rife-bench"}
     manifest = json.loads((release / "MANIFEST.json").read_text())
     report = json.loads((finished_run / "results" / "report.json").read_text())
-    assert [m["model"] for m in manifest["models"]] == MODELS and manifest["git"]["commit"]
+    assert [m["model"] for m in manifest["models"]] == models and manifest["git"]["commit"]
     for entry in manifest["models"]:
         per_model = report["per_model"][entry["model"]]
         assert entry["checkpoint"]["sha256"] == per_model["checkpoint_sha256"]
@@ -223,10 +243,11 @@ def test_release_bundle(finished_run):
     assert (finished_run / "results" / "benchmarks" / "release" / "build.tsv").exists()
 
 
+@pytest.mark.slow
 def test_two_clean_runs_give_byte_identical_bundles(finished_run, tmp_path):
     """The whole workflow again from scratch in another folder: every byte of results/release/ agrees
     (tarballs, MANIFEST.json, SHA256SUMS, notes; the models inside them too)."""
-    again = make_workdir(tmp_path, models=MODELS)
+    again = make_workdir(tmp_path)
     proc = snakemake(again)
     assert proc.returncode == 0, proc.stderr[-3000:]
     first, second = finished_run / "results" / "release", again / "results" / "release"
@@ -265,9 +286,12 @@ def test_interrupted_run_is_recovered_by_rerunning(tmp_path):
     assert not (workdir / "results/report.md").exists()
     leftovers = [p for p in (workdir / "results").rglob("*.tmp")]
     assert leftovers == []
-    proc = snakemake(workdir)
+    # the rerun finishes what the interrupt cut (up to the verified ncnn model; the rest of the DAG is
+    # the first run's business: a whole second run here doubled the e2e tier's time)
+    proc = snakemake(workdir, "results/ncnn/rife-v4.6/verify.json")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (workdir / "results/ncnn/rife-v4.6/verify.json").exists() and (workdir / "results/report.md").exists()
+    assert (workdir / "results/ncnn/rife-v4.6/verify.json").exists()
+    assert "Nothing to be done" in (proc := snakemake(workdir, "-n", "results/ncnn/rife-v4.6/verify.json")).stdout + proc.stderr
 
 
 def test_temp_files_of_killed_jobs_are_swept_on_the_next_run(tmp_path):
@@ -392,8 +416,9 @@ def test_bad_calibration_data_fails_with_one_sentence(tmp_path):
     assert "calibration.data" in out and "is not an existing directory" in out and "Traceback" not in out
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_benchmark_times_every_variant_in_turns(finished_run, name):
+@pytest.mark.parametrize("name", BY_MODEL)
+def test_benchmark_times_every_variant_in_turns(request, name):
+    finished_run = run_with(request, name)
     small = SIZES[name][0]
     bench = json.loads((finished_run / "results" / "bench" / name / "bench.json").read_text())
     rows = {(r["variant"], r["threads"]): r for r in bench["results"]}
@@ -426,15 +451,15 @@ def test_benchmark_window_overlaps_no_other_job(finished_run):
         jobs.append((record["rule"], record["starttime"], record["endtime"]))
     ends: dict[float, float] = {}  # a job has one metadata record per output file: the same end time
     for rule, start, end in jobs:
-        if rule == "bench":
+        if rule == "bench_run":
             ends[end] = min(start, ends.get(end, start))
     bench_jobs = sorted((start, end) for end, start in ends.items())
-    assert len(bench_jobs) == len(MODELS)
+    assert len(bench_jobs) == len(models_of(finished_run))
     windows = [json.loads((finished_run / "results" / "bench" / m / "bench.json").read_text())["window"]
-               for m in MODELS]
+               for m in models_of(finished_run)]
     for window in windows:
         assert any(s <= window["start"] < window["end"] <= e for s, e in bench_jobs)
-    others = {(rule, s, e) for rule, s, e in jobs if rule != "bench"}
+    others = {(rule, s, e) for rule, s, e in jobs if rule != "bench_run"}
     assert len({rule for rule, _, _ in others}) > 20
     for start, end in bench_jobs:
         overlapping = [(rule, s, e) for rule, s, e in others if s < end and e > start]
@@ -451,7 +476,7 @@ def test_snakemake_html_report_has_the_figures_and_tables(finished_run):
     html = (finished_run / "report.html").read_text()
     import base64
 
-    for model in MODELS:
+    for model in models_of(finished_run):
         for name in ("latency.png", "quality.png", "size.png"):
             data = base64.b64encode((finished_run / "results" / "bench" / model / name).read_bytes()).decode()
             assert data in html, (model, name)
@@ -459,9 +484,9 @@ def test_snakemake_html_report_has_the_figures_and_tables(finished_run):
 
 
 def test_figures_are_redrawn_byte_identical(finished_run):
-    bench = finished_run / "results" / "bench" / "rife-v4.25"
+    bench = finished_run / "results" / "bench" / "rife-v4.6"
     before = {p.name: p.read_bytes() for p in bench.glob("*.png")}
-    proc = snakemake(finished_run, "--forcerun", "bench_plots", "--", "results/bench/rife-v4.25/latency.png")
+    proc = snakemake(finished_run, "--forcerun", "bench_plots", "--", "results/bench/rife-v4.6/latency.png")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {p.name: p.read_bytes() for p in bench.glob("*.png")} == before and len(before) == 3
 

@@ -98,6 +98,22 @@ def test_a_configured_ndk_that_is_missing_is_named(monkeypatch, tmp_path):
         native_targets.target_spec("android-arm64")
 
 
+def test_linux_arm64_without_its_tools_is_named_and_not_a_default(monkeypatch, tmp_path):
+    """`make setup` installs no cross toolchain or qemu (the default run does not need them): then the
+    default targets leave linux-arm64 out, and naming it says what to install."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # none of aarch64-linux-gnu-gcc/g++, qemu-aarch64-static here
+    for var in ("ANDROID_NDK", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    assert native_targets.default_targets() == ["host"]
+    with pytest.raises(NativeError, match=r"linux-arm64 needs aarch64-linux-gnu-gcc.*make setup-dev"):
+        native_targets.target_spec("linux-arm64")
+    for tool in native_targets.ARM64_TOOLS:
+        (tmp_path / tool).write_text("#!/bin/sh\n")
+        (tmp_path / tool).chmod(0o755)
+    assert "linux-arm64" in native_targets.default_targets()
+    assert native_targets.target_spec("linux-arm64").runner == ("qemu-aarch64-static",)
+
+
 @pytest.mark.skipif(native_targets.find_ndk() is None, reason="no Android NDK (set ANDROID_NDK to build android-arm64)")
 def test_android_build(ncnn_root, tmp_path):
     info = native_build.build_target("android-arm64", ncnn_root, default_config()["ncnn_version"],

@@ -27,7 +27,7 @@ class Variant:
 
 VARIANTS = (
     Variant("pytorch", "PyTorch fp32 (eager)", "torch", "fp32", "pytorch"),
-    Variant("onnxruntime", "onnxruntime fp32 (any-size ONNX)", "onnxruntime", "fp32", "onnx-dynamic"),
+    Variant("onnxruntime", "onnxruntime fp32 (any-size ONNX)", "onnxruntime", "fp32", "onnx"),
     Variant("ncnn-python", "ncnn Python fp32 (stock GridSample)", "ncnn", "fp32", "ncnn-stock"),
     Variant("rife-bench-fp32", "rife-bench fp32 (ncnn, rife.Warp)", "rife-bench", "fp32", "ncnn-fp32"),
     Variant("rife-bench-fp16", "rife-bench fp16 storage (ncnn, rife.Warp)", "rife-bench", "fp16", "ncnn-fp16"),

@@ -16,10 +16,13 @@ def reference(a) -> None:
 
 
 def onnx(a) -> None:
-    """onnxruntime vs PyTorch at the export resolution."""
+    """onnxruntime vs PyTorch at every reference resolution (the record names the input dims: H and W
+    are symbolic in the any-size ONNX)."""
     from rifebuild.evaluate import verify
+    from rifebuild.export.dynamic_onnx import symbolic_dims
 
-    verify.verify_onnx(a.onnx, [a.reference], a.max_abs_err, threads.count(), a.out)
+    verify.verify_onnx(a.onnx, a.reference, a.max_abs_err, threads.count(), a.out,
+                       {"input_dims": symbolic_dims(a.onnx)})
 
 
 def ncnn(a) -> None:
@@ -58,7 +61,7 @@ def register(actions) -> None:
            (["--seed"], {"help": "seed of the fixed random inputs", "type": int, "default": 0}),
            (["--timestep"], {"help": "timestep t of the interpolated frame", "type": float, "default": 0.5}), out())
     action(actions, "onnx", onnx, (["--onnx"], {**PATH, "help": "the ONNX model to check"}),
-           (["--reference"], {**PATH,
+           (["--reference"], {**PATH, "nargs": "+",
                               "help": "reference .npz file(s) (inputs + PyTorch output) from `evaluate reference`"}),
            (["--max-abs-err"], {"help": "largest allowed max abs error vs PyTorch", "type": float, "required": True}),
            out())

@@ -1,4 +1,4 @@
-"""Export the PyTorch model: TorchScript (pnnx's input) and ONNX + onnxsim at the export resolution."""
+"""Export the PyTorch model: TorchScript (pnnx's input, at the export resolution) and the any-size ONNX."""
 from __future__ import annotations
 
 from rifebuild.core.args import PATH, action, model, out
@@ -18,7 +18,15 @@ def torchscript(a) -> None:
 
 
 def onnx(a) -> None:
-    """ONNX (opset >= 16, GridSample warp) simplified with onnxsim, fixed to the export resolution."""
+    """The ONNX artifact: any size (H/W dynamic, warp grid from the runtime shape), onnxsim-simplified."""
+    from rifebuild.checkpoint.load import load_ifnet
+    from rifebuild.export.dynamic_onnx import export_dynamic_onnx
+
+    export_dynamic_onnx(load_ifnet(a.checkpoint, a.model), a.out, a.opset)
+
+
+def onnx_fixed(a) -> None:
+    """ONNX fixed to one resolution (constant warp grid), on request only: the any-size one serves all."""
     from rifebuild.checkpoint.load import load_ifnet
     from rifebuild.export.trace import export_onnx
 
@@ -26,10 +34,8 @@ def onnx(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "torchscript", torchscript,
-           (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl (results/checkpoint/<model>/)"}),
-           model(), *DIMS, out())
-    action(actions, "onnx", onnx,
-           (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl (results/checkpoint/<model>/)"}),
-           model(), *DIMS, (["--opset"], {"help": "ONNX opset (>= 16 for GridSample)", "type": int, "default": 17}),
-           out())
+    checkpoint = (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl (results/checkpoint/<model>/)"})
+    opset = (["--opset"], {"type": int, "default": 17, "help": "ONNX opset (>= 16: GridSample)"})
+    action(actions, "torchscript", torchscript, checkpoint, model(), *DIMS, out())
+    action(actions, "onnx", onnx, checkpoint, model(), opset, out())
+    action(actions, "onnx-fixed", onnx_fixed, checkpoint, model(), *DIMS, opset, out())

@@ -1,4 +1,4 @@
-"""MNN branch: dynamic-shape ONNX -> fp32 / fp16 / weight-int8 / full-int8 .mnn (rules/mnn.smk).
+"""MNN branch: the any-size ONNX (rifebuild.export.dynamic_onnx) -> fp32 / fp16 / weight-int8 / full-int8 .mnn (rules/mnn.smk).
 
 Verification of the models lives in rifebuild.evaluate (one evaluator for every runtime).
 """
@@ -17,23 +17,6 @@ from rifebuild.mnn.tools import MnnToolError, convert, quantize
 CONVERT_OPTIONS = {"fp32": {}, "fp16": {"fp16": True}, "wq8": {"weight_bits": 8}}
 VARIANT_FILES = {"fp32": "flownet.mnn", "fp16": "flownet-fp16.mnn", "wq8": "flownet-wq8.mnn",
                  "int8": "flownet-int8.mnn"}
-
-
-def build_onnx(checkpoint, out, check_out, references, *, model: str, opset: int = 17, max_abs_err: float = 1e-3,
-               threads: int = 2) -> None:
-    """Export the dynamic-shape ONNX and prove it with onnxruntime on every reference (size); a model
-    that misses the bound is removed, so nothing downstream converts a wrong export."""
-    from rifebuild.checkpoint.load import load_ifnet
-    from rifebuild.core.errors import VerificationError
-    from rifebuild.evaluate.verify import verify_onnx
-    from rifebuild.mnn.dynamic_onnx import export_dynamic_onnx, symbolic_dims
-
-    export_dynamic_onnx(load_ifnet(checkpoint, model), out, opset)
-    try:
-        verify_onnx(out, references, max_abs_err, threads, check_out, {"input_dims": symbolic_dims(out)})
-    except VerificationError:
-        Path(out).unlink()
-        raise
 
 
 def build_variant(onnx_path, variant: str, out, log=None) -> None:

@@ -1,16 +1,7 @@
-"""MNN branch: dynamic-shape ONNX, fp32/fp16/wq8 conversion, quantizer samples, int8 (timed by `rifebuild bench`)."""
+"""MNN branch: the any-size ONNX -> fp32/fp16/wq8 conversion, quantizer samples, int8 (timed by `rifebuild bench`)."""
 from __future__ import annotations
 
-from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, model, out, resolution
-
-
-def onnx(a) -> None:
-    """Dynamic-shape ONNX (warp grid from the runtime shape), proved with onnxruntime at every size."""
-    from rifebuild.mnn.build import build_onnx
-
-    build_onnx(a.checkpoint, a.out, a.check_out, a.reference, model=a.model, opset=a.opset, max_abs_err=a.max_abs_err,
-               threads=threads.count())
+from rifebuild.core.args import PATH, action, out, resolution
 
 
 def convert(a) -> None:
@@ -37,13 +28,7 @@ def quantize(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "onnx", onnx, (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl of --model"}), model(),
-           (["--reference"], {**PATH, "help": "reference .npz files, one per verify size", "nargs": "+"}),
-           (["--opset"], {"help": "ONNX opset", "type": int, "default": 17}),
-           (["--max-abs-err"], {"type": float, "default": 1e-3,
-                                "help": "largest allowed max abs error of onnxruntime vs PyTorch"}),
-           out(), (["--check-out"], {**PATH, "help": "onnxruntime check record to write"}))
-    action(actions, "convert", convert, (["--onnx"], {**PATH, "help": "the dynamic-shape ONNX"}),
+    action(actions, "convert", convert, (["--onnx"], {**PATH, "help": "the any-size ONNX (results/export/<model>/flownet.onnx)"}),
            (["--variant"], {"choices": ["fp32", "fp16", "wq8"], "required": True,
                             "help": "fp32, fp16 weights or int8 weights only (wq8)"}),
            out(), (["--tool-log"], {"help": "where the MNN tool's own output goes", "default": None}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,9 +108,20 @@ def find_ndk(configured: str | None = None) -> Path | None:
     return None
 
 
+# What building and running linux-arm64 here takes (Debian: crossbuild-essential-arm64, qemu-user-static;
+# `make setup-dev` installs them, `make setup` does not: the default run needs none of them).
+ARM64_TOOLS = ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++", "qemu-aarch64-static")
+
+
+def missing_arm64_tools() -> list[str]:
+    return [tool for tool in ARM64_TOOLS if shutil.which(tool) is None]
+
+
 def default_targets(ndk: str | None = None) -> list[str]:
-    """host and linux-arm64 always; android-arm64 only when an NDK is found."""
-    return ["host", "linux-arm64"] + (["android-arm64"] if find_ndk(ndk) else [])
+    """host always; linux-arm64 when its cross toolchain and qemu are installed; android-arm64 when an
+    NDK is found (a target a machine cannot build is asked for by naming it in native.targets)."""
+    return (["host"] + ([] if missing_arm64_tools() else ["linux-arm64"])
+            + (["android-arm64"] if find_ndk(ndk) else []))
 
 
 def host_isa(cpuinfo: str = "/proc/cpuinfo") -> str:
@@ -129,6 +141,11 @@ def target_spec(name: str, ndk: str | None = None, isa: str = "auto") -> Target:
             raise NativeError(f"native.host_isa must be auto, {', '.join(X86_ISAS)}; got {isa!r}.")
         return Target(name, (), X86_ISAS[isa])
     if name == "linux-arm64":
+        if missing_arm64_tools():
+            raise NativeError(
+                f"Target linux-arm64 needs {', '.join(missing_arm64_tools())}: run `make setup-dev` (Debian packages "
+                "crossbuild-essential-arm64 and qemu-user-static), or drop linux-arm64 from native.targets."
+            )
         tc = NATIVE_SRC / "cmake/aarch64-linux-gnu.toolchain.cmake"
         return Target(name, (f"-DCMAKE_TOOLCHAIN_FILE={tc}",), ARM64_V82, ("qemu-aarch64-static",))
     if name == "android-arm64":
@@ -184,7 +201,7 @@ def runner_for(target: str) -> tuple[str, ...]:
 
 
 def native_targets(native: dict) -> list[str]:
-    """`native.targets`, or by default host + linux-arm64, + android-arm64 when an NDK is found."""
+    """`native.targets`, or by default host (+ linux-arm64, android-arm64 where they can be built)."""
     return list(native["targets"] or default_targets(native["android_ndk"]))
 
 
