@@ -14,12 +14,12 @@ run: setup
 # run even when the first fails; the target fails if either did.
 test: setup
 	@status=0; \
-	python -m pytest -q -m "not e2e" tests || status=1; \
+	python -m pytest -q -m "not e2e and not slow" tests || status=1; \
 	python -m pytest -q -m e2e tests || status=1; \
 	exit $$status
 
 unit: setup
-	python -m pytest -q -m "not e2e" tests
+	python -m pytest -q -m "not e2e and not slow" tests
 
 e2e: setup
 	python -m pytest -q -m e2e tests
