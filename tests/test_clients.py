@@ -10,7 +10,17 @@ output as if rows were `width` long).
 """
 import numpy as np
 import pytest
-from clients import Tntwise, as_client, frame_pairs, psnr_8bit, run_isolated, tntwise_padding, write_folder
+from clients import (
+    Tntwise,
+    as_client,
+    frame_pairs,
+    psnr_8bit,
+    run_isolated,
+    spatial_tta_as_client,
+    temporal_tta_as_client,
+    tntwise_padding,
+    write_folder,
+)
 
 from rifebuild.model import spec
 from rifebuild.report.family import int8_model
@@ -64,6 +74,19 @@ def test_tntwise_runs_our_fp32_and_fp16_folders_like_pytorch(name, size, folders
         print(f"\n{name} {label} {size[0]}x{size[1]}: PSNR mean {sum(scores) / len(scores):.1f} worst "
               f"{min(scores):.1f} dB; {1000 * min(client.seconds[1:]):.0f} ms/frame, 2 threads")
         assert min(scores) >= bound, f"{name} {label}: {scores}"
+
+
+@pytest.mark.parametrize("mode, replay", [("tta_mode", spatial_tta_as_client),
+                                          ("tta_temporal_mode", temporal_tta_as_client)], ids=["x", "z"])
+def test_tntwise_tta_modes_run_our_folder_as_the_clients_code_says(mode, replay, folders, converted):
+    """Its TTA modes (rife-ncnn-vulkan's -x spatial, -z temporal) feed each block's flow blob back
+    (flow0..flow3 in our folders): the frame equals that data flow replayed on PyTorch (tests/clients.py),
+    and TTA did change it."""
+    net = converted("rife-v4.6").net
+    frame0, frame1 = frame_pairs(1, 64, 96)[0]  # small: -x runs the model 40 times, and so does the replay
+    out = Tntwise(folders("rife-v4.6")["fp32"], **{mode: True}).frame(frame0, frame1, 0.3)
+    assert psnr_8bit(out, replay(net, frame0, frame1, 0.3, 32)) >= FP32_PSNR_DB
+    assert psnr_8bit(out, as_client(net, frame0, frame1, 0.3, 32)) < 50
 
 
 def test_tntwise_cpu_crops_widths_off_its_padding_wrongly(folders, converted):
