@@ -29,7 +29,8 @@ rule prepare_checkpoint:
         source=checkpoint_source,
         code=code_files("checkpoint"),
     output:
-        CHECKPOINT,
+        checkpoint=CHECKPOINT,
+        record=CHECKPOINT_RECORD,
     log:
         "logs/checkpoint/{model}/prepare.log",
     benchmark:
@@ -40,7 +41,11 @@ rule prepare_checkpoint:
     resources:
         mem_mb=4000,
     params:
-        seed=config["synthetic_seed"],
+        # what the weights are meant to be (rifebuild.checkpoint.record.intended): a change re-runs this job
+        seed=lambda wildcards: intended_checkpoint(wildcards).get("seed", 0),
+        url=lambda wildcards: intended_checkpoint(wildcards).get("url", ""),
+        pin=lambda wildcards: intended_checkpoint(wildcards).get("sha256_pin") or "",
     shell:
         "rifebuild --threads={threads} checkpoint prepare --model={wildcards.model:q}"
-        " --synthetic-seed={params.seed:q} --out={output:q} -- {input.source:q} > {log:q} 2>&1"
+        " --synthetic-seed={params.seed:q} --url={params.url:q} --sha256-pin={params.pin:q}"
+        " --out={output.checkpoint:q} --record={output.record:q} -- {input.source:q} > {log:q} 2>&1"

@@ -6,6 +6,7 @@
 import re
 
 from rifebuild.calibration.triplets import source_files
+from rifebuild.checkpoint.record import intended
 from rifebuild.core.workflow import code_files
 from rifebuild.model import spec
 from rifebuild.native.source import archive_name
@@ -18,6 +19,7 @@ NCNN = "results/ncnn/{model}"
 INT8 = "results/ncnn/{model}-int8"
 MNN = "results/mnn/{model}"
 CHECKPOINT = "results/checkpoint/{model}/flownet.pkl"
+CHECKPOINT_RECORD = "results/checkpoint/{model}/flownet.json"  # what built it (rifebuild.checkpoint.record)
 NATIVE_TARGETS = native_targets(config["native"])
 # Targets checked against the host binary (linux-arm64 under qemu; an Android binary needs a phone).
 CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
@@ -82,6 +84,21 @@ def calibration_data(model):
     return f"results/calibration/pad{padding(model)}"
 
 
+# Checked here, not only in the rule's input function: Snakemake drops a failing producer of a file that
+# exists, so a finished run would keep its checkpoint (and name the missing file in the release).
+if config["weights"] not in ("synthetic", "official") and not os.path.isfile(
+    config["weights"]
+):
+    raise WorkflowError(
+        f"weights: {config['weights']!r} is not an existing file; set `weights` to a local "
+        "flownet.pkl, `official` (download) or `synthetic`"
+    )
+
+
+def intended_checkpoint(wildcards):
+    return intended(config, wildcards.model)
+
+
 def checkpoint_source(wildcards):
     """The checkpoint rule's input: nothing (synthetic), the download, or the user's file."""
     weights = config["weights"]
@@ -89,11 +106,6 @@ def checkpoint_source(wildcards):
         return []
     if weights == "official":
         return f"resources/weights/{wildcards.model}.pkl"
-    if not os.path.isfile(weights):
-        raise WorkflowError(
-            f"weights: {weights!r} is not an existing file; set `weights` to a local "
-            "flownet.pkl, `official` (download) or `synthetic`"
-        )
     return weights
 
 
@@ -149,6 +161,7 @@ def records(model):
     ncnn, int8, mnn = (p.format(model=model) for p in (NCNN, INT8, MNN))
     return {
         "checkpoint": CHECKPOINT.format(model=model),
+        "checkpoint.record": CHECKPOINT_RECORD.format(model=model),
         "onnx.verify": f"results/export/{model}/flownet.onnx.verify.json",
         "onnx.model": f"results/export/{model}/flownet.onnx",
         "ncnn-fp32.verify": f"{ncnn}/verify.json",

@@ -69,12 +69,16 @@ rule verify_ncnn:
     params:
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "fp16" if wildcards.variant else "fp32",
-        bound=lambda wildcards: config["verify"][
-            "fp16_max_abs_err" if wildcards.variant else "fp32_max_abs_err"
-        ],
+        max_abs_err=lambda wildcards: (
+            "" if wildcards.variant else config["verify"]["fp32_max_abs_err"]
+        ),
+        min_psnr=lambda wildcards: (
+            config["verify"]["fp16_min_psnr_db"] if wildcards.variant else ""
+        ),
     shell:
         "rifebuild --threads={threads} evaluate ncnn --model-dir={params.model:q}"
-        " --precision={params.precision:q} --max-abs-err={params.bound:q} --out={output:q}"
+        " --precision={params.precision:q} --max-abs-err={params.max_abs_err:q}"
+        " --min-psnr={params.min_psnr:q} --out={output:q}"
         " --reference {input.references:q} > {log:q} 2>&1"
 
 

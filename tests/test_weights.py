@@ -212,3 +212,38 @@ def test_saved_checkpoint_bytes_do_not_depend_on_the_temp_file_name(tmp_path):
     for name in ("a", "b"):
         weights.save_state_dict(weights.synthetic_state_dict(0), tmp_path / name / "flownet.pkl")
     assert (tmp_path / "a" / "flownet.pkl").read_bytes() == (tmp_path / "b" / "flownet.pkl").read_bytes()
+
+
+# --- the checkpoint's provenance record (issue 19 item 1) ------------------------------------------
+
+
+def test_prepare_records_what_the_checkpoint_was_built_from(tmp_path):
+    import json
+
+    from rifebuild.checkpoint import record
+    from rifebuild.cli import main
+    from rifebuild.core.config import validate
+
+    source = tmp_path / "mine.pkl"
+    source.write_bytes(CKPT)
+    out = tmp_path / "results" / "flownet.pkl"
+    sha = hashlib.sha256(CKPT).hexdigest()
+    assert main(["checkpoint", "prepare", f"--out={out}", "--model=rife-v4.6", "--", str(source)]) == 0
+    assert json.loads(out.with_suffix(".json").read_text()) == {
+        "model": "rife-v4.6", "kind": "local", "path": str(source), "file": "flownet.pkl", "sha256": sha}
+    url = "https://example.org/flownet_v4.6.pkl"
+    assert main(["checkpoint", "prepare", f"--out={out}", "--model=rife-v4.6", f"--url={url}",
+                 f"--sha256-pin={sha}", "--", str(source)]) == 0
+    written = record.read(out.with_suffix(".json"), out)
+    assert written == {"model": "rife-v4.6", "kind": "official", "url": url, "sha256_pin": sha,
+                       "file": "flownet.pkl", "sha256": sha}
+    config = validate({"weights": "official", "weights_url": url, "weights_sha256": sha})
+    assert record.mismatch(written, config) is None
+    assert "`weights_url` / `weights_sha256` now asks for the official download https://x.org/f.pkl" in \
+        record.mismatch(written, {**config, "weights_url": "https://x.org/f.pkl"})
+    assert record.mismatch(written, {**config, "weights": "synthetic"}).startswith(
+        f"the rife-v4.6 checkpoint was built from the official download {url}, but `weights` now asks for "
+        "synthetic weights (seed 0)")
+    out.with_suffix(".json").write_text("{}")
+    with pytest.raises(CheckpointError, match=r"flownet.json: not a checkpoint record \(needs model, kind, sha256"):
+        record.read(out.with_suffix(".json"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from rifebuild.core.args import action, model, out
 from rifebuild.core.files import atomic_path
@@ -15,17 +16,22 @@ def fetch(a) -> None:
 
 
 def prepare(a) -> None:
-    """Validate the checkpoint (strict keys of --model's version, finite weights) and place it at results/checkpoint/."""
+    """Validate the checkpoint (strict keys of --model's version, finite weights), place it at results/checkpoint/
+    and write its provenance record (--record) beside it."""
+    from rifebuild.checkpoint import record
     from rifebuild.checkpoint.load import load_ifnet, save_state_dict, synthetic_state_dict
 
     if not a.source:
+        source = {"kind": "synthetic", "seed": a.synthetic_seed}
         save_state_dict(synthetic_state_dict(a.synthetic_seed, a.model), a.out)
         load_ifnet(a.out, a.model)
-        return
-    source = a.source
-    load_ifnet(source, a.model)
-    with atomic_path(a.out) as tmp:
-        shutil.copyfile(source, tmp)
+    else:
+        source = ({"kind": "official", "url": a.url, "sha256_pin": a.sha256_pin or None} if a.url
+                  else {"kind": "local", "path": a.source})
+        load_ifnet(a.source, a.model)
+        with atomic_path(a.out) as tmp:
+            shutil.copyfile(a.source, tmp)
+    record.write(a.record or record.record_path(a.out), a.out, a.model, source)
 
 
 def register(actions) -> None:
@@ -33,4 +39,8 @@ def register(actions) -> None:
            (["--deadline"], {"type": float, "default": 600.0, "help": "seconds for the whole download"}), model(), out())
     action(actions, "prepare", prepare, out(), model(),
            (["--synthetic-seed"], {"type": int, "default": 0, "help": "seed of the synthetic weights"}),
+           (["--url"], {"default": "", "help": "the URL the source was downloaded from (kind official); none: a local file"}),
+           (["--sha256-pin"], {"default": "", "help": "the pin the download was checked against (recorded)"}),
+           (["--record"], {"type": Path, "default": None,
+                           "help": "provenance record to write (default: --out with .json)"}),
            (["source"], {"nargs": "?", "help": "a checkpoint file; none: synthetic weights"}))

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, model, out, resolution, rife_model
+from rifebuild.core.args import PATH, action, model, optional_float, out, resolution, rife_model
+from rifebuild.core.errors import VerificationError
 
 
 def reference(a) -> None:
@@ -25,7 +26,10 @@ def ncnn(a) -> None:
     """ncnn (Python package; rife.Warp lowered to GridSample) vs PyTorch at every reference resolution."""
     from rifebuild.evaluate import verify
 
-    verify.verify_ncnn(a.model_dir, a.reference, a.precision, a.max_abs_err, threads.count(), a.out)
+    if (a.max_abs_err is None) == (a.min_psnr is None):
+        raise VerificationError("evaluate ncnn: give exactly one bound, --max-abs-err or --min-psnr")
+    bound = {"max_abs_err": a.max_abs_err} if a.min_psnr is None else {"min_psnr_db": a.min_psnr}
+    verify.verify_ncnn(a.model_dir, a.reference, a.precision, bound, threads.count(), a.out)
 
 
 def int8(a) -> None:
@@ -54,7 +58,10 @@ def register(actions) -> None:
            (["--max-abs-err"], {"type": float, "required": True}), out())
     action(actions, "ncnn", ncnn, (["--model-dir"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
            (["--precision"], {"choices": ["fp32", "fp16"], "required": True}),
-           (["--max-abs-err"], {"type": float, "required": True}), out())
+           (["--max-abs-err"], {"type": optional_float, "default": None,
+                                "help": "pass when every pixel is within this of PyTorch (fp32)"}),
+           (["--min-psnr"], {"type": optional_float, "default": None,
+                             "help": "pass when PSNR vs PyTorch is at least this, in dB (fp16)"}), out())
     action(actions, "int8", int8, (["--model-dir"], PATH), (["--fp32-dir"], PATH), (["--checkpoint"], PATH),
            (["--data"], PATH), (["--min-psnr"], {"type": float, "required": True}),
            (["--min-worst-psnr"], {"type": float, "default": None}), rife_model(), out())

@@ -32,11 +32,11 @@ def verify_onnx(onnx_path, reference_paths, bound: float, threads: int, out, det
     return rec.finish(record, out, hint="the bound is verify.onnx_max_abs_err")
 
 
-def verify_ncnn(model_dir, reference_paths, precision: str, bound: float, threads: int, out) -> dict:
+def verify_ncnn(model_dir, reference_paths, precision: str, bound: dict, threads: int, out) -> dict:
     """Lower the rife.Warp model to stock GridSample at each reference's resolution and run it.
 
     Running at several resolutions from one rife.Warp model proves resolution independence. A stock
-    model (no rife.Warp) runs as it is.
+    model (no rife.Warp) runs as it is. `bound`: {"max_abs_err": x} (fp32) or {"min_psnr_db": x} (fp16).
     """
     model_dir = Path(model_dir)
     record = rec.new(model_dir, LOWERED, precision)
@@ -46,8 +46,9 @@ def verify_ncnn(model_dir, reference_paths, precision: str, bound: float, thread
         with tempfile.TemporaryDirectory(prefix="rife-verify-") as tmp:
             lowered = lowered_pair(model_dir, int(h), int(w), Path(tmp), "flownet")
             output = run_ncnn(*lowered, inputs, threads, fp16=precision == "fp16")
-        record["checks"].append(_vs_reference(output, reference_path, inputs, reference, {"max_abs_err": bound}))
-    return rec.finish(record, out, hint=f"the bound is verify.{precision}_max_abs_err")
+        record["checks"].append(_vs_reference(output, reference_path, inputs, reference, bound))
+    key = "fp16_min_psnr_db" if "min_psnr_db" in bound else f"{precision}_max_abs_err"
+    return rec.finish(record, out, hint=f"the bound is verify.{key}")
 
 
 def lowered_pair(model_dir: Path, height: int, width: int, folder: Path, name: str) -> tuple[Path, Path]:

@@ -55,9 +55,10 @@ def verify(a) -> None:
     for line in ok + problems:
         print(line)
     if problems:
-        counts = {kind: sum(p.startswith(f"{kind}:") for p in problems) for kind in ("missing", "extra", "changed")}
-        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {counts['missing']} missing, "
-                           f"{counts['extra']} extra, {counts['changed']} changed (listed above); download the "
+        counts = {kind: sum(p.startswith(f"{kind}:") for p in problems)
+                  for kind in ("missing", "extra", "changed", "unsafe", "duplicate")}
+        listed = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n or kind in ("missing", "extra", "changed"))
+        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {listed} (listed above); download the "
                            "bundle again")
     print(f"{a.path}: matches its MANIFEST.json")
 

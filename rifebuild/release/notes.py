@@ -32,10 +32,10 @@ def _scores(scores: dict, key: str, fmt: str) -> str:
     return ", ".join(f"{res}: {v[key]:{fmt}}" for res, v in scores.items() if v.get(key) is not None) or "–"
 
 
-def _origin(source: dict) -> str:
-    return {"synthetic": lambda: f"synthetic weights (seed {source.get('seed')}), not the trained model",
-            "official": lambda: f"the official release `{source.get('url')}`",
-            "file": lambda: f"the local file `{source.get('path')}`"}[source["kind"]]()
+def _origin(record: dict) -> str:
+    from rifebuild.checkpoint.record import describe
+
+    return describe(record) + (", not a trained model" if record["kind"] == "synthetic" else "")
 
 
 def render(manifest: dict, sizes: dict[str, int]) -> str:
@@ -69,7 +69,7 @@ def render(manifest: dict, sizes: dict[str, int]) -> str:
 
 def _model_section(entry: dict) -> list[str]:
     ckpt = entry["checkpoint"]
-    out = [f"## {entry['model']}", "", f"Checkpoint: {_origin(ckpt['source'])}, sha256 `{ckpt['sha256']}`.", "",
+    out = [f"## {entry['model']}", "", f"Checkpoint: {_origin(ckpt)}, sha256 `{ckpt['sha256']}`.", "",
            "PSNR (dB) against the PyTorch model on the fixed verification inputs, per resolution; against "
            "ground-truth middle frames on the evaluation split; int8 also against fp32 ncnn.", "",
            "| artifact | size | PSNR vs PyTorch | max abs err vs PyTorch | PSNR vs ground truth | vs fp32 ncnn | "
