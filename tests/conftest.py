@@ -15,6 +15,7 @@ from rifebuild.native import build as native_build
 from rifebuild.native import source as native_source
 from rifebuild.native.source import SourceError
 from rifebuild.ncnn import pnnx
+from rifebuild.report.family import convert
 
 REPO = Path(__file__).resolve().parent.parent
 PROXY = REPO.parent / "shared" / "fixtures" / "rife-v4.6-proxy" / "flownet.pkl"
@@ -59,6 +60,19 @@ def synthetic_ckpt(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "flownet.pkl"
     weights.save_state_dict(weights.synthetic_state_dict(0, "rife-v4.6"), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory):
+    """name -> that version's drop-in models (rifebuild.report.family.convert, the warp_rewrite rule's
+    steps), converted once per session for every test module that runs a version."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = convert(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+    return get
 
 
 @pytest.fixture(scope="session")

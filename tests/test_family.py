@@ -20,7 +20,7 @@ from rifebuild.native.targets import NEEDED_LAYERS
 from rifebuild.ncnn import graph, passes
 from rifebuild.ncnn.graph import TAG_INT8, Layer, Model
 from rifebuild.report import latency
-from rifebuild.report.family import check_sizes, convert, describe, int8_model, markdown, max_abs_error
+from rifebuild.report.family import check_sizes, describe, int8_model, markdown, max_abs_error
 
 FP32_BOUND, FP16_BOUND = 1e-3, 5e-3  # config verify.fp32_max_abs_err / fp16_max_abs_err
 INT8_PSNR_BOUND_DB = 35.0  # int8 vs fp32 ncnn, synthetic weights (rife-v4.7 at 64x96: measured ~50 dB)
@@ -37,17 +37,6 @@ def _params():
         if name == "rife-v4.6":
             continue  # converted by the session fixtures; its own tests (and the byte-identity test) cover it
         yield pytest.param(name, id=name, marks=() if name in UNIT_TIER else pytest.mark.slow)
-
-
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = convert(name, tmp_path_factory.mktemp(name))
-        return cache[name]
-    return get
 
 
 def expected_warps(arch: spec.ArchSpec) -> int:

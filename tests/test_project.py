@@ -30,6 +30,7 @@ IMPORT_TO_DIST = {
     "MNN": "mnn",
     "_tools": "mnn",
     "onnxsim": "onnxsim",
+    "rife_ncnn_vulkan_python": "rife-ncnn-vulkan-python-tntwise",  # TNTwise's build of the client (tests/clients.py)
     "onnxruntime": "onnxruntime",
     "snakemake": "snakemake",
     "cv2": "opencv-python",
