@@ -1,4 +1,5 @@
-# Checkpoint: the official download (sha256-pinned), a local file, or synthetic weights, per model.
+# Checkpoint: the official download (each version's pin: rifebuild/model/pins.yaml), a local file, or
+# synthetic weights, per model.
 
 
 rule fetch_weights:
@@ -15,9 +16,9 @@ rule fetch_weights:
     resources:
         mem_mb=1000,
     params:
-        url=lambda wildcards: config["weights_url"]
-        or spec.get(wildcards.model).official_url,
-        sha256=config["weights_sha256"],
+        # the model's entry in the pins file (rifebuild.model.pins); "": unpinned, its sha256 is printed
+        url=lambda wildcards: pins.official(config, wildcards.model).url,
+        sha256=lambda wildcards: pins.official(config, wildcards.model).sha256 or "",
         deadline=config["download_deadline"],
     shell:
         "rifebuild checkpoint fetch --model={wildcards.model:q} --url={params.url:q} --sha256={params.sha256:q}"

@@ -7,7 +7,7 @@ import re
 
 from rifebuild.calibration.triplets import source_files
 from rifebuild.core.workflow import code_files
-from rifebuild.model import spec
+from rifebuild.model import pins, spec
 from rifebuild.native.source import archive_name
 from rifebuild.native.targets import native_sources, native_targets
 

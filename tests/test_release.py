@@ -262,7 +262,10 @@ def test_checkpoint_source_names_where_the_weights_came_from():
     config = validate({"weights": "official", "weights_sha256": "a" * 64})
     url = "https://github.com/HolyWu/vs-rife/releases/download/model/flownet_v4.13.lite.pkl"
     assert manifests.checkpoint_source(config, "rife-v4.13-lite") == {"kind": "official", "url": url,
-                                                                      "sha256_pin": "a" * 64}
+                                                                      "sha256_pin": "a" * 64, "pin": "pinned"}
+    unpinned = validate({"weights": "official"})  # pins.yaml has no sha256 for it yet
+    assert manifests.checkpoint_source(unpinned, "rife-v4.13-lite") == {"kind": "official", "url": url,
+                                                                        "sha256_pin": None, "pin": "unpinned"}
     mirror = {**config, "weights_url": "https://mirror.example/f.pkl"}
     assert manifests.checkpoint_source(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
     assert manifests.checkpoint_source({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {

@@ -8,10 +8,16 @@ from rifebuild.core.files import atomic_path
 
 
 def fetch(a) -> None:
-    """Download the official checkpoint (sha256-pinned when a pin is given) and check it loads."""
+    """Download the official checkpoint (checked against --sha256, its pin) and check it loads; without a
+    pin, print the download's sha256 (a GitHub Actions notice under CI) so it can be pinned."""
     from rifebuild.checkpoint.load import fetch_checkpoint
+    from rifebuild.core.ci import notice
+    from rifebuild.core.files import sha256_of
 
     fetch_checkpoint(a.url, a.out, sha256=a.sha256 or None, deadline=a.deadline, model=a.model)
+    if not a.sha256:
+        notice(f"unpinned {a.model}", f"{a.url} has no sha256 pin, so it was trusted on first use; its sha256 is "
+               f"{sha256_of(a.out)}: pin it as {a.model}'s sha256 in rifebuild/model/pins.yaml")
 
 
 def prepare(a) -> None:
@@ -29,7 +35,7 @@ def prepare(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "fetch", fetch, (["--url"], {"required": True}), (["--sha256"], {"default": ""}),
+    action(actions, "fetch", fetch, (["--url"], {"required": True}), (["--sha256"], {"default": "", "help": "the pin; empty: unpinned"}),
            (["--deadline"], {"type": float, "default": 600.0, "help": "seconds for the whole download"}), model(), out())
     action(actions, "prepare", prepare, out(), model(),
            (["--synthetic-seed"], {"type": int, "default": 0, "help": "seed of the synthetic weights"}),

@@ -29,7 +29,7 @@ PREFIX = "module."
 # Training-only parts some Practical-RIFE releases ship beside the IFNet (a distillation teacher block and
 # a timestep regressor): never part of inference, so they are dropped before the strict check.
 TRAINING_ONLY = ("teacher.", "caltime.")
-FETCH_ADVICE = ("check `weights_url` and the network, or download the file elsewhere and set `weights:` to its "
+FETCH_ADVICE = ("check the URL (the pins file or `weights_url`) and the network, or download the file elsewhere and set `weights:` to its "
                 "path, or use `weights: synthetic`")
 
 
@@ -55,7 +55,7 @@ def fetch_checkpoint(url: str, dest: Path | str, sha256: str | None = None, dead
                                 f"so it was not kept; {FETCH_ADVICE}") from None
 
     return download(url, dest, sha256=sha256 or None, deadline=deadline, validate=validate,
-                    advice=FETCH_ADVICE, pin_name="`weights_sha256`", deadline_name="`download_deadline`")
+                    advice=FETCH_ADVICE, pin_name=f"{version.name}'s pin (pins.yaml or `weights_sha256`)", deadline_name="`download_deadline`")
 
 
 def _fail(path: Path | str, reason: str, fix: str) -> CheckpointError:

@@ -37,14 +37,14 @@ def file_entry(name: str, source: Path | bytes) -> dict:
 
 def checkpoint_source(config: dict, model: str) -> dict:
     """Where `model`'s weights came from, as the config chose them."""
-    from rifebuild.model import spec
+    from rifebuild.model import pins
 
     weights = config["weights"]
     if weights == "synthetic":
         return {"kind": "synthetic", "seed": config["synthetic_seed"]}
     if weights == "official":
-        return {"kind": "official", "url": config["weights_url"] or spec.get(model).official_url,
-                "sha256_pin": config["weights_sha256"] or None}
+        pin = pins.official(config, model)
+        return {"kind": "official", "url": pin.url, "sha256_pin": pin.sha256, "pin": pin.status}
     return {"kind": "file", "path": weights}
 
 

@@ -34,7 +34,8 @@ def _scores(scores: dict, key: str, fmt: str) -> str:
 
 def _origin(source: dict) -> str:
     return {"synthetic": lambda: f"synthetic weights (seed {source.get('seed')}), not the trained model",
-            "official": lambda: f"the official release `{source.get('url')}`",
+            "official": lambda: f"the official release `{source.get('url')}`"
+            + ("" if source.get("sha256_pin") else " (unpinned: trusted on first use, no sha256 pin)"),
             "file": lambda: f"the local file `{source.get('path')}`"}[source["kind"]]()
 
 
