@@ -8,7 +8,6 @@ import jsonschema
 import yaml
 
 from rifebuild.core.errors import ConfigError
-from rifebuild.model import pins, spec
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
 MAX_PIXELS = 4096 * 4096  # about 6 GB for a PyTorch reference pass (370 bytes per pixel measured at 736x1280)
@@ -76,9 +75,8 @@ def validate(config: dict) -> dict:
     if errors:
         raise ConfigError("; ".join(describe(e) for e in errors))
     check_pixels(config, schema)
-    config["models"] = expand_models(config["models"]) or [config["model"]]
+    config["models"] = expand_models(config["models"], schema) or [config["model"]]
     check_single_model_keys(config)
-    pins.check(config)
     data = config["calibration"]["data"]
     if data != "builtin" and not Path(data).is_dir():
         raise ConfigError(f"calibration.data: {data!r} is not an existing directory; use `builtin`, a Vimeo-90K "
@@ -86,9 +84,13 @@ def validate(config: dict) -> dict:
     return config
 
 
-def expand_models(models: list[str] | str) -> list[str]:
-    """`models: all` / `all-lite` as the versions they name (rifebuild.model.spec.GROUPS); a list as is."""
-    return list(spec.GROUPS[models]) if isinstance(models, str) else models
+def expand_models(models: list[str] | str, schema: dict) -> list[str]:
+    """`models: all` / `all-lite` as the versions they name: every version the schema knows, or its -lite
+    ones, in the schema's order; a list as is."""
+    if isinstance(models, list):
+        return models
+    names = schema["$defs"]["version"]["enum"]
+    return list(names) if models == "all" else [n for n in names if n.endswith("-lite")]
 
 
 def check_single_model_keys(config: dict) -> None:

@@ -136,8 +136,6 @@ _TABLE = (
 )
 VERSIONS: dict[str, Version] = {v.name: v for v in (Version(n, a) for n, a in _TABLE)}
 DEFAULT = "rife-v4.6"
-# Names `models:` accepts for several versions at once (config.schema.yaml lists the same names).
-GROUPS: dict[str, list[str]] = {"all": list(VERSIONS), "all-lite": [n for n in VERSIONS if n.endswith("-lite")]}
 
 
 def model_dir_name(version: str) -> str:

@@ -13,7 +13,7 @@ needs no set-up:
   groups.py matrix           `matrix=<JSON>` for $GITHUB_OUTPUT (include: [{group, models}])
   groups.py names [MODELS]   the groups holding any of MODELS (default all), one per line
   groups.py models GROUP [MODELS]  GROUP's versions (of MODELS), as snakemake's `models=[...]` value
-MODELS: versions separated by commas or spaces, or `all` / `all-lite` (spec.GROUPS).
+MODELS: versions separated by commas or spaces, `all`, or group names (`lite`: every -lite version).
 """
 from __future__ import annotations
 
@@ -46,11 +46,15 @@ GROUPS: dict[str, list[str]] = {
 
 
 def selected(models: str) -> list[str]:
-    """MODELS (names, `all`, `all-lite`) as version names; an unknown one exits 2 naming it."""
+    """MODELS (version names, `all`, or group names such as `lite`) as version names; an unknown one exits
+    2 naming it."""
     names: list[str] = []
     for word in models.replace(",", " ").split():
+        if word == "all" or word in GROUPS:
+            names += [m for group, listed in GROUPS.items() for m in listed if word in ("all", group)]
+            continue
         try:
-            names += spec.GROUPS[word] if word in spec.GROUPS else [spec.get(word).name]
+            names.append(spec.get(word).name)
         except ConfigError as exc:
             print(f"groups.py: MODELS: {exc}", file=sys.stderr)
             sys.exit(2)

@@ -7,7 +7,7 @@
 #
 # Environment:
 #   ANDROID_NDK      required: an Android NDK folder (android-arm64 is part of the release)
-#   MODELS           versions to build (commas or spaces), or all / all-lite; default all. They are built
+#   MODELS           versions to build (commas or spaces), all, or groups (lite); default all. They are built
 #                    in the groups of scripts/ci/groups.py, one group at a time, each group's bundle kept in
 #                    results/parts/<group>/release/, then merged into results/release/ (`rifebuild release merge`)
 #   NIGHTLY_GROUP    build this one group of scripts/ci/groups.py only, its bundle in results/release/ (a
