@@ -5,8 +5,9 @@ Versions that share an architecture (rifebuild.model.spec) stay in one job: they
 through every converter, so a broken architecture fails one job, not several. Groups are then joined or
 split so that each job's cost is similar; the cost of a version is about fixed + its FLOPs (GFLOP at
 720p below, from `rifebuild report family`), since the reference, verification, int8 sensitivity and
-benchmark passes all run the network. Expected minutes per job on a 4-core hosted runner: docs in
-scripts/ci/nightly.sh's header (set-up ~6 min + about 9 min per version of ~80 GFLOP).
+benchmark passes all run the network. Projected minutes per job on a 4-core hosted runner (set-up ~8
++ per version ~3 + 0.08 x GFLOP; scripts/ci/nightly.sh's header): v4.0-4.6 72, v4.7-4.12 71, v4.13-4.17 53,
+v4.18-4.24 42, v4.20-4.23 55, lite 65, v4.25-4.26 42; the run's wall time is the longest job + the merge.
 
 Run with the system python3 (stdlib + rifebuild.model.spec, no venv), so the workflow's planning job
 needs no set-up:

@@ -23,9 +23,10 @@
 #   RIFEBUILD_PYTHON the Python that runs `-m rifebuild release verify|merge` (default .venv/bin/python)
 # Any failed verification fails snakemake and so this script (exit status passed through).
 #
-# Expected time of one group on a 4-core hosted runner: ~6 min set-up (pip cache, native build cache)
-# plus per version about 2.5 min fixed (export, conversions, MNN quantizer) and 0.08 min per GFLOP at
-# 720p (references, verification, int8 sensitivity, benchmark): 35-55 min per group (scripts/ci/groups.py).
+# Expected time of one group on a 4-core hosted runner (projected, not measured there): ~8 min set-up with
+# warm caches (a cold native build adds ~20: linux-arm64 13 min + ncnn source 6 min, measured on a loaded
+# 2-core machine) plus per version ~3 min fixed (export, conversions, MNN) + ~0.08 min per GFLOP at 720p
+# (references, verification, int8 sensitivity, benchmark): 42-72 min per group of scripts/ci/groups.py.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
