@@ -6,9 +6,9 @@
 import re
 
 from rifebuild.calibration.triplets import source_files
-from rifebuild.core.workflow import code_files
-from rifebuild.model import pins, spec
-from rifebuild.native.source import archive_name
+from rifebuild.checkpoint.record import intended
+from rifebuild.core.imports import action_code, files_code
+from rifebuild.model import spec
 from rifebuild.native.targets import native_sources, native_targets
 
 MODELS = config["models"]
@@ -18,6 +18,7 @@ NCNN = "results/ncnn/{model}"
 INT8 = "results/ncnn/{model}-int8"
 MNN = "results/mnn/{model}"
 CHECKPOINT = "results/checkpoint/{model}/flownet.pkl"
+CHECKPOINT_RECORD = "results/checkpoint/{model}/flownet.json"  # what built it (rifebuild.checkpoint.record)
 NATIVE_TARGETS = native_targets(config["native"])
 # Targets checked against the host binary (linux-arm64 under qemu; an Android binary needs a phone).
 CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
@@ -82,6 +83,21 @@ def calibration_data(model):
     return f"results/calibration/pad{padding(model)}"
 
 
+# Checked here, not only in the rule's input function: Snakemake drops a failing producer of a file that
+# exists, so a finished run would keep its checkpoint (and name the missing file in the release).
+if config["weights"] not in ("synthetic", "official") and not os.path.isfile(
+    config["weights"]
+):
+    raise WorkflowError(
+        f"weights: {config['weights']!r} is not an existing file; set `weights` to a local "
+        "flownet.pkl, `official` (download) or `synthetic`"
+    )
+
+
+def intended_checkpoint(wildcards):
+    return intended(config, wildcards.model)
+
+
 def checkpoint_source(wildcards):
     """The checkpoint rule's input: nothing (synthetic), the download, or the user's file."""
     weights = config["weights"]
@@ -89,11 +105,6 @@ def checkpoint_source(wildcards):
         return []
     if weights == "official":
         return f"resources/weights/{wildcards.model}.pkl"
-    if not os.path.isfile(weights):
-        raise WorkflowError(
-            f"weights: {weights!r} is not an existing file; set `weights` to a local "
-            "flownet.pkl, `official` (download) or `synthetic`"
-        )
     return weights
 
 
@@ -149,6 +160,7 @@ def records(model):
     ncnn, int8, mnn = (p.format(model=model) for p in (NCNN, INT8, MNN))
     return {
         "checkpoint": CHECKPOINT.format(model=model),
+        "checkpoint.record": CHECKPOINT_RECORD.format(model=model),
         "onnx.verify": f"results/export/{model}/flownet.onnx.verify.json",
         "onnx.model": f"results/export/{model}/flownet.onnx",
         "ncnn-fp32.verify": f"{ncnn}/verify.json",
@@ -184,8 +196,6 @@ def bench_inputs(model):
     """What the benchmark of `model` times and sizes, by role."""
     return {
         **records(model),
-        "onnx-dynamic.model": f"results/mnn/{model}/flownet-dynamic.onnx",
-        "onnx-dynamic.check": f"results/mnn/{model}/flownet-dynamic.check.json",
         **{
             f"native-{t}.binary": f"results/native/{t}/rife-bench"
             for t in NATIVE_TARGETS
@@ -193,11 +203,43 @@ def bench_inputs(model):
     }
 
 
-def bench_wait(wildcards):
-    """The bench of any model starts after every model's artifacts and records (none is built beside it)."""
-    return {
-        f"{m}/{role}": path for m in MODELS for role, path in bench_inputs(m).items()
-    }
+def model_artifacts(model):
+    """Every artifact file and verification record of `model`: the `models` target, so a deleted
+    artifact folder is rebuilt by the default target too (not only when named)."""
+    return sorted(
+        {
+            *records(model).values(),
+            *bench_inputs(model).values(),
+            *(
+                p
+                for files in model_release_files(model).values()
+                for p in files.values()
+            ),
+            f"{INT8.format(model=model)}/flownet.table",
+            f"{MNN.format(model=model)}/flownet-int8.quant.json",
+        }
+    )
+
+
+def bench_outputs(model):
+    """The benchmark record, phone record, figures and tables of `model` (the `bench` target)."""
+    bench = f"results/bench/{model}"
+    return [
+        f"{bench}/{name}"
+        for name in (
+            "bench.json",
+            "phone.json",
+            "latency.png",
+            "quality.png",
+            "size.png",
+            "latency.tsv",
+            "phone.tsv",
+        )
+    ]
+
+
+def bench_input(wildcards):
+    return bench_inputs(wildcards.model)
 
 
 def bench_sizes(model):
@@ -244,6 +286,5 @@ def model_release_files(model):
         },
         f"{model}-onnx": {
             f"{model}/flownet.onnx": f"results/export/{model}/flownet.onnx",
-            f"{model}/flownet-dynamic.onnx": f"{mnn}/flownet-dynamic.onnx",
         },
     }

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Idempotent set-up of everything rife-build needs: Debian packages (only the missing ones) and the
-# project venv (.venv) with pinned versions. Fast when nothing changed (a stamp holds the pin hash).
+# Idempotent set-up in two layers: Debian packages (only the missing ones) and the project venv (.venv)
+# with pinned versions. Fast when nothing changed (a stamp holds the pin hash).
+#   scripts/setup.sh       what the default run needs (make run): the host compiler and CMake
+#   scripts/setup.sh dev   + the linux-arm64 cross toolchain and qemu (the tests build and run that
+#                          target), shellcheck (make lint): make setup-dev, make test, make lint
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# shellcheck: tests/test_workflows.py lints scripts/ci/ with it.
-APT_PACKAGES=(cmake g++ make crossbuild-essential-arm64 qemu-user-static shellcheck)
+APT_PACKAGES=(cmake g++ make)
+case "${1:-run}" in
+  run) ;;
+  dev) APT_PACKAGES+=(crossbuild-essential-arm64 qemu-user-static shellcheck) ;;
+  *) echo "setup: error: unknown layer '$1'; use run (default) or dev" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -21,6 +21,18 @@ PROXY = REPO.parent / "shared" / "fixtures" / "rife-v4.6-proxy" / "flownet.pkl"
 TINY_H, TINY_W = 64, 96
 
 
+# Fixtures that build rife-bench (CMake, a cross toolchain, qemu): a test using one is in the e2e tier
+# (make test runs it after the unit tier, which stays pure Python), wherever its file is.
+NATIVE_BUILD_FIXTURES = {"ncnn_root", "host_binary", "binaries"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if NATIVE_BUILD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 def skip_unless_ci(reason: str) -> None:
     """Skip a test whose tool or download is missing here, but fail it in CI (CI=true): a CI run that
     skipped the native build would report green without having built anything."""
@@ -29,16 +41,29 @@ def skip_unless_ci(reason: str) -> None:
     pytest.skip(reason)
 
 
+def as_plain_user() -> list[str]:
+    """A command prefix under which file permissions apply: none for a normal user; for root (containers),
+    setpriv without the capabilities that let root write anywhere."""
+    if os.geteuid() != 0:
+        return []
+    import shutil
+
+    if shutil.which("setpriv") is None:
+        skip_unless_ci("running as root without setpriv: file permissions cannot be tested")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
 @pytest.fixture(scope="session")
 def synthetic_ckpt(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "flownet.pkl"
-    weights.save_state_dict(weights.synthetic_state_dict(0), path)
+    weights.save_state_dict(weights.synthetic_state_dict(0, "rife-v4.6"), path)
     return path
 
 
 @pytest.fixture(scope="session")
 def net(synthetic_ckpt):
-    return weights.load_ifnet(synthetic_ckpt)
+    return weights.load_ifnet(synthetic_ckpt, "rife-v4.6")
 
 
 @pytest.fixture(scope="session")

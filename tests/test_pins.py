@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from pathlib import Path
 
@@ -143,6 +144,8 @@ def test_official_weights_for_two_models_each_checked_against_its_own_pin(served
     for m in TWO:
         assert (workdir / targets[TWO.index(m)]).read_bytes() == bodies[m]
     assert "unpinned" not in proc.stdout + proc.stderr
+    for m in TWO:  # the checkpoint record (the only provenance MANIFEST/notes read) names each model's pin
+        assert json.loads((workdir / f"results/checkpoint/{m}/flownet.json").read_text())["pin"] == sha[m]
 
     # rife-v4.15-lite unpinned (trust on first use): kept, its sha256 printed as a GitHub Actions notice
     _pins_file(tmp_path, server, {**sha, "rife-v4.15-lite": None})
@@ -153,6 +156,8 @@ def test_official_weights_for_two_models_each_checked_against_its_own_pin(served
     notice = f"::notice title=unpinned rife-v4.15-lite::{server}/model/flownet_v4.15.lite.pkl has no sha256 pin"
     assert notice in proc.stdout and f"its sha256 is {sha['rife-v4.15-lite']}" in proc.stdout
     assert "title=unpinned rife-v4.6" not in proc.stdout
+    lite = json.loads((workdir / "results/checkpoint/rife-v4.15-lite/flownet.json").read_text())
+    assert (lite["pin"], lite["sha256_pin"], lite["sha256"]) == ("unpinned", None, sha["rife-v4.15-lite"])
 
     # ... which a tagged release refuses before any job runs, in one sentence naming the version
     proc = snakemake(workdir, "-n", *targets, "--config", "require_pins=true")

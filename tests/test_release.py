@@ -144,6 +144,7 @@ def fake_report(tmp_path: Path, models=("rife-v4.6",)) -> dict:
 def fake_page(tmp_path: Path, model: str = "rife-v4.6") -> dict:
     return {
         "model_name": model, "checkpoint_sha256": "c" * 64, "tool_versions": {"ncnn": "1.0"},
+        "checkpoint": {"model": model, "kind": "synthetic", "seed": 0, "file": "flownet.pkl", "sha256": "c" * 64},
         "artifacts": [_row("ncnn-fp32", "ncnn fp32 (rife.Warp)"),
                       _row("ncnn-int8", "ncnn int8 (rife.Warp)", vs_fp32_ncnn={"64x96": {"psnr_db": 41.0, "ssim": 0.99}})],
         "benchmark": {"record": {"results": [{"variant": "rife-bench-fp32", "median_ms": 3.2, "size": "64x96",
@@ -221,7 +222,8 @@ def test_manifest_holds_files_provenance_and_verdicts(bundle, outputs):
     assert manifest["source_date_epoch"] == 1600000000
     assert [m["model"] for m in manifest["models"]] == ["rife-v4.6"]
     model = manifest["models"][0]
-    assert model["checkpoint"] == {"sha256": "c" * 64, "source": {"kind": "synthetic", "seed": 0}}
+    assert model["checkpoint"] == {"model": "rife-v4.6", "kind": "synthetic", "seed": 0, "file": "flownet.pkl",
+                                   "sha256": "c" * 64}  # the checkpoint job's record
     assert manifest["config"] == outputs["config"]
     assert manifest["config_sha256"] == manifests.config_sha256(outputs["config"])
     assert manifest["tool_versions"] == {"ncnn": "1.0", "numpy": "2.4", "onnxruntime": "1.3", "torch": "2.0"}
@@ -258,18 +260,31 @@ def test_config_hash_ignores_key_order():
     assert manifests.config_sha256(changed) != manifests.config_sha256(config)
 
 
-def test_checkpoint_source_names_where_the_weights_came_from():
+def test_intended_checkpoint_names_where_the_weights_come_from():
+    from rifebuild.checkpoint.record import intended
+
     config = validate({"weights": "official", "weights_sha256": "a" * 64})
     url = "https://github.com/HolyWu/vs-rife/releases/download/model/flownet_v4.13.lite.pkl"
-    assert manifests.checkpoint_source(config, "rife-v4.13-lite") == {"kind": "official", "url": url,
-                                                                      "sha256_pin": "a" * 64, "pin": "pinned"}
+    assert intended(config, "rife-v4.13-lite") == {"kind": "official", "url": url, "sha256_pin": "a" * 64,
+                                                   "pin": "a" * 64}
     unpinned = validate({"weights": "official"})  # pins.yaml has no sha256 for it yet
-    assert manifests.checkpoint_source(unpinned, "rife-v4.13-lite") == {"kind": "official", "url": url,
-                                                                        "sha256_pin": None, "pin": "unpinned"}
+    assert intended(unpinned, "rife-v4.13-lite") == {"kind": "official", "url": url, "sha256_pin": None,
+                                                     "pin": "unpinned"}
     mirror = {**config, "weights_url": "https://mirror.example/f.pkl"}
-    assert manifests.checkpoint_source(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
-    assert manifests.checkpoint_source({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {
-        "kind": "file", "path": "/data/flownet.pkl"}
+    assert intended(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
+    assert intended({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {"kind": "local",
+                                                                                  "path": "/data/flownet.pkl"}
+
+
+@pytest.mark.parametrize("change, key", [({"weights": "/some/nonexistent.pkl"}, "`weights`"),
+                                         ({"synthetic_seed": 5}, "`synthetic_seed`")])
+def test_release_takes_the_checkpoint_from_its_record_never_from_the_config(outputs, tmp_path, change, key):
+    """Issue 19 item 1: the artifacts were built from synthetic weights (seed 0; the checkpoint's record),
+    the config now names other weights: the release must not say they came from those."""
+    outputs["config"] = {**outputs["config"], **change}
+    with pytest.raises(ReleaseError, match=rf"built from synthetic weights \(seed 0\), but {key} now asks for"):
+        make_bundle(outputs, tmp_path / "release")
+    assert not (tmp_path / "release" / "MANIFEST.json").exists()
 
 
 def test_a_failed_artifact_stops_the_release(outputs, tmp_path):
@@ -385,7 +400,7 @@ def test_verify_names_every_missing_extra_and_changed_file(bundle, tmp_path, cap
     def tamper(files):
         del files["rife-v4.6/flownet.param"]  # missing
         files["rife-v4.6/evil.so"] = b"x"  # extra
-        files["rife-v4.6-int8/flownet.bin"] += b"\x00"  # changed
+        files["rife-v4.6-int8/flownet.bin"] = files["rife-v4.6-int8/flownet.bin"][:-1] + b"?"  # changed, same size
 
     rewrite(copy_ / "rife-v4.6-ncnn.tar.gz", tamper)
     (copy_ / "rife-build-native.tar.gz").unlink()
@@ -495,3 +510,130 @@ def test_a_tarball_kind_of_no_built_model_is_refused(outputs, tmp_path):
     with pytest.raises(ReleaseError, match=r"--tarball rife-v4.25-onnx: not one of MODEL-\{ncnn,mnn,onnx\}"):
         manifests.build(["rife-v4.6"], outputs["files"], {k: f"{k}.tar.gz" for k in outputs["files"]},
                         fake_report(tmp_path), outputs["config"], {"commit": None, "dirty": None}, 0)
+
+
+# --- release verify on hostile bundles (issue 19 items 5-8) ------------------------------------------
+
+
+def _cli_error(capsys, path: Path) -> str:
+    """`release verify PATH` fails with exit status 2 and one sentence (no traceback); that sentence."""
+    assert main(["release", "verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rifebuild release verify: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def _edit_manifest(manifest: dict, edit: str) -> bytes:
+    entry = manifest["tarballs"]["rife-v4.6-ncnn.tar.gz"]
+    if edit == "tarballs []":
+        manifest["tarballs"] = []
+    elif edit == "tarballs 'x'":
+        manifest["tarballs"] = "x"
+    elif edit == "entry without files":
+        del entry["files"]
+    elif edit == "files null":
+        entry["files"] = None
+    elif edit == "file without path":
+        del entry["files"][0]["path"]
+    elif edit == "size a string":
+        entry["files"][0]["size"] = "12"
+    elif edit == "tarball name with a folder":
+        manifest["tarballs"]["../../etc/passwd"] = manifest["tarballs"].pop("rife-v4.6-ncnn.tar.gz")
+    elif edit == "200k nested [":
+        return b"[" * 200_000 + b"]" * 200_000
+    elif edit == "5000-digit integer":
+        return manifests.dumps(manifest).replace(b'"schema_version": 3', b'"schema_version": ' + b"9" * 5000)
+    return manifests.dumps(manifest)
+
+
+MALFORMED = ["tarballs []", "tarballs 'x'", "entry without files", "files null", "file without path", "size a string",
+             "tarball name with a folder", "200k nested [", "5000-digit integer"]
+
+
+@pytest.mark.parametrize("edit", MALFORMED)
+def test_verify_answers_a_malformed_manifest_in_one_sentence(bundle, tmp_path, capsys, edit):
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    data = _edit_manifest(manifest, edit)
+    (bundle / "MANIFEST.json").write_bytes(data)
+    assert "MANIFEST.json" in _cli_error(capsys, bundle)
+    # the same manifest inside a tarball given alone
+    rewrite(bundle / "rife-v4.6-ncnn.tar.gz", lambda files: files.update({"MANIFEST.json": data}))
+    assert "MANIFEST.json" in _cli_error(capsys, bundle / "rife-v4.6-ncnn.tar.gz")
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe" + "0  x\n".encode("utf-16-le"), b"\x80\n", "caf\xe9\n",
+                                  ("0" * 64 + "  caf\xe9\n").encode("latin-1"), b"\xc3\x28  x\n", b"\xed\xa0\x80\n",
+                                  b"\x00" * 10, ("a" * 64 + "  ../MANIFEST.json\n").encode()])
+def test_verify_answers_a_bad_sha256sums_in_one_sentence(bundle, capsys, data):
+    (bundle / "SHA256SUMS").write_bytes(data if isinstance(data, bytes) else data.encode())
+    assert "SHA256SUMS" in _cli_error(capsys, bundle)
+
+
+def _add_members(path: Path, members: list[tuple[str, bytes | None, int]], first: bool = False) -> None:
+    """Repack `path` with extra raw members (name, data or None for a folder, mode), before or after the rest."""
+    with tarfile.open(path) as tar:
+        kept = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()]
+    added = []
+    for name, data, mode in members:
+        info = tarfile.TarInfo(name)
+        info.mode = mode
+        if data is None:
+            info.type = tarfile.DIRTYPE
+        else:
+            info.size = len(data)
+        added.append((info, data))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for info, data in (added + kept if first else kept + added):
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    path.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=1))
+
+
+def test_verify_lists_every_folder_member_and_refuses_unsafe_ones(bundle, capsys):
+    """Issue 19 item 7: folder members were skipped, so these passed as "matches its MANIFEST.json"."""
+    path = bundle / "rife-v4.6-ncnn.tar.gz"
+    _add_members(path, [("../../../../tmp/X/", None, 0o755), ("/tmp/Y/", None, 0o755), ("odd/", None, 0o7777),
+                        ("rife-v4.6/sneaky", b"#!/bin/sh\n", 0o4755), ("junk/", None, 0o755)])
+    _, problems = verify(path)
+    name = path.name
+    assert problems == [f"unsafe: {name}: ../../../../tmp/X/ (a path outside the folder it is extracted to)",
+                        f"unsafe: {name}: /tmp/Y/ (a path outside the folder it is extracted to)",
+                        f"unsafe: {name}: odd/ (mode 7777: set-id, sticky or writable by others)",
+                        f"unsafe: {name}: rife-v4.6/sneaky (mode 4755: set-id, sticky or writable by others)",
+                        f"extra: {name}: junk/"]
+    assert "4 unsafe" in _cli_error(capsys, path)
+
+
+def test_verify_refuses_duplicate_members(bundle, capsys):
+    """Issue 19 item 8: an earlier second report.md passed ("last one wins" when extracted)."""
+    path = bundle / "rife-build-report.tar.gz"
+    _add_members(path, [("report.md", b"# all artifacts verified\n", 0o644)], first=True)
+    _, problems = verify(path)
+    assert problems == [f"duplicate: {path.name}: report.md (2 members of that name; extracting keeps the last)"]
+    assert "1 duplicate" in _cli_error(capsys, path)
+
+
+def test_verify_streams_members_and_reads_none_beyond_its_declared_size(bundle):
+    """Issue 19 item 6: members were read whole into memory (a 3 GiB zero member took 3.2 GB RSS). A member
+    larger than the manifest says is changed without reading it; others are hashed in chunks."""
+    import tracemalloc
+
+    big = 64 << 20  # 64 MiB of zeros in place of a small file: ~64 kB compressed
+    path = bundle / "rife-v4.6-ncnn.tar.gz"
+    with tarfile.open(path) as tar:
+        kept = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()]
+    with gzip.open(path, "wb", compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for info, data in kept:
+            if info.name == "rife-v4.6/flownet.bin":
+                info.size = big
+                tar.addfile(info, io.BytesIO(bytes(big)))
+            else:
+                tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    tracemalloc.start()
+    try:
+        _, problems = verify(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert problems == [f"changed: {path.name}: rife-v4.6/flownet.bin ({big} bytes; manifest 650 bytes)"]
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB allocated while verifying"

@@ -171,9 +171,9 @@ def test_ensemble_is_refused_where_the_version_has_none():
 
 
 def test_flops_count_convolutions_at_the_padded_size():
-    total, size = flops(spec.get("4.6").arch, 736, 1280)
+    total, size = flops("rife-v4.6", 736, 1280)
     assert size == (736, 1280) and 70e9 < total < 100e9
-    heavy, size = flops(spec.get("4.25-heavy").arch, 736, 1280)
+    heavy, size = flops("rife-v4.25-heavy", 736, 1280)
     assert size == (768, 1280) and heavy > 1.5 * total  # doubled widths
 
 

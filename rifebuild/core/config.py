@@ -137,6 +137,8 @@ def describe(error: jsonschema.ValidationError) -> str:
         return f"{where} = {error.instance}: must be a multiple of {error.validator_value} (RIFE needs it; pad your frames)"
     if error.validator == "maximum":
         return f"{where} = {error.instance}: at most {error.validator_value}; lower it"
+    if error.validator == "pattern" and "x-hint" in error.schema:
+        return f"{where} = {error.instance!r}: {error.schema['x-hint']}"
     if error.validator == "additionalProperties":
         return f"{where}: {error.message} (check the spelling against config.schema.yaml)"
     return f"{where}: {error.message}"

@@ -135,7 +135,6 @@ _TABLE = (
     ("4.26-heavy", V4_26_HEAVY),
 )
 VERSIONS: dict[str, Version] = {v.name: v for v in (Version(n, a) for n, a in _TABLE)}
-DEFAULT = "rife-v4.6"
 
 
 def model_dir_name(version: str) -> str:

@@ -47,6 +47,7 @@ def build_bundle(models: list[str], files: dict[str, dict[str, Path]], tarballs:
     names = {kind: Path(path).name for kind, path in tarballs.items()}
     manifest = manifests.build(models, {k: members.get(k, {}) for k in tarballs}, names, report, config,
                                provenance.git_state(repo), epoch, records)
+    manifests.check(manifest, "the MANIFEST.json being built")  # what verify will require of it
     data = manifests.dumps(manifest)
     for kind, path in sorted(tarballs.items()):
         tarball.write(path, {**members.get(kind, {}), manifests.NAME: data}, epoch)

@@ -55,22 +55,31 @@ def verify(a) -> None:
     for line in ok + problems:
         print(line)
     if problems:
-        counts = {kind: sum(p.startswith(f"{kind}:") for p in problems) for kind in ("missing", "extra", "changed")}
-        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {counts['missing']} missing, "
-                           f"{counts['extra']} extra, {counts['changed']} changed (listed above); download the "
+        counts = {kind: sum(p.startswith(f"{kind}:") for p in problems)
+                  for kind in ("missing", "extra", "changed", "unsafe", "duplicate")}
+        listed = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n or kind in ("missing", "extra", "changed"))
+        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {listed} (listed above); download the "
                            "bundle again")
     print(f"{a.path}: matches its MANIFEST.json")
 
 
 def register(actions) -> None:
-    action(actions, "build", build, (["--model"], {"action": "append", "default": [], "metavar": "NAME",
-                                                   "help": "a RIFE version in the bundle (repeat for each)"}),
-           (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE"}),
-           (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz"}),
+    action(actions, "build", build,
+           (["--model"], {"action": "append", "default": [], "metavar": "NAME",
+                          "help": "a RIFE version in the bundle (repeat for each)"}),
+           (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE",
+                         "help": "a file to bundle: tarball KIND, its path inside, the file"}),
+           (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz",
+                            "help": "a tarball to write, per KIND"}),
            (["--record"], {"action": "append", "default": [], "metavar": "MODEL/KEY=RECORD",
                            "help": "verification record of a bundled artifact the report has no row for"}),
-           (["--report"], PATH), (["--config-json"], {"required": True}),
+           (["--report"], {**PATH, "help": "results/report.json (bundled without wall-clock timings)"}),
+           (["--config-json"], {"help": "the effective config as JSON (recorded in the manifest)", "required": True}),
            (["--repo"], {"type": Path, "default": None,
                           "help": "the project checkout for the commit and its time (default: this code's)"}),
-           (["--manifest"], PATH), (["--sums"], PATH), (["--notes"], PATH))
-    action(actions, "verify", verify, (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL"}))
+           (["--manifest"], {**PATH, "help": "MANIFEST.json to write"}),
+           (["--sums"], {**PATH, "help": "SHA256SUMS to write"}),
+           (["--notes"], {**PATH, "help": "RELEASE_NOTES.md to write"}))
+    action(actions, "verify", verify,
+           (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL",
+                       "help": "a folder of release assets or one tarball"}))

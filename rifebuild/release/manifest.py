@@ -15,7 +15,7 @@ from rifebuild.core.errors import ReleaseError
 from rifebuild.core.files import sha256_of
 from rifebuild.release.reproducible import EXCLUDED
 
-SCHEMA_VERSION = 2  # 2: several models per bundle (`models`), tarball kinds per model
+SCHEMA_VERSION = 3  # 2: several models per bundle (`models`), tarball kinds per model; 3: checkpoint record
 NAME = "MANIFEST.json"
 
 
@@ -35,17 +35,19 @@ def file_entry(name: str, source: Path | bytes) -> dict:
     return {"path": name, "size": Path(source).stat().st_size, "sha256": sha256_of(source)}
 
 
-def checkpoint_source(config: dict, model: str) -> dict:
-    """Where `model`'s weights came from, as the config chose them."""
-    from rifebuild.model import pins
+def checkpoint(page: dict, config: dict, model: str) -> dict:
+    """`model`'s checkpoint as the job that built it recorded it (through the report), refused when the
+    config now asks for other weights: the bundle would name weights that built none of its files."""
+    from rifebuild.checkpoint.record import mismatch
 
-    weights = config["weights"]
-    if weights == "synthetic":
-        return {"kind": "synthetic", "seed": config["synthetic_seed"]}
-    if weights == "official":
-        pin = pins.official(config, model)
-        return {"kind": "official", "url": pin.url, "sha256_pin": pin.sha256, "pin": pin.status}
-    return {"kind": "file", "path": weights}
+    record = page.get("checkpoint")
+    if not record:
+        raise ReleaseError(f"the report has no checkpoint record for {model} (results/checkpoint/{model}/"
+                           "flownet.json); re-run the workflow so the checkpoint job writes it")
+    problem = mismatch(record, config)
+    if problem:
+        raise ReleaseError(problem)
+    return record
 
 
 def kind_of(tarball_kind: str, models: list[str]) -> tuple[str | None, str]:
@@ -141,8 +143,7 @@ def build(models: list[str], files: dict[str, dict[str, Path | bytes]], names: d
         extra = records.get(model, {})
         every_record.update({f"{model}/{r}": Path(p) for r, p in page.get("records", {}).items()})
         every_record.update({f"{model}/{k}.verify": p for k, p in extra.items()})
-        entries.append({"model": model, "checkpoint": {"sha256": page.get("checkpoint_sha256"),
-                                                       "source": checkpoint_source(config, model)},
+        entries.append({"model": model, "checkpoint": checkpoint(page, config, model),
                         "artifacts": artifacts(page) + record_artifacts(extra),
                         "native_checks": page.get("native_checks", [])})
     tarballs = {}
@@ -163,12 +164,40 @@ def build(models: list[str], files: dict[str, dict[str, Path | bytes]], names: d
     }
 
 
-def load(data: bytes, where: str) -> dict:
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+# A MANIFEST.json is tens of kB; anything near this is not one, and is never read whole.
+SIZE_LIMIT = 16 << 20
+
+
+def check(manifest, where: str) -> dict:
+    """`manifest` against manifest.schema.json: what `release verify` relies on is there, with the right
+    types, before anything reads it."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
     try:
-        manifest = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReleaseError(f"{where}: not valid JSON ({exc}); download the bundle again") from None
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION or "tarballs" not in manifest:
-        raise ReleaseError(f"{where}: not a rife-build MANIFEST.json (schema_version {SCHEMA_VERSION}); "
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(manifest))
+    except RecursionError:
+        error = "it is nested too deeply"
+    if error is not None:
+        if not isinstance(error, str):
+            at = "/".join(str(p) for p in error.absolute_path) or "the top level"
+            error = f"at {at[:200]}: {' '.join(error.message.split())[:200]}"
+        raise ReleaseError(f"{where}: not a rife-build MANIFEST.json (schema_version {SCHEMA_VERSION}) -- {error}; "
                            "download the bundle again")
     return manifest
+
+
+def load(data: bytes, where: str) -> dict:
+    """Parse and check a MANIFEST.json; anything malformed is one sentence naming `where`."""
+    if len(data) > SIZE_LIMIT:
+        raise ReleaseError(f"{where}: {len(data)} bytes, too large for a MANIFEST.json (at most {SIZE_LIMIT}); "
+                           "download the bundle again")
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5000-digit number, 200k nested '['
+        reason = ("nested too deeply" if isinstance(exc, RecursionError) else
+                  "a number with thousands of digits" if "int_max_str_digits" in str(exc) else
+                  " ".join(str(exc).split())[:160])
+        raise ReleaseError(f"{where}: not valid JSON ({reason}); download the bundle again") from None
+    return check(manifest, where)

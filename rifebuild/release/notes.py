@@ -12,9 +12,9 @@ USAGE = {
     "mnn": ("MNN models (fp32, fp16 weights, int8 weights, full int8)",
             "Load `{model}/flownet*.mnn` with MNN; inputs `in0`, `in1` (RGB in [0,1]) and `in2` (timestep), "
             "any size that is a multiple of the version's padding (32; 64 for 4.25/4.26, 128 for 4.25-lite)."),
-    "onnx": ("ONNX models: fixed to the export size, and any-size (dynamic H/W)",
-             "`{model}/flownet.onnx` runs at the export resolution only; `{model}/flownet-dynamic.onnx` at any "
-             "multiple of 32 (onnxruntime, or a converter of your own)."),
+    "onnx": ("ONNX model, any size (dynamic H/W)",
+             "`{model}/flownet.onnx` runs at any multiple of the version's padding (onnxruntime, or a converter "
+             "of your own); inputs `in0`, `in1` (RGB in [0,1]) and `in2` (timestep)."),
     "native": ("`rife-bench` per target: static ncnn benchmark/interpolation program with `rife.Warp`",
                "`<target>/rife-bench --help`; on a phone: `adb push android-arm64/rife-bench /data/local/tmp/`, "
                "with the ncnn model folder next to it."),
@@ -32,11 +32,10 @@ def _scores(scores: dict, key: str, fmt: str) -> str:
     return ", ".join(f"{res}: {v[key]:{fmt}}" for res, v in scores.items() if v.get(key) is not None) or "–"
 
 
-def _origin(source: dict) -> str:
-    return {"synthetic": lambda: f"synthetic weights (seed {source.get('seed')}), not the trained model",
-            "official": lambda: f"the official release `{source.get('url')}`"
-            + ("" if source.get("sha256_pin") else " (unpinned: trusted on first use, no sha256 pin)"),
-            "file": lambda: f"the local file `{source.get('path')}`"}[source["kind"]]()
+def _origin(record: dict) -> str:
+    from rifebuild.checkpoint.record import describe
+
+    return describe(record) + (", not a trained model" if record["kind"] == "synthetic" else "")
 
 
 def render(manifest: dict, sizes: dict[str, int]) -> str:
@@ -70,7 +69,7 @@ def render(manifest: dict, sizes: dict[str, int]) -> str:
 
 def _model_section(entry: dict) -> list[str]:
     ckpt = entry["checkpoint"]
-    out = [f"## {entry['model']}", "", f"Checkpoint: {_origin(ckpt['source'])}, sha256 `{ckpt['sha256']}`.", "",
+    out = [f"## {entry['model']}", "", f"Checkpoint: {_origin(ckpt)}, sha256 `{ckpt['sha256']}`.", "",
            "PSNR (dB) against the PyTorch model on the fixed verification inputs, per resolution; against "
            "ground-truth middle frames on the evaluation split; int8 also against fp32 ncnn.", "",
            "| artifact | size | PSNR vs PyTorch | max abs err vs PyTorch | PSNR vs ground truth | vs fp32 ncnn | "
