@@ -53,9 +53,10 @@ lint: setup-dev
 	shellcheck scripts/*.sh scripts/ci/*.sh .ci/run || status=1; \
 	exit $$status
 
-# CI's nightly and tagged-release build (.github/workflows/nightly.yml, release.yml), runnable here too:
-# official weights, Android NDK, every verification, the release bundle checked with `release verify`.
-# Environment (ANDROID_NDK, WEIGHTS_SHA256, RELEASE_TAG, CORES, NIGHTLY_DRY_RUN): scripts/ci/nightly.sh.
+# CI's nightly and tagged-release build (.github/workflows/build.yml), runnable here too: official weights
+# (per-version pins), Android NDK, every verification; the groups of scripts/ci/groups.py one at a time,
+# merged into one bundle checked with `release verify`. `make nightly MODELS=rife-v4.6,rife-v4.7` (or all,
+# lite, a group of scripts/ci/groups.py). Environment (ANDROID_NDK, MODELS, NIGHTLY_GROUP, RELEASE_TAG, CORES, NIGHTLY_DRY_RUN): the script.
 nightly:
 	bash scripts/ci/nightly.sh
 

@@ -13,6 +13,7 @@ sys.path.insert(0, workflow.basedir)
 from rifebuild.core.errors import ConfigError  # noqa: E402
 from rifebuild.core.config import validate  # noqa: E402
 from rifebuild.core.stale import remove_stale_temps  # noqa: E402
+from rifebuild.model import pins  # noqa: E402
 from rifebuild.core.workflow import unwritable_folders, use_this_checkout  # noqa: E402
 
 use_this_checkout(workflow.basedir)
@@ -26,6 +27,8 @@ report: "rules/captions/workflow.rst"
 
 try:
     config.update(validate(config))
+    # the pins file, and every pin when a tagged release requires them
+    pins.check(config)
 except ConfigError as exc:
     raise WorkflowError(f"config: {exc}")
 

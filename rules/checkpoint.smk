@@ -1,4 +1,5 @@
-# Checkpoint: the official download (sha256-pinned), a local file, or synthetic weights, per model.
+# Checkpoint: the official download (each version's pin: rifebuild/model/pins.yaml), a local file, or
+# synthetic weights, per model.
 
 
 rule fetch_weights:
@@ -14,9 +15,10 @@ rule fetch_weights:
         mem_mb=1000,
     params:
         code=action_code("checkpoint", "fetch"),
-        url=lambda wildcards: config["weights_url"]
-        or spec.get(wildcards.model).official_url,
-        sha256=config["weights_sha256"],
+        # the model's entry in the pins file (rifebuild.model.pins, through the record's intent); "": unpinned,
+        # its sha256 is printed
+        url=lambda wildcards: intended_checkpoint(wildcards)["url"],
+        sha256=lambda wildcards: intended_checkpoint(wildcards)["sha256_pin"] or "",
         deadline=config["download_deadline"],
     shell:
         "rifebuild checkpoint fetch --model={wildcards.model:q} --url={params.url:q} --sha256={params.sha256:q}"

@@ -44,7 +44,7 @@ def _checkpoint_record(tmp_path, checkpoint, kind):
     """The record the checkpoint job writes (rifebuild.checkpoint.record), for trained or synthetic weights."""
     from rifebuild.checkpoint import record
 
-    source = {"official": {"kind": "official", "url": "https://example.org/flownet_v4.6.pkl", "sha256_pin": None},
+    source = {"official": record.official("https://example.org/flownet_v4.6.pkl", None),
               "synthetic": {"kind": "synthetic", "seed": 7}}[kind]
     out = tmp_path / f"checkpoint-{kind}.json"
     record.write(out, checkpoint, "rife-v4.6", source)

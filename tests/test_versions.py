@@ -8,7 +8,7 @@ from rifebuild.checkpoint import load as weights
 from rifebuild.checkpoint.load import CheckpointError
 from rifebuild.core import config
 from rifebuild.core.errors import ConfigError
-from rifebuild.model import spec
+from rifebuild.model import pins, spec
 from rifebuild.model.ifnet import IFNet
 from rifebuild.report.family import check_sizes, flops
 
@@ -74,7 +74,7 @@ def test_aliases_share_one_architecture_and_nothing_else_does():
 def test_names_follow_rife_ncnn_vulkan_and_vs_rife(spelling, folder, asset):
     assert spec.model_dir_name(spelling) == folder
     if asset:
-        assert spec.get(spelling).official_url == spec.RELEASE_URL + asset
+        assert pins.load()[folder].url == "https://github.com/HolyWu/vs-rife/releases/download/model/" + asset
 
 
 def test_unknown_version_is_one_sentence_naming_the_key():

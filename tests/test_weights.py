@@ -51,13 +51,13 @@ def test_fetch_checkpoint_refuses_a_wrong_file_without_a_pin(server, tmp_path):
         weights.fetch_checkpoint(url, tmp_path / "w.pkl", model="rife-v4.6", deadline=10)
     assert str(info.value) == (
         f"{url} did not serve a usable IFNet v4.6 checkpoint (not a readable PyTorch checkpoint: it is an HTML "
-        "page starting with '<!DOCTYPE html><html><body>Rate limit ex'), so it was not kept; check `weights_url` "
-        "and the network, or download the file elsewhere and set `weights:` to its path, or use `weights: synthetic`")
+        "page starting with '<!DOCTYPE html><html><body>Rate limit ex'), so it was not kept; check the URL (the pins "
+        "file or `weights_url`) and the network, or download the file elsewhere and set `weights:` to its path, or use `weights: synthetic`")
     assert list(tmp_path.iterdir()) == []  # nothing cached: the next run downloads again
 
 
 def test_fetch_checkpoint_wrong_pin(server, tmp_path):
-    with pytest.raises(DownloadError, match=r"but `weights_sha256` pins 0{64}, so it was not kept"):
+    with pytest.raises(DownloadError, match=r"but rife-v4.6's pin \(pins.yaml or `weights_sha256`\) pins 0{64}, so it was not kept"):
         weights.fetch_checkpoint(f"{server}/flownet.pkl", tmp_path / "w.pkl", model="rife-v4.6", sha256="0" * 64, deadline=10)
     assert list(tmp_path.iterdir()) == []
 
@@ -76,7 +76,7 @@ def test_fetch_checkpoint_deadline(tmp_path):
     try:
         with pytest.raises(DownloadError, match=r"within the 0.5 s deadline \(no data arrived\); raise "
                                                 r"`download_deadline` if the network is just slow, or check "
-                                                r"`weights_url` .*`weights: synthetic`$"):
+                                                r"the URL \(the pins file or `weights_url`\) .*`weights: synthetic`$"):
             weights.fetch_checkpoint(f"http://127.0.0.1:{sock.getsockname()[1]}/w.pkl", tmp_path / "w.pkl",
                                      model="rife-v4.6", deadline=0.5)
     finally:
@@ -235,7 +235,7 @@ def test_prepare_records_what_the_checkpoint_was_built_from(tmp_path):
     assert main(["checkpoint", "prepare", f"--out={out}", "--model=rife-v4.6", f"--url={url}",
                  f"--sha256-pin={sha}", "--", str(source)]) == 0
     written = record.read(out.with_suffix(".json"), out)
-    assert written == {"model": "rife-v4.6", "kind": "official", "url": url, "sha256_pin": sha,
+    assert written == {"model": "rife-v4.6", "kind": "official", "url": url, "sha256_pin": sha, "pin": sha,
                        "file": "flownet.pkl", "sha256": sha}
     config = validate({"weights": "official", "weights_url": url, "weights_sha256": sha})
     assert record.mismatch(written, config) is None

@@ -33,7 +33,7 @@ TRAINING_ONLY = ("teacher.", "caltime.")
 # The largest RIFE v4 flownet.pkl is tens of MB: a file over this is refused before anything reads it.
 MAX_CHECKPOINT_BYTES = 1 << 30
 HEAD_BYTES = 1024  # what the error message inspects of a file torch refused
-FETCH_ADVICE = ("check `weights_url` and the network, or download the file elsewhere and set `weights:` to its "
+FETCH_ADVICE = ("check the URL (the pins file or `weights_url`) and the network, or download the file elsewhere and set `weights:` to its "
                 "path, or use `weights: synthetic`")
 
 
@@ -59,7 +59,7 @@ def fetch_checkpoint(url: str, dest: Path | str, *, model: str, sha256: str | No
                                 f"so it was not kept; {FETCH_ADVICE}") from None
 
     return download(url, dest, sha256=sha256 or None, deadline=deadline, validate=validate,
-                    advice=FETCH_ADVICE, pin_name="`weights_sha256`", deadline_name="`download_deadline`")
+                    advice=FETCH_ADVICE, pin_name=f"{version.name}'s pin (pins.yaml or `weights_sha256`)", deadline_name="`download_deadline`")
 
 
 def _fail(path: Path | str, reason: str, fix: str) -> CheckpointError:

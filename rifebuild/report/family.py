@@ -23,7 +23,7 @@ from rifebuild.checkpoint import load as checkpoint
 from rifebuild.evaluate.reference import fixed_inputs
 from rifebuild.evaluate.runtimes import NcnnSession, run_torch
 from rifebuild.export.trace import export_torchscript
-from rifebuild.model import spec
+from rifebuild.model import pins, spec
 from rifebuild.model.ifnet import IFNet
 from rifebuild.ncnn import graph, passes
 from rifebuild.ncnn.pnnx import convert_with_pnnx
@@ -110,7 +110,7 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
     total, flops_at = flops(version.name, *FLOPS_SIZE)
     row = {"model": version.name, "number": version.number, "padding": arch.padding,
            "params": sum(int(np.prod(s)) for s in checkpoint.layout(arch).values()),
-           "flops": total, "flops_size": list(flops_at), "official": version.official_url,
+           "flops": total, "flops_size": list(flops_at), "official": pins.load()[version.name].url,
            "same_architecture": spec.same_architecture(version), "notes": notes(arch)}
     try:
         converted = convert(version.name, work)
@@ -140,7 +140,7 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
 def same_as(row: dict, version: spec.Version) -> dict:
     """`row` for another version of the same architecture: its synthetic checkpoint, and so every model
     converted from it, is identical, so the measurements are not repeated."""
-    return {**row, "model": version.name, "number": version.number, "official": version.official_url,
+    return {**row, "model": version.name, "number": version.number, "official": pins.load()[version.name].url,
             "notes": "; ".join(filter(None, [row["notes"], f"converts exactly as {row['model']}"]))}
 
 
