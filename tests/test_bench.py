@@ -324,7 +324,7 @@ def test_a_wrong_adb_serial_fails_before_the_timing_rounds(tmp_path):
     binary.write_bytes(b"\x7fELF")
     env = {**os.environ, "PATH": f"{STANDIN}{os.pathsep}{os.environ['PATH']}", "FAKE_ADB_ROOT": str(tmp_path / "dev")}
     proc = subprocess.run([sys.executable, "-m", "rifebuild", "bench", "run", f"--input=native-linux-arm64.binary={binary}",
-                           "--sizes", "64x96", "--variants", "rife-bench-fp32", "--cores=1", "--adb-serial=R5CT-typo",
+                           "--model=rife-v4.6", "--sizes", "64x96", "--variants", "rife-bench-fp32", "--cores=1", "--adb-serial=R5CT-typo",
                            f"--out={tmp_path / 'bench.json'}", f"--phone-out={tmp_path / 'phone.json'}"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and proc.stdout == ""  # nothing timed
