@@ -7,9 +7,8 @@ import re
 
 from rifebuild.calibration.triplets import source_files
 from rifebuild.checkpoint.record import intended
-from rifebuild.core.workflow import code_files
+from rifebuild.core.imports import action_code, files_code
 from rifebuild.model import spec
-from rifebuild.native.source import archive_name
 from rifebuild.native.targets import native_sources, native_targets
 
 MODELS = config["models"]
@@ -197,8 +196,6 @@ def bench_inputs(model):
     """What the benchmark of `model` times and sizes, by role."""
     return {
         **records(model),
-        "onnx-dynamic.model": f"results/mnn/{model}/flownet-dynamic.onnx",
-        "onnx-dynamic.check": f"results/mnn/{model}/flownet-dynamic.check.json",
         **{
             f"native-{t}.binary": f"results/native/{t}/rife-bench"
             for t in NATIVE_TARGETS
@@ -206,11 +203,43 @@ def bench_inputs(model):
     }
 
 
-def bench_wait(wildcards):
-    """The bench of any model starts after every model's artifacts and records (none is built beside it)."""
-    return {
-        f"{m}/{role}": path for m in MODELS for role, path in bench_inputs(m).items()
-    }
+def model_artifacts(model):
+    """Every artifact file and verification record of `model`: the `models` target, so a deleted
+    artifact folder is rebuilt by the default target too (not only when named)."""
+    return sorted(
+        {
+            *records(model).values(),
+            *bench_inputs(model).values(),
+            *(
+                p
+                for files in model_release_files(model).values()
+                for p in files.values()
+            ),
+            f"{INT8.format(model=model)}/flownet.table",
+            f"{MNN.format(model=model)}/flownet-int8.quant.json",
+        }
+    )
+
+
+def bench_outputs(model):
+    """The benchmark record, phone record, figures and tables of `model` (the `bench` target)."""
+    bench = f"results/bench/{model}"
+    return [
+        f"{bench}/{name}"
+        for name in (
+            "bench.json",
+            "phone.json",
+            "latency.png",
+            "quality.png",
+            "size.png",
+            "latency.tsv",
+            "phone.tsv",
+        )
+    ]
+
+
+def bench_input(wildcards):
+    return bench_inputs(wildcards.model)
 
 
 def bench_sizes(model):
@@ -257,6 +286,5 @@ def model_release_files(model):
         },
         f"{model}-onnx": {
             f"{model}/flownet.onnx": f"results/export/{model}/flownet.onnx",
-            f"{model}/flownet-dynamic.onnx": f"{mnn}/flownet-dynamic.onnx",
         },
     }

@@ -102,7 +102,7 @@ def test_int8_gate(warp_dir, synthetic_ckpt, tmp_path):
     out = tmp_path / "int8.verify.json"
 
     def run(bound: float):
-        return verify.verify_int8(int8_dir, warp_dir, synthetic_ckpt, data, 1, bound, out)
+        return verify.verify_int8(int8_dir, warp_dir, synthetic_ckpt, data, 1, bound, out, model="rife-v4.6")
 
     assert_gate_fails(lambda: run(500.0), out, "is below the bound 500 dB", "int8.min_psnr_vs_fp32")
     assert_gate_fails(lambda: run(float("nan")), out, "is below the bound nan dB")  # a NaN bound passes nothing

@@ -265,11 +265,39 @@ def test_intended_checkpoint_names_where_the_weights_come_from():
 
     config = validate({"weights": "official", "weights_sha256": "a" * 64})
     url = "https://github.com/HolyWu/vs-rife/releases/download/model/flownet_v4.13.lite.pkl"
-    assert intended(config, "rife-v4.13-lite") == {"kind": "official", "url": url, "sha256_pin": "a" * 64}
+    assert intended(config, "rife-v4.13-lite") == {"kind": "official", "url": url, "sha256_pin": "a" * 64,
+                                                   "pin": "a" * 64}
+    unpinned = validate({"weights": "official"})  # pins.yaml has no sha256 for it yet
+    assert intended(unpinned, "rife-v4.13-lite") == {"kind": "official", "url": url, "sha256_pin": None,
+                                                     "pin": "unpinned"}
     mirror = {**config, "weights_url": "https://mirror.example/f.pkl"}
     assert intended(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
     assert intended({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {"kind": "local",
                                                                                   "path": "/data/flownet.pkl"}
+
+
+def test_manifest_and_notes_take_the_pin_status_from_the_checkpoint_record():
+    """The pin status is the record's (what the checkpoint job checked the download against), never the config's."""
+    from rifebuild.checkpoint.record import official
+    from rifebuild.release.notes import _origin
+
+    url = "https://example.org/flownet_v4.6.pkl"
+    entry = {"model": "rife-v4.6", "artifacts": [], "checkpoint": {**official(url, None), "sha256": "b" * 64}}
+    manifest = {"schema_version": manifests.SCHEMA_VERSION, "models": [entry],
+                "tarballs": {"rife-v4.6-ncnn.tar.gz": {"kind": "ncnn", "files": []}},
+                "sbom": manifests.file_entry("rife-build.cdx.json", b"{}"), "build_machines": [provenance.build_machine()]}
+    manifests.check(manifest, "MANIFEST.json")
+    assert "unpinned: trusted on first use" in _origin(entry["checkpoint"])
+    entry["checkpoint"].update(official(url, "a" * 64))
+    manifests.check(manifest, "MANIFEST.json")
+    assert "unpinned" not in _origin(entry["checkpoint"])
+    for bad in ({"pin": "pinned"}, {"pin": None}):
+        with pytest.raises(ReleaseError, match=r"MANIFEST.json: not a rife-build MANIFEST.json .* at models/0/checkpoint"):
+            manifests.check({**manifest, "models": [{**entry, "checkpoint": {**entry["checkpoint"], **bad}}]},
+                            "MANIFEST.json")
+    del entry["checkpoint"]["pin"]
+    with pytest.raises(ReleaseError, match="'pin' is a required property"):
+        manifests.check(manifest, "MANIFEST.json")
 
 
 @pytest.mark.parametrize("change, key", [({"weights": "/some/nonexistent.pkl"}, "`weights`"),

@@ -44,7 +44,7 @@ def _checkpoint_record(tmp_path, checkpoint, kind):
     """The record the checkpoint job writes (rifebuild.checkpoint.record), for trained or synthetic weights."""
     from rifebuild.checkpoint import record
 
-    source = {"official": {"kind": "official", "url": "https://example.org/flownet_v4.6.pkl", "sha256_pin": None},
+    source = {"official": record.official("https://example.org/flownet_v4.6.pkl", None),
               "synthetic": {"kind": "synthetic", "seed": 7}}[kind]
     out = tmp_path / f"checkpoint-{kind}.json"
     record.write(out, checkpoint, "rife-v4.6", source)
@@ -149,13 +149,13 @@ def test_cli_writes_both_files(roles, tmp_path):
     assert main(["report", "build", "--input", "bad", "--out-md", str(md), "--out-json", str(js)]) == 2
 
 
-def test_readme_states_int8_in_the_words_of_the_report():
-    """One wording (rifebuild/report/wording.py) for the report, README and release notes."""
+def test_docs_state_int8_in_the_words_of_the_report():
+    """One wording (rifebuild/report/wording.py) for the report, the int8 page and release notes."""
     from conftest import REPO
 
-    readme = (REPO / "README.md").read_text()
-    assert INT8_CLIENT_NOTE in readme
-    assert "is not a drop-in for the stock client" in readme
+    page = (REPO / "docs" / "int8.md").read_text()
+    assert INT8_CLIENT_NOTE in page
+    assert "the int8 folder\n  does not load there" in (REPO / "README.md").read_text()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 // rife-bench: run a RIFE ncnn model (flownet.param/.bin, rife.Warp layer included) the way an app does.
 //   rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm
 //   rife-bench dump --model DIR|--param P [--bin B] --input NAME=FILE(.npy|.ppm)... [--output out0] --out OUT.npy
-//   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision fp32|fp16|int8]
+//   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision auto|fp32|fp16|int8]
 //   rife-bench serve --model DIR --width W --height H [--warmup N]: one timed run per "run" line on stdin
-// Common options: --threads N (default 1), --precision fp32|fp16|int8 (default fp32).
+// Common options: --threads N (default 1), --precision auto|fp32|fp16|int8 (default auto: int8 for a model
+// whose convolutions carry int8 scales, else fp32). A stock model with GridSample on a baked grid runs only
+// at the size of its grid.
 #include "imageio.h"
 #include "warp.h"
 
@@ -12,6 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +55,7 @@ void usage()
             "  rife-bench dump (--model DIR | --param P [--bin B]) --input NAME=FILE.npy|.ppm ... [--output out0] --out OUT.npy\n"
             "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
             "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
-            "common: [--threads 1] [--precision fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n");
+            "common: [--threads 1] [--precision auto|fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n");
     exit(2);
 }
 
@@ -124,10 +128,84 @@ void set_precision(ncnn::Option& o, const std::string& precision)
         o.use_int8_inference = true;
     }
     else
-        fail("--precision must be fp32, fp16 or int8, got '" + precision + "'");
+        fail("--precision must be auto, fp32, fp16 or int8, got '" + precision + "'");
 }
 
-void load_net(ncnn::Net& net, const Args& a)
+// What the .param file says about how the model may run: int8 layers (Convolution, ConvolutionDepthWise or
+// InnerProduct with int8_scale_term, param 8, set: their weights are int8 and only int8 inference reads them),
+// and a fixed size (GridSample on a baked [2,H,W] MemoryData grid: the stock models of rife-v4.x-stock-HxW).
+struct ModelInfo
+{
+    bool int8 = false;
+    int fixed_w = 0, fixed_h = 0;
+};
+
+ModelInfo inspect_param(const std::string& param)
+{
+    ModelInfo info;
+    std::ifstream in(param);
+    std::string line;
+    bool grid_sample = false;
+    int grid_w = 0, grid_h = 0;
+    for (int n = 0; std::getline(in, line); n++)
+    {
+        std::istringstream tokens(line);
+        std::string type, name;
+        int nin = 0, nout = 0;
+        if (n < 2 || !(tokens >> type >> name >> nin >> nout))
+            continue; // the magic number and the counts line
+        std::string tok;
+        for (int i = 0; i < nin + nout && tokens >> tok; i++)
+            ;
+        std::map<int, std::string> kv;
+        while (tokens >> tok)
+        {
+            size_t eq = tok.find('=');
+            if (eq != std::string::npos)
+                kv[atoi(tok.substr(0, eq).c_str())] = tok.substr(eq + 1);
+        }
+        if ((type == "Convolution" || type == "ConvolutionDepthWise" || type == "InnerProduct") && kv.count(8)
+            && atoi(kv[8].c_str()) != 0)
+            info.int8 = true;
+        if (type == "GridSample")
+            grid_sample = true;
+        if (type == "MemoryData" && kv.count(0) && kv.count(1) && kv.count(2) && atoi(kv[2].c_str()) == 2)
+        {
+            grid_w = atoi(kv[0].c_str());
+            grid_h = atoi(kv[1].c_str());
+        }
+    }
+    if (grid_sample && grid_w > 0 && grid_h > 0)
+    {
+        info.fixed_w = grid_w;
+        info.fixed_h = grid_h;
+    }
+    return info;
+}
+
+// --precision, with auto resolved from the model; fp32 or fp16 on an int8 model would read int8 weights as
+// floats (a crash), so it is refused.
+std::string resolve_precision(const Args& a, const std::string& param, const ModelInfo& info)
+{
+    std::string precision = opt(a, "precision", "auto");
+    if (precision == "auto")
+        return info.int8 ? "int8" : "fp32";
+    if (info.int8 && precision != "int8")
+        fail("model " + param + " is an int8 model (its convolutions carry int8 scales) and runs only with --precision "
+             "int8, not " + precision + "; pass --precision int8 or leave --precision out");
+    return precision;
+}
+
+// A stock model computes its warp grid for one size: any other size would give a wrong frame silently.
+void check_fixed_size(const ModelInfo& info, const std::string& model, int w, int h)
+{
+    if (info.fixed_w && (w != info.fixed_w || h != info.fixed_h))
+        fail("model " + model + " is fixed to " + std::to_string(info.fixed_h) + "x" + std::to_string(info.fixed_w)
+             + " (HxW: a stock GridSample model), so it cannot run at " + std::to_string(h) + "x" + std::to_string(w)
+             + "; use the rife.Warp model (any size) or the stock model built for this size");
+}
+
+ModelInfo load_net(ncnn::Net& net, const Args& a)
 {
     std::string param, bin;
     if (a.opts.count("model"))
@@ -145,9 +223,10 @@ void load_net(ncnn::Net& net, const Args& a)
     if (!bin.empty() && !is_file(bin))
         fail("model file " + bin + " not found; point --model at a folder holding flownet.param and flownet.bin");
 
+    ModelInfo info = inspect_param(param);
     net.opt.num_threads = opt_int(a, "threads", "1");
     net.opt.lightmode = true;
-    set_precision(net.opt, opt(a, "precision", "fp32"));
+    set_precision(net.opt, resolve_precision(a, param, info));
     rife::register_warp(net);
     if (net.load_param(param.c_str()) != 0)
         fail("cannot parse model file " + param + "; re-export it (layer types this build lacks are listed above)");
@@ -155,6 +234,18 @@ void load_net(ncnn::Net& net, const Args& a)
         net.load_model((const unsigned char*)""); // a weightless graph (e.g. Input + rife.Warp)
     else if (net.load_model(bin.c_str()) != 0)
         fail("cannot load weights " + bin + "; it does not match " + param + ", re-export both");
+    return info;
+}
+
+std::string model_name(const Args& a)
+{
+    return a.opts.count("model") ? a.opts.at("model") : opt(a, "param");
+}
+
+// The precision the net runs with (after auto), for the JSON records.
+const char* precision_of(const ncnn::Net& net)
+{
+    return net.opt.use_int8_inference ? "int8" : net.opt.use_fp16_storage ? "fp16" : "fp32";
 }
 
 bool has_input(const ncnn::Net& net, const char* name)
@@ -221,7 +312,7 @@ rife::Image load_image(const std::string& path)
 int cmd_interpolate(const Args& a)
 {
     ncnn::Net net;
-    load_net(net, a);
+    const ModelInfo info = load_net(net, a);
     rife::Image i0 = load_image(opt(a, "in0"));
     rife::Image i1 = load_image(opt(a, "in1"));
     if (i0.w != i1.w || i0.h != i1.h)
@@ -234,6 +325,7 @@ int cmd_interpolate(const Args& a)
     // Pad right/bottom to the --align multiple by replicating the edge (like rife-ncnn-vulkan), crop back after.
     const int w = i0.w, h = i0.h, align = align_of(a);
     const int pw = (w + align - 1) / align * align, ph = (h + align - 1) / align * align;
+    check_fixed_size(info, model_name(a), pw, ph);
     ncnn::Mat m0, m1;
     ncnn::copy_make_border(image_to_mat(i0), m0, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
     ncnn::copy_make_border(image_to_mat(i1), m1, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
@@ -265,7 +357,7 @@ int cmd_interpolate(const Args& a)
 int cmd_dump(const Args& a)
 {
     ncnn::Net net;
-    load_net(net, a);
+    const ModelInfo info = load_net(net, a);
     std::vector<std::pair<std::string, ncnn::Mat> > inputs;
     for (const std::string& spec : a.inputs)
     {
@@ -290,6 +382,7 @@ int cmd_dump(const Args& a)
     {
         const ncnn::Mat& m = inputs[0].second;
         check_rife_size(a, m.w, m.h);
+        check_fixed_size(info, model_name(a), m.w, m.h);
         for (const auto& kv : inputs)
             if (kv.second.w != m.w || kv.second.h != m.h)
                 fail("input '" + kv.first + "' is " + std::to_string(kv.second.w) + "x" + std::to_string(kv.second.h)
@@ -356,7 +449,7 @@ int cmd_bench(const Args& a)
     if (loops < 1)
         fail("--loops must be at least 1");
     ncnn::Net net;
-    load_net(net, a);
+    check_fixed_size(load_net(net, a), model_name(a), w, h);
     ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
     std::vector<double> ms, cpu_ms;
     for (int i = 0; i < warmup + loops; i++)
@@ -377,7 +470,7 @@ int cmd_bench(const Args& a)
     double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
     printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"width\": %d, \"height\": %d, \"threads\": %d, "
            "\"precision\": \"%s\", \"warmup\": %d, \"loops\": %d, \"latency_ms\": [",
-           RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, opt(a, "precision", "fp32").c_str(), warmup, loops);
+           RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, precision_of(net), warmup, loops);
     for (size_t i = 0; i < n; i++)
         printf("%s%.3f", i ? ", " : "", ms[i]);
     printf("], \"cpu_ms\": [");
@@ -397,13 +490,13 @@ int cmd_serve(const Args& a)
     check_rife_size(a, w, h);
     const int warmup = opt_int(a, "warmup", "1");
     ncnn::Net net;
-    load_net(net, a);
+    check_fixed_size(load_net(net, a), model_name(a), w, h);
     ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
     for (int i = 0; i < warmup; i++)
         run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
     printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", \"width\": %d, \"height\": %d, "
            "\"threads\": %d, \"precision\": \"%s\", \"warmup\": %d}\n",
-           RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, opt(a, "precision", "fp32").c_str(), warmup);
+           RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, precision_of(net), warmup);
     fflush(stdout);
     char buf[64];
     while (fgets(buf, sizeof(buf), stdin))

@@ -5,8 +5,10 @@ came from, and the sha256 of the file it wrote.
 The report and the release take the checkpoint's provenance from this record only, never from the
 config of the day: a run whose config changed after the checkpoint was built could otherwise name
 weights that built nothing. The config's intent (`intended`) is what the rule passes as params, so a
-changed `weights`, `weights_url`, `weights_sha256` or `synthetic_seed` re-runs the job; `mismatch`
-is the release's last check that the two still agree.
+changed `weights`, `weights_url`, `weights_sha256`, pins file entry or `synthetic_seed` re-runs the job;
+`mismatch` is the release's last check that the two still agree. An official download records its pin
+status (`pin`: the sha256 it was checked against, or `unpinned` when it was trusted on first use), which
+MANIFEST.json and the notes repeat.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from rifebuild.core.files import atomic_write_json, sha256_of
 
 KINDS = ("official", "local", "synthetic")
 # what names the weights for each kind (besides the kind itself)
-SOURCE_KEYS = {"official": ("url", "sha256_pin"), "local": ("path",), "synthetic": ("seed",)}
+SOURCE_KEYS = {"official": ("url", "sha256_pin", "pin"), "local": ("path",), "synthetic": ("seed",)}
 
 
 def record_path(checkpoint: Path | str) -> Path:
@@ -32,11 +34,16 @@ def intended(config: dict, model: str) -> dict:
     if weights == "synthetic":
         return {"kind": "synthetic", "seed": config["synthetic_seed"]}
     if weights == "official":
-        from rifebuild.model import spec
+        from rifebuild.model import pins
 
-        return {"kind": "official", "url": config["weights_url"] or spec.get(model).official_url,
-                "sha256_pin": config["weights_sha256"] or None}
+        pin = pins.official(config, model)  # the pins file's entry, with weights_url / weights_sha256 over it
+        return official(pin.url, pin.sha256)
     return {"kind": "local", "path": weights}
+
+
+def official(url: str, sha256_pin: str | None) -> dict:
+    """The source of an official download from `url`, checked against `sha256_pin` (None: unpinned)."""
+    return {"kind": "official", "url": url, "sha256_pin": sha256_pin or None, "pin": sha256_pin or "unpinned"}
 
 
 def write(out: Path | str, checkpoint: Path | str, model: str, source: dict) -> dict:
@@ -70,7 +77,8 @@ def describe(source: dict) -> str:
     if source["kind"] == "synthetic":
         return f"synthetic weights (seed {source['seed']})"
     if source["kind"] == "official":
-        return f"the official download {source['url']}"
+        trust = "" if source.get("sha256_pin") else " (unpinned: trusted on first use, no sha256 pin)"
+        return f"the official download {source['url']}{trust}"
     return f"the local file {source['path']}"
 
 

@@ -73,16 +73,26 @@ def verify(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "build", build, (["--model"], {"action": "append", "default": [], "metavar": "NAME",
-                                                   "help": "a RIFE version in the bundle (repeat for each)"}),
-           (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE"}),
-           (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz"}),
+    action(actions, "build", build,
+           (["--model"], {"action": "append", "default": [], "metavar": "NAME",
+                          "help": "a RIFE version in the bundle (repeat for each)"}),
+           (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE",
+                         "help": "a file to bundle: tarball KIND, its path inside, the file"}),
+           (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz",
+                            "help": "a tarball to write, per KIND"}),
            (["--record"], {"action": "append", "default": [], "metavar": "MODEL/KEY=RECORD",
                            "help": "verification record of a bundled artifact the report has no row for"}),
-           (["--report"], PATH), (["--config-json"], {"required": True}),
+           (["--report"], {**PATH, "help": "results/report.json (bundled without wall-clock timings)"}),
+           (["--config-json"], {"help": "the effective config as JSON (recorded in the manifest)", "required": True}),
            (["--repo"], {"type": Path, "default": None,
                           "help": "the project checkout for the commit and its time (default: this code's)"}),
-           (["--manifest"], PATH), (["--sums"], PATH), (["--notes"], PATH))
-    action(actions, "merge", merge, (["parts"], {"nargs": "+", "type": Path, "metavar": "PART"}),
-           (["--out"], PATH))
-    action(actions, "verify", verify, (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL"}))
+           (["--manifest"], {**PATH, "help": "MANIFEST.json to write"}),
+           (["--sums"], {**PATH, "help": "SHA256SUMS to write"}),
+           (["--notes"], {**PATH, "help": "RELEASE_NOTES.md to write"}))
+    action(actions, "merge", merge,
+           (["parts"], {"nargs": "+", "type": Path, "metavar": "PART",
+                        "help": "a release folder built for some of the models (results/release/ of a run)"}),
+           (["--out"], {**PATH, "help": "a new folder for the merged bundle"}))
+    action(actions, "verify", verify,
+           (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL",
+                       "help": "a folder of release assets or one tarball"}))

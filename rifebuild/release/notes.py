@@ -12,9 +12,9 @@ USAGE = {
     "mnn": ("MNN models (fp32, fp16 weights, int8 weights, full int8)",
             "Load `{model}/flownet*.mnn` with MNN; inputs `in0`, `in1` (RGB in [0,1]) and `in2` (timestep), "
             "any size that is a multiple of the version's padding (32; 64 for 4.25/4.26, 128 for 4.25-lite)."),
-    "onnx": ("ONNX models: fixed to the export size, and any-size (dynamic H/W)",
-             "`{model}/flownet.onnx` runs at the export resolution only; `{model}/flownet-dynamic.onnx` at any "
-             "multiple of 32 (onnxruntime, or a converter of your own)."),
+    "onnx": ("ONNX model, any size (dynamic H/W)",
+             "`{model}/flownet.onnx` runs at any multiple of the version's padding (onnxruntime, or a converter "
+             "of your own); inputs `in0`, `in1` (RGB in [0,1]) and `in2` (timestep)."),
     "native": ("`rife-bench` per target: static ncnn benchmark/interpolation program with `rife.Warp`",
                "`<target>/rife-bench --help`; on a phone: `adb push android-arm64/rife-bench /data/local/tmp/`, "
                "with the ncnn model folder next to it."),

@@ -79,7 +79,7 @@ def record_row(name: str, record: dict) -> dict:
             "vs_ground_truth": _scores(record["ground_truth"], lambda g: g["subject"] == "artifact")}
 
 
-ROW_NAMES = {"onnx": "ONNX (onnxsim)", "ncnn-fp32": "ncnn fp32 (rife.Warp)", "ncnn-fp16": "ncnn fp16 storage (rife.Warp)",
+ROW_NAMES = {"onnx": "ONNX any size (onnxsim)", "ncnn-fp32": "ncnn fp32 (rife.Warp)", "ncnn-fp16": "ncnn fp16 storage (rife.Warp)",
              "ncnn-int8": "ncnn int8 (rife.Warp)", "mnn-fp32": "MNN fp32", "mnn-fp16": "MNN fp16",
              "mnn-wq8": "MNN wq8", "mnn-int8": "MNN int8"}
 
