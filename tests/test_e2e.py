@@ -545,7 +545,7 @@ def test_two_runs_of_one_checkout_with_disjoint_targets(tmp_path):
 
     from rifebuild.checkpoint.load import save_state_dict, synthetic_state_dict
 
-    save_state_dict(synthetic_state_dict(0), tmp_path / "flownet.pkl")
+    save_state_dict(synthetic_state_dict(0, "rife-v4.6"), tmp_path / "flownet.pkl")
     body, release = (tmp_path / "flownet.pkl").read_bytes(), threading.Event()
 
     class Slow(QuietHandler):
