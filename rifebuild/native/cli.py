@@ -5,11 +5,12 @@ import json
 from pathlib import Path
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, optional_float, rife_model
+from rifebuild.core.args import PATH, action, optional_float, optional_int, rife_model
 from rifebuild.core.files import atomic_write_json
 from rifebuild.native.targets import HOST_BIN, REPO, TARGETS, X86_ISAS
 
 PRECISION = (["--precision"], {"default": "fp32", "choices": ["fp32", "fp16", "int8"]})
+GPU = (["--gpu"], {"type": optional_int, "default": None, "help": "Vulkan device index (a -vulkan build); empty: CPU"})
 SOURCE = ((["--version"], {"required": True}), (["--sha256"], {"required": True}), (["--url"], {"default": None}),
           (["--resources"], {"type": Path, "default": REPO / "resources", "help": "download cache folder"}),
           (["--build-dir"], {"type": Path, "required": True}))
@@ -44,14 +45,14 @@ def interpolate(a) -> None:
     from rifebuild.native.run import interpolate as run_interpolate
 
     run_interpolate(a.bin, a.model, a.frame0, a.frame1, a.out, a.t, threads.count(1), a.precision,
-                    align=spec.get(a.rife_model).arch.padding)
+                    align=spec.get(a.rife_model).arch.padding, gpu=a.gpu)
 
 
 def verify(a) -> None:
     """rife.Warp model through rife-bench vs PyTorch references."""
     from rifebuild.native.check import verify as run_verify
 
-    run_verify(a.bin, a.model, a.references, a.out, a.tolerance, a.precision, a.min_psnr)
+    run_verify(a.bin, a.model, a.references, a.out, a.tolerance, a.precision, a.min_psnr, gpu=a.gpu, target=a.target)
 
 
 def cross_check(a) -> None:
@@ -88,11 +89,11 @@ def register(actions) -> None:
     action(actions, "interpolate", interpolate,
            (["--bin"], {"type": Path, "default": HOST_BIN}), (["--model"], PATH),
            (["frame0"], {"type": Path}), (["frame1"], {"type": Path}), (["out"], {"type": Path}),
-           (["--t"], {"type": float, "default": 0.5}), PRECISION, rife_model())
+           (["--t"], {"type": float, "default": 0.5}), PRECISION, rife_model(), GPU)
     action(actions, "verify", verify, (["--bin"], PATH), (["--model"], PATH), (["--out"], PATH),
            (["--tolerance"], {"type": float, "default": 1e-3}), PRECISION,
            (["--min-psnr"], {"type": optional_float, "default": None, "help": "pass on PSNR (quantized models)"}),
-           (["references"], {"type": Path, "nargs": "+"}))
+           GPU, (["--target"], {"default": "host", "choices": TARGETS}), (["references"], {"type": Path, "nargs": "+"}))
     action(actions, "cross-check", cross_check, (["--host-bin"], PATH), (["--bin"], PATH),
            (["--target"], {"required": True, "choices": TARGETS}), (["--model"], PATH), (["--out"], PATH),
            PRECISION, (["--min-psnr"], {"type": optional_float, "default": None}))

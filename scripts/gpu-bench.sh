@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build rife-bench for host-vulkan on a machine with a GPU (all cores) and time fp32/fp16/int8 there:
+# single frame and interpolate throughput at 256x448, 736x1280, 1088x1920 (rifebuild/native/gpu_bench.py).
+# Needs cmake, a C++ compiler, python3 with numpy and a Vulkan loader + driver; nothing else of the project.
+# usage: scripts/gpu-bench.sh NCNN_SOURCE_DIR FP32_MODEL_DIR INT8_MODEL_DIR OUT_DIR
+#   NCNN_SOURCE_DIR: the unpacked ncnn sdist (build/native/src-*/ncnn-<version>), its glslang/ included.
+set -euo pipefail
+if [ $# -ne 4 ]; then
+    echo "usage: $0 NCNN_SOURCE_DIR FP32_MODEL_DIR INT8_MODEL_DIR OUT_DIR" >&2
+    exit 2
+fi
+src=$(realpath "$1") model=$(realpath "$2") int8=$(realpath "$3") out=$4
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${RIFE_GPU_BUILD_DIR:-/tmp/rife-gpu-build}
+mkdir -p "$out" "$build"
+export PYTHONPATH=$repo${PYTHONPATH:+:$PYTHONPATH}
+python3 -c 'import sys, json, os
+from rifebuild.native.build import build_target
+print(json.dumps(build_target("host-vulkan", sys.argv[1], os.path.basename(sys.argv[1]).split("-")[-1],
+                              sys.argv[2] + "/rife-bench", sys.argv[2], jobs=os.cpu_count())))' "$src" "$build"
+python3 -m rifebuild.native.gpu_bench --bin "$build/rife-bench" --model "$model" --int8-model "$int8" \
+    --out "$out/gpu-bench.json" | tee "$out/gpu-bench.md"
