@@ -62,9 +62,9 @@ int Warp::forward(const std::vector<ncnn::VkMat>& bottom_blobs, std::vector<ncnn
     if (image.dims != 3 || flow.dims != 3 || flow.c * flow.elempack != 2 || flow.elempack != 1
         || flow.w != image.w || flow.h != image.h || (image.elempack != 1 && image.elempack != 4))
     {
-        NCNN_LOGE("rife.Warp: expected image [C,H,W] (elempack 1 or 4) and flow [2,H,W], got image %dx%dx%d "
-                  "(elempack %d) flow %dx%dx%d (elempack %d)", image.c * image.elempack, image.h, image.w,
-                  image.elempack, flow.c * flow.elempack, flow.h, flow.w, flow.elempack);
+        NCNN_LOGE("rife.Warp: expected image [C,H,W] (elempack 1 or 4) and flow [2,H,W], got image dims %d %dx%dx%d "
+                  "(elempack %d) flow dims %d %dx%dx%d (elempack %d)", image.dims, image.c * image.elempack, image.h,
+                  image.w, image.elempack, flow.dims, flow.c * flow.elempack, flow.h, flow.w, flow.elempack);
         return -100;
     }
 
