@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from rifebuild.core.args import resolution
 from rifebuild.native.run import bench, call, gpu_args
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -96,10 +97,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gpu", type=int, default=0)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--loops", type=int, default=20)
+    parser.add_argument("--sizes", nargs="+", type=resolution, default=list(SIZES), help="HxW, e.g. 736x1280")
     parser.add_argument("--out", type=Path, required=True)
     a = parser.parse_args(argv)
     models = {"fp32": a.model, "fp16": a.model, **({"int8": a.int8_model} if a.int8_model else {})}
-    record = run(a.bin, models, gpu=a.gpu, frames=a.frames, loops=a.loops)
+    record = run(a.bin, models, a.sizes, gpu=a.gpu, frames=a.frames, loops=a.loops)
     a.out.write_text(json.dumps(record, indent=1) + "\n")
     print(table(record))
 
