@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 # shellcheck: tests/test_workflows.py lints scripts/ci/ with it.
 APT_PACKAGES=(cmake g++ make crossbuild-essential-arm64 qemu-user-static shellcheck)
+# GPU checks (issue 23): Vulkan loader + Mesa's software Vulkan (lavapipe) for the host-vulkan tests/verify.
+APT_PACKAGES+=(libvulkan1 mesa-vulkan-drivers)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
