@@ -21,10 +21,10 @@ from rifebuild.evaluate.reference import fixed_inputs
 from rifebuild.evaluate.runtimes import run_torch
 from rifebuild.int8 import calibrate
 from rifebuild.int8 import quantize as int8
-from rifebuild.ncnn import graph as ncnn_model
-from rifebuild.ncnn import passes as ncnn_passes
 from rifebuild.native import run as native_run
 from rifebuild.native.vulkan import count_devices
+from rifebuild.ncnn import graph as ncnn_model
+from rifebuild.ncnn import passes as ncnn_passes
 
 GPU = 0
 # Bounds of the whole synthetic-weights model on lavapipe vs PyTorch (config native.vulkan: the same
@@ -157,3 +157,37 @@ def test_bench_on_the_gpu_names_the_device(gpu_binary, blend_model):
                                                   "--loops", 2, "--gpu", GPU]))
     assert out["device"].endswith("device 0)")
     assert out["target"] == "host-vulkan" and out["warmup"] == 3 and len(out["latency_ms"]) == 2
+
+
+def test_vulkan_target_is_the_cpu_target_with_vulkan_on(ncnn_root):
+    from rifebuild.native import targets
+
+    cpu = targets.ncnn_cmake_options(targets.target_spec("host", isa="avx2"), ncnn_root, "1.0.20261020")
+    gpu = targets.ncnn_cmake_options(targets.target_spec("host-vulkan", isa="avx2"), ncnn_root, "1.0.20261020")
+    assert set(gpu) - set(cpu) == {"-DNCNN_VULKAN=ON", "-DNCNN_SIMPLEVK=ON", "-DNCNN_SYSTEM_GLSLANG=OFF"}
+    assert "-DNCNN_VULKAN=OFF" in cpu and targets.target_spec("host-vulkan").vulkan
+    assert (ncnn_root / "glslang" / "CMakeLists.txt").is_file()  # the sdist carries the glslang it builds
+    native = {"targets": None, "android_ndk": None}
+    assert targets.native_targets(native, vulkan=True) == ["host", "linux-arm64", "host-vulkan"]
+    assert "host-vulkan" not in targets.native_targets(native)
+
+
+def test_vulkan_verify_auto_needs_a_device_in_ci(monkeypatch):
+    from rifebuild.native import vulkan
+
+    monkeypatch.setattr(vulkan, "count_devices", lambda: 0)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(NativeError, match="no Vulkan device, and CI=true requires the GPU checks"):
+        vulkan.verify_on_vulkan("auto")
+    assert vulkan.verify_on_vulkan(False) is False
+    monkeypatch.setenv("CI", "false")
+    assert vulkan.verify_on_vulkan("auto") is False
+    monkeypatch.setattr(vulkan, "count_devices", lambda: 1)
+    assert vulkan.verify_on_vulkan("auto") is True
+
+
+def test_device_probe_agrees_with_rife_bench(vulkan_binary, blend_model):
+    """count_devices() (the workflow's gate) sees a device exactly when rife-bench --gpu 0 finds one."""
+    proc = subprocess.run([str(vulkan_binary), "bench", "--model", str(blend_model), "--width", "64", "--height", "32",
+                           "--loops", "1", "--gpu", "0"], capture_output=True, text=True)
+    assert (proc.returncode == 0) == (count_devices() > 0)
