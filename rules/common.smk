@@ -21,7 +21,7 @@ MNN = "results/mnn/{model}"
 CHECKPOINT = "results/checkpoint/{model}/flownet.pkl"
 # Verify on Vulkan (native.vulkan.verify: auto = when this machine has a Vulkan device; CI=true needs one).
 VULKAN_VERIFY = verify_on_vulkan(config["native"]["vulkan"]["verify"])
-NATIVE_TARGETS = native_targets(config["native"], VULKAN_VERIFY)
+NATIVE_TARGETS = native_targets(config["native"])
 # The Vulkan precisions checked against PyTorch: verify-vulkan{suffix}.json.
 VULKAN_PRECISIONS = {"": "fp32", "-fp16": "fp16", "-int8": "int8"}
 # Targets checked against the host binary (linux-arm64 under qemu; an Android binary needs a phone).

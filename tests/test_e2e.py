@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, skip_unless_ci
 
 from rifebuild.evaluate.record import validate
+from rifebuild.native.vulkan import count_devices
 from rifebuild.release import tarball
 from rifebuild.release.verify import verify as verify_bundle
 
@@ -124,6 +125,22 @@ def test_native_runs_the_int8_model(finished_run):
         assert all(c["psnr_db"] >= 30 for c in verify["checks"])
         cross = json.loads((native / "linux-arm64" / name / "cross_check-int8.json").read_text())
         assert cross["passed"] and cross["checks"][0]["psnr_db"] >= 30
+
+
+def test_vulkan_verifies_every_precision_on_the_gpu(finished_run):
+    """A machine with a Vulkan device (lavapipe in CI; CI=true without one fails) verifies fp32, fp16 and
+    int8 with every layer on the GPU, at both verify sizes, and the report lists them."""
+    if count_devices() == 0:
+        skip_unless_ci("no Vulkan device here (Debian: apt-get install mesa-vulkan-drivers libvulkan1)")
+    native = finished_run / "results" / "native" / "host-vulkan"
+    for name in MODELS:
+        for suffix, precision in (("", "fp32"), ("-fp16", "fp16"), ("-int8", "int8")):
+            record = json.loads((native / name / f"verify-vulkan{suffix}.json").read_text())
+            assert record["passed"] and record["precision"] == precision
+            assert sorted(f"{c['resolution'][0]}x{c['resolution'][1]}" for c in record["checks"]) == SIZES[name]
+        report = json.loads((finished_run / "results" / "report.json").read_text())["per_model"][name]
+        assert {c["precision"] for c in report["native_checks"] if c["target"] == "host-vulkan"} == {
+            "fp32", "fp16", "int8"}
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -167,9 +167,7 @@ def test_vulkan_target_is_the_cpu_target_with_vulkan_on(ncnn_root):
     assert set(gpu) - set(cpu) == {"-DNCNN_VULKAN=ON", "-DNCNN_SIMPLEVK=ON", "-DNCNN_SYSTEM_GLSLANG=OFF"}
     assert "-DNCNN_VULKAN=OFF" in cpu and targets.target_spec("host-vulkan").vulkan
     assert (ncnn_root / "glslang" / "CMakeLists.txt").is_file()  # the sdist carries the glslang it builds
-    native = {"targets": None, "android_ndk": None}
-    assert targets.native_targets(native, vulkan=True) == ["host", "linux-arm64", "host-vulkan"]
-    assert "host-vulkan" not in targets.native_targets(native)
+    assert "host-vulkan" not in targets.native_targets({"targets": None, "android_ndk": None})  # released if listed
 
 
 def test_vulkan_verify_auto_needs_a_device_in_ci(monkeypatch):
