@@ -76,6 +76,25 @@ def run(binary: Path, models: dict[str, Path], sizes=SIZES, gpu: int = 0, frames
     return {"version": version, "frames": frames, "warmup": warmup, "loops": loops, "rows": rows}
 
 
+def accuracy(binary: Path, models: dict[str, Path], references: list[Path], gpu: int = 0) -> list[dict]:
+    """Each precision on the GPU against PyTorch references (rifebuild.evaluate.reference npz files):
+    a real GPU's fp16 arithmetic is not lavapipe's (which may compute fp16 in fp32)."""
+    from rifebuild.evaluate.metrics import compare
+    from rifebuild.evaluate.reference import load_reference
+    from rifebuild.native.run import dump
+
+    rows = []
+    for path in references:
+        inputs, want = load_reference(path)
+        for precision, model_dir in models.items():
+            got = dump(binary, inputs, model_dir=model_dir, precision=precision, gpu=gpu)
+            m = compare(got, want.reshape(got.shape))
+            rows.append({"size": f"{got.shape[-2]}x{got.shape[-1]}", "precision": precision,
+                         "max_abs_err": m["max_abs_err"], "psnr_db": m["psnr_db"]})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def table(record: dict) -> str:
     """Markdown: one row per size x precision; ms per frame (single frame; interpolate per --jobs)."""
     jobs = sorted({j for r in record["rows"] for j in r["interpolate"]}, key=int)
@@ -86,7 +105,12 @@ def table(record: dict) -> str:
         cells += [f"{r['interpolate'][j]['ms_per_frame']:.2f} ({r['interpolate'][j]['fps']:.0f} fps)" for j in jobs]
         lines.append("| " + " | ".join(cells) + " |")
     device = record["rows"][0]["device"] if record["rows"] else "?"
-    return f"{record['version']} on {device}\n\n" + "\n".join(lines) + "\n"
+    text = f"{record['version']} on {device}\n\n" + "\n".join(lines) + "\n"
+    if record.get("accuracy"):
+        text += "\n| size | precision | max abs err vs PyTorch | PSNR dB |\n|---|---|---|---|\n"
+        text += "".join(f"| {r['size']} | {r['precision']} | {r['max_abs_err']:.2e} | {r['psnr_db']:.2f} |\n"
+                        for r in record["accuracy"])
+    return text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,10 +122,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--loops", type=int, default=20)
     parser.add_argument("--sizes", nargs="+", type=resolution, default=list(SIZES), help="HxW, e.g. 736x1280")
+    parser.add_argument("--references", type=Path, nargs="*", default=[], help="PyTorch reference npz files")
     parser.add_argument("--out", type=Path, required=True)
     a = parser.parse_args(argv)
     models = {"fp32": a.model, "fp16": a.model, **({"int8": a.int8_model} if a.int8_model else {})}
     record = run(a.bin, models, a.sizes, gpu=a.gpu, frames=a.frames, loops=a.loops)
+    record["accuracy"] = accuracy(a.bin, models, a.references, a.gpu)
     a.out.write_text(json.dumps(record, indent=1) + "\n")
     print(table(record))
 
