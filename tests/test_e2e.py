@@ -137,7 +137,7 @@ def test_vulkan_verifies_every_precision_on_the_gpu(finished_run):
         for suffix, precision in (("", "fp32"), ("-fp16", "fp16"), ("-int8", "int8")):
             record = json.loads((native / name / f"verify-vulkan{suffix}.json").read_text())
             assert record["passed"] and record["precision"] == precision
-            assert sorted(f"{c['resolution'][0]}x{c['resolution'][1]}" for c in record["checks"]) == SIZES[name]
+            assert {f"{c['resolution'][0]}x{c['resolution'][1]}" for c in record["checks"]} == set(SIZES[name])
         report = json.loads((finished_run / "results" / "report.json").read_text())["per_model"][name]
         assert {c["precision"] for c in report["native_checks"] if c["target"] == "host-vulkan"} == {
             "fp32", "fp16", "int8"}
