@@ -1,19 +1,17 @@
 # Benchmark: every runtime timed in turns while no other job of the run is working, then figures and
 # tables (rifebuild/bench/, README "Benchmark").
 #
-# Why the timed window runs alone, whatever --cores says: the bench job waits for every artifact and
-# verification record of every model (records(), the any-size ONNX, every rife-bench) and holds
-# all of the run's cores (threads: all_cores), so Snakemake starts no other job while it runs; only
-# the figures and the report, which need its record, come after it. The record says whether all
-# cores were held (not when --max-threads caps the job), and tests/test_e2e.py checks that no other
-# job's start-end overlaps it. With several models, each model's benchmark waits for every model's
-# records (bench_wait in rules/common.smk), so the benchmarks run one after another, each alone.
+# Why the timed window runs alone, whatever --cores says: the bench job holds all of the run's cores
+# (threads: all_cores), so Snakemake starts no other job while it runs, and none of its inputs (the
+# model's artifacts, verification records, the any-size ONNX, every rife-bench) is still being built.
+# The record says whether all cores were held (not when --max-threads caps the job), and
+# tests/test_e2e.py checks that no other job's start-end overlaps it. A model's benchmark waits for its
+# own model only: adding a model to `models:` re-runs none of the other models' jobs.
 
 
-rule bench:
+rule bench_run:
     input:
-        unpack(bench_wait),
-        code=code_files("bench"),
+        unpack(bench_input),
     output:
         bench="results/bench/{model}/bench.json",
         phone="results/bench/{model}/phone.json",
@@ -27,6 +25,7 @@ rule bench:
     resources:
         mem_mb=8000,  # measured: 6.7 GB at the default config (11 processes alive at 736x1280)
     params:
+        code=action_code("bench", "run"),
         roles=lambda wildcards: [
             f"--input={role}={path}"
             for role, path in bench_inputs(wildcards.model).items()
@@ -42,7 +41,7 @@ rule bench:
         phone_loops=config["bench"]["phone"]["loops"],
         phone_rounds=config["bench"]["phone"]["rounds"],
     shell:
-        "rifebuild --threads={threads} bench run --rife-model={wildcards.model:q} --sizes {params.sizes:q} --bench-threads {params.threads:q}"
+        "rifebuild --threads={threads} bench run --model={wildcards.model:q} --sizes {params.sizes:q} --bench-threads {params.threads:q}"
         " --variants {params.variants:q} --warmup={params.warmup:q} --rounds={params.rounds:q}"
         " --cores={params.cores:q} --adb-serial={params.serial:q} --phone-threads {params.phone_threads:q}"
         " --phone-loops={params.phone_loops:q} --phone-rounds={params.phone_rounds:q}"
@@ -51,9 +50,8 @@ rule bench:
 
 rule bench_plots:
     input:
-        bench=rules.bench.output.bench,
-        phone=rules.bench.output.phone,
-        code=code_files("bench"),
+        bench=rules.bench_run.output.bench,
+        phone=rules.bench_run.output.phone,
     output:
         latency=report(
             "results/bench/{model}/latency.png",
@@ -93,6 +91,8 @@ rule bench_plots:
         "../envs/rifebuild.yaml"
     resources:
         mem_mb=1000,
+    params:
+        code=action_code("bench", "plots"),
     shell:
         "rifebuild bench plots --bench={input.bench:q} --phone={input.phone:q} --latency-png={output.latency:q}"
         " --quality-png={output.quality:q} --size-png={output.size:q} --latency-tsv={output.latency_tsv:q}"

@@ -6,7 +6,6 @@
 rule calibration_data:
     input:
         frames=calibration_source,
-        code=code_files("calibration"),
     output:
         directory("results/calibration/pad{pad}"),
     log:
@@ -19,6 +18,7 @@ rule calibration_data:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("calibration", "data"),
         source=config["calibration"]["data"],
         resolution=lambda wildcards: cal_res(padded_version(wildcards)),
         eval_res=lambda wildcards: verify_res(padded_version(wildcards)),

@@ -1,9 +1,8 @@
-# Checkpoint: the official download (sha256-pinned), a local file, or synthetic weights, per model.
+# Checkpoint: the official download (each version's pin: rifebuild/model/pins.yaml), a local file, or
+# synthetic weights, per model.
 
 
 rule fetch_weights:
-    input:
-        code=code_files("checkpoint"),
     output:
         "resources/weights/{model}.pkl",
     log:
@@ -15,9 +14,11 @@ rule fetch_weights:
     resources:
         mem_mb=1000,
     params:
-        url=lambda wildcards: config["weights_url"]
-        or spec.get(wildcards.model).official_url,
-        sha256=config["weights_sha256"],
+        code=action_code("checkpoint", "fetch"),
+        # the model's entry in the pins file (rifebuild.model.pins, through the record's intent); "": unpinned,
+        # its sha256 is printed
+        url=lambda wildcards: intended_checkpoint(wildcards)["url"],
+        sha256=lambda wildcards: intended_checkpoint(wildcards)["sha256_pin"] or "",
         deadline=config["download_deadline"],
     shell:
         "rifebuild checkpoint fetch --model={wildcards.model:q} --url={params.url:q} --sha256={params.sha256:q}"
@@ -27,9 +28,9 @@ rule fetch_weights:
 rule prepare_checkpoint:
     input:
         source=checkpoint_source,
-        code=code_files("checkpoint"),
     output:
-        CHECKPOINT,
+        checkpoint=CHECKPOINT,
+        record=CHECKPOINT_RECORD,
     log:
         "logs/checkpoint/{model}/prepare.log",
     benchmark:
@@ -40,7 +41,12 @@ rule prepare_checkpoint:
     resources:
         mem_mb=4000,
     params:
-        seed=config["synthetic_seed"],
+        code=action_code("checkpoint", "prepare"),
+        # what the weights are meant to be (rifebuild.checkpoint.record.intended): a change re-runs this job
+        seed=lambda wildcards: intended_checkpoint(wildcards).get("seed", 0),
+        url=lambda wildcards: intended_checkpoint(wildcards).get("url", ""),
+        pin=lambda wildcards: intended_checkpoint(wildcards).get("sha256_pin") or "",
     shell:
         "rifebuild --threads={threads} checkpoint prepare --model={wildcards.model:q}"
-        " --synthetic-seed={params.seed:q} --out={output:q} -- {input.source:q} > {log:q} 2>&1"
+        " --synthetic-seed={params.seed:q} --url={params.url:q} --sha256-pin={params.pin:q}"
+        " --out={output.checkpoint:q} --record={output.record:q} -- {input.source:q} > {log:q} 2>&1"

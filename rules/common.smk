@@ -6,9 +6,9 @@
 import re
 
 from rifebuild.calibration.triplets import source_files
-from rifebuild.core.workflow import code_files
+from rifebuild.checkpoint.record import intended
+from rifebuild.core.imports import action_code, files_code
 from rifebuild.model import spec
-from rifebuild.native.source import archive_name
 from rifebuild.native.targets import native_sources, native_targets
 from rifebuild.native.vulkan import verify_on_vulkan
 
@@ -19,6 +19,7 @@ NCNN = "results/ncnn/{model}"
 INT8 = "results/ncnn/{model}-int8"
 MNN = "results/mnn/{model}"
 CHECKPOINT = "results/checkpoint/{model}/flownet.pkl"
+CHECKPOINT_RECORD = "results/checkpoint/{model}/flownet.json"  # what built it (rifebuild.checkpoint.record)
 # Verify on Vulkan (native.vulkan.verify: auto = when this machine has a Vulkan device; CI=true needs one).
 VULKAN_VERIFY = verify_on_vulkan(config["native"]["vulkan"]["verify"])
 NATIVE_TARGETS = native_targets(config["native"])
@@ -87,6 +88,21 @@ def calibration_data(model):
     return f"results/calibration/pad{padding(model)}"
 
 
+# Checked here, not only in the rule's input function: Snakemake drops a failing producer of a file that
+# exists, so a finished run would keep its checkpoint (and name the missing file in the release).
+if config["weights"] not in ("synthetic", "official") and not os.path.isfile(
+    config["weights"]
+):
+    raise WorkflowError(
+        f"weights: {config['weights']!r} is not an existing file; set `weights` to a local "
+        "flownet.pkl, `official` (download) or `synthetic`"
+    )
+
+
+def intended_checkpoint(wildcards):
+    return intended(config, wildcards.model)
+
+
 def checkpoint_source(wildcards):
     """The checkpoint rule's input: nothing (synthetic), the download, or the user's file."""
     weights = config["weights"]
@@ -94,11 +110,6 @@ def checkpoint_source(wildcards):
         return []
     if weights == "official":
         return f"resources/weights/{wildcards.model}.pkl"
-    if not os.path.isfile(weights):
-        raise WorkflowError(
-            f"weights: {weights!r} is not an existing file; set `weights` to a local "
-            "flownet.pkl, `official` (download) or `synthetic`"
-        )
     return weights
 
 
@@ -154,6 +165,7 @@ def records(model):
     ncnn, int8, mnn = (p.format(model=model) for p in (NCNN, INT8, MNN))
     return {
         "checkpoint": CHECKPOINT.format(model=model),
+        "checkpoint.record": CHECKPOINT_RECORD.format(model=model),
         "onnx.verify": f"results/export/{model}/flownet.onnx.verify.json",
         "onnx.model": f"results/export/{model}/flownet.onnx",
         "ncnn-fp32.verify": f"{ncnn}/verify.json",
@@ -193,8 +205,6 @@ def bench_inputs(model):
     """What the benchmark of `model` times and sizes, by role."""
     return {
         **records(model),
-        "onnx-dynamic.model": f"results/mnn/{model}/flownet-dynamic.onnx",
-        "onnx-dynamic.check": f"results/mnn/{model}/flownet-dynamic.check.json",
         **{
             f"native-{t}.binary": f"results/native/{t}/rife-bench"
             for t in NATIVE_TARGETS
@@ -202,11 +212,43 @@ def bench_inputs(model):
     }
 
 
-def bench_wait(wildcards):
-    """The bench of any model starts after every model's artifacts and records (none is built beside it)."""
-    return {
-        f"{m}/{role}": path for m in MODELS for role, path in bench_inputs(m).items()
-    }
+def model_artifacts(model):
+    """Every artifact file and verification record of `model`: the `models` target, so a deleted
+    artifact folder is rebuilt by the default target too (not only when named)."""
+    return sorted(
+        {
+            *records(model).values(),
+            *bench_inputs(model).values(),
+            *(
+                p
+                for files in model_release_files(model).values()
+                for p in files.values()
+            ),
+            f"{INT8.format(model=model)}/flownet.table",
+            f"{MNN.format(model=model)}/flownet-int8.quant.json",
+        }
+    )
+
+
+def bench_outputs(model):
+    """The benchmark record, phone record, figures and tables of `model` (the `bench` target)."""
+    bench = f"results/bench/{model}"
+    return [
+        f"{bench}/{name}"
+        for name in (
+            "bench.json",
+            "phone.json",
+            "latency.png",
+            "quality.png",
+            "size.png",
+            "latency.tsv",
+            "phone.tsv",
+        )
+    ]
+
+
+def bench_input(wildcards):
+    return bench_inputs(wildcards.model)
 
 
 def bench_sizes(model):
@@ -253,6 +295,5 @@ def model_release_files(model):
         },
         f"{model}-onnx": {
             f"{model}/flownet.onnx": f"results/export/{model}/flownet.onnx",
-            f"{model}/flownet-dynamic.onnx": f"{mnn}/flownet-dynamic.onnx",
         },
     }

@@ -5,7 +5,6 @@
 rule reference:
     input:
         checkpoint=CHECKPOINT,
-        code=code_files("evaluate"),
     output:
         "results/reference/{model}/{res}.npz",
     log:
@@ -18,6 +17,7 @@ rule reference:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("evaluate", "reference"),
         seed=config["verify"]["seed"],
         timestep=config["verify"]["timestep"],
     shell:
@@ -29,8 +29,7 @@ rule reference:
 rule verify_onnx:
     input:
         onnx="results/export/{model}/flownet.onnx",
-        reference=lambda wildcards: references(wildcards.model)[0],
-        code=code_files("evaluate"),
+        references=lambda wildcards: references(wildcards.model),
     output:
         "results/export/{model}/flownet.onnx.verify.json",
     log:
@@ -43,10 +42,11 @@ rule verify_onnx:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("evaluate", "onnx"),
         bound=config["verify"]["onnx_max_abs_err"],
     shell:
         "rifebuild --threads={threads} evaluate onnx --onnx={input.onnx:q}"
-        " --reference={input.reference:q} --max-abs-err={params.bound:q} --out={output:q} > {log:q} 2>&1"
+        " --max-abs-err={params.bound:q} --out={output:q} --reference {input.references:q} > {log:q} 2>&1"
 
 
 rule verify_ncnn:
@@ -54,7 +54,6 @@ rule verify_ncnn:
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
         references=lambda wildcards: references(wildcards.model),
-        code=code_files("evaluate"),
     output:
         f"{NCNN}{{variant}}/verify.json",
     log:
@@ -67,14 +66,19 @@ rule verify_ncnn:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("evaluate", "ncnn"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "fp16" if wildcards.variant else "fp32",
-        bound=lambda wildcards: config["verify"][
-            "fp16_max_abs_err" if wildcards.variant else "fp32_max_abs_err"
-        ],
+        max_abs_err=lambda wildcards: (
+            "" if wildcards.variant else config["verify"]["fp32_max_abs_err"]
+        ),
+        min_psnr=lambda wildcards: (
+            config["verify"]["fp16_min_psnr_db"] if wildcards.variant else ""
+        ),
     shell:
         "rifebuild --threads={threads} evaluate ncnn --model-dir={params.model:q}"
-        " --precision={params.precision:q} --max-abs-err={params.bound:q} --out={output:q}"
+        " --precision={params.precision:q} --max-abs-err={params.max_abs_err:q}"
+        " --min-psnr={params.min_psnr:q} --out={output:q}"
         " --reference {input.references:q} > {log:q} 2>&1"
 
 
@@ -83,7 +87,6 @@ rule verify_stock:
         param=f"{NCNN}-stock-{{res}}/flownet.param",
         bin=f"{NCNN}-stock-{{res}}/flownet.bin",
         reference="results/reference/{model}/{res}.npz",
-        code=code_files("evaluate"),
     output:
         f"{NCNN}-stock-{{res}}/verify.json",
     log:
@@ -96,6 +99,7 @@ rule verify_stock:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("evaluate", "ncnn"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         bound=config["verify"]["fp32_max_abs_err"],
     shell:
@@ -112,7 +116,6 @@ rule verify_int8:
         fp32_bin=f"{NCNN}/flownet.bin",
         checkpoint=CHECKPOINT,
         data=lambda wildcards: calibration_data(wildcards.model),
-        code=code_files("evaluate"),
     output:
         f"{INT8}/verify.json",
     log:
@@ -125,13 +128,14 @@ rule verify_int8:
     resources:
         mem_mb=8000,
     params:
+        code=action_code("evaluate", "int8"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         fp32=lambda wildcards, input: os.path.dirname(input.fp32_param),
         bound=config["int8"]["min_psnr_vs_fp32"],
         worst=config["int8"]["min_worst_psnr_vs_pytorch"],
     shell:
         "rifebuild --threads={threads} evaluate int8 --model-dir={params.model:q} --fp32-dir={params.fp32:q}"
-        " --rife-model={wildcards.model:q} --checkpoint={input.checkpoint:q} --data={input.data:q}"
+        " --model={wildcards.model:q} --checkpoint={input.checkpoint:q} --data={input.data:q}"
         " --min-psnr={params.bound:q} --min-worst-psnr={params.worst:q} --out={output:q} > {log:q} 2>&1"
 
 
@@ -141,7 +145,6 @@ rule verify_mnn:
         references=lambda wildcards: references(wildcards.model),
         checkpoint=CHECKPOINT,
         eval=lambda wildcards: mnn_eval_input(wildcards.model),
-        code=code_files("evaluate"),
     output:
         f"{MNN}/{{mnn_name}}.verify.json",
     log:
@@ -156,12 +159,13 @@ rule verify_mnn:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("evaluate", "mnn"),
         min_psnr=lambda wildcards: config["mnn"]["min_psnr_db"][
             MNN_VARIANT[wildcards.mnn_name]
         ],
         eval=lambda wildcards: mnn_eval(wildcards.model),
         timestep=config["verify"]["timestep"],
     shell:
-        "rifebuild --threads={threads} evaluate mnn --model={input.model:q} --rife-model={wildcards.model:q}"
+        "rifebuild --threads={threads} evaluate mnn --mnn={input.model:q} --model={wildcards.model:q}"
         " --checkpoint={input.checkpoint:q} --eval={params.eval:q} --min-psnr={params.min_psnr:q}"
         " --timestep={params.timestep:q} --out={output:q} --reference {input.references:q} > {log:q} 2>&1"

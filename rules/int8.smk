@@ -6,7 +6,6 @@ rule calibrate:
         param=f"{NCNN}/flownet.param",
         bin=f"{NCNN}/flownet.bin",
         data=lambda wildcards: calibration_data(wildcards.model),
-        code=code_files("int8"),
     output:
         table=f"{INT8}/flownet.table",
         record=f"{INT8}/calibration.json",
@@ -20,6 +19,7 @@ rule calibrate:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("int8", "calibrate"),
         method=config["calibration"]["method"],
         eq_frames=config["calibration"]["eq_frames"],
         eq_steps=config["calibration"]["eq_steps"],
@@ -36,7 +36,6 @@ rule sensitivity:
         bin=f"{NCNN}/flownet.bin",
         table=rules.calibrate.output.table,
         data=lambda wildcards: calibration_data(wildcards.model),
-        code=code_files("int8"),
     output:
         f"{INT8}/sensitivity.tsv",
     log:
@@ -49,6 +48,7 @@ rule sensitivity:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("int8", "sensitivity"),
         frames=config["int8"]["sensitivity_frames"],
         keep=config["int8"]["sensitivity_keep_float"],
     shell:
@@ -63,7 +63,6 @@ rule quantize_int8:
         bin=f"{NCNN}/flownet.bin",
         table=rules.calibrate.output.table,
         sensitivity=rules.sensitivity.output,
-        code=code_files("int8"),
     output:
         param=f"{INT8}/flownet.param",
         bin=f"{INT8}/flownet.bin",
@@ -77,6 +76,7 @@ rule quantize_int8:
     resources:
         mem_mb=2000,
     params:
+        code=action_code("int8", "quantize"),
         float_layers=config["int8"]["float_layers"],
         keep=config["int8"]["sensitivity_keep_float"],
         requantize="--requantize" if config["int8"]["requantize"] else "--no-requantize",

@@ -1,38 +1,11 @@
-# MNN: dynamic-shape ONNX -> fp32 / fp16 / weight-int8 / full-int8 .mnn (verified in evaluate).
+# MNN: the any-size ONNX (rules/export.smk) -> fp32 / fp16 / weight-int8 / full-int8 .mnn (verified in evaluate).
 # MNN's converter and quantizer run through rifebuild.mnn.tools (child process, no network).
-
-
-rule mnn_onnx:
-    input:
-        checkpoint=CHECKPOINT,
-        references=lambda wildcards: references(wildcards.model),
-        code=code_files("mnn"),
-    output:
-        onnx=f"{MNN}/flownet-dynamic.onnx",
-        check=f"{MNN}/flownet-dynamic.check.json",
-    log:
-        "logs/mnn/{model}/onnx.log",
-    benchmark:
-        f"{BENCH}/mnn/{{model}}/onnx.tsv"
-    conda:
-        "../envs/rifebuild.yaml"
-    threads: THREADS
-    resources:
-        mem_mb=6000,
-    params:
-        opset=config["export"]["onnx_opset"],
-        bound=config["verify"]["onnx_max_abs_err"],
-    shell:
-        "rifebuild --threads={threads} mnn onnx --model={wildcards.model:q} --checkpoint={input.checkpoint:q}"
-        " --opset={params.opset:q}"
-        " --max-abs-err={params.bound:q} --out={output.onnx:q} --check-out={output.check:q}"
-        " --reference {input.references:q} > {log:q} 2>&1"
 
 
 rule mnn_convert:
     input:
-        onnx=rules.mnn_onnx.output.onnx,
-        code=code_files("mnn"),
+        onnx="results/export/{model}/flownet.onnx",
+        verified="results/export/{model}/flownet.onnx.verify.json",  # converts a verified export only
     output:
         f"{MNN}/{{mnn_float}}.mnn",
     log:
@@ -47,6 +20,7 @@ rule mnn_convert:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("mnn", "convert"),
         variant=lambda wildcards: MNN_VARIANT[wildcards.mnn_float],
     shell:
         "rifebuild mnn convert --onnx={input.onnx:q} --variant={params.variant:q} --out={output:q}"
@@ -56,7 +30,6 @@ rule mnn_convert:
 rule mnn_samples:
     input:
         frames=lambda wildcards: mnn_frames_input(padded_version(wildcards)),
-        code=code_files("mnn"),
     output:
         directory("results/mnn/samples/pad{pad}"),
     log:
@@ -68,6 +41,7 @@ rule mnn_samples:
     resources:
         mem_mb=2000,
     params:
+        code=action_code("mnn", "samples"),
         frames=lambda wildcards: mnn_frames(padded_version(wildcards)),
         resolution=lambda wildcards: cal_res(padded_version(wildcards)),
         max_samples=config["mnn"]["int8"]["max_samples"],
@@ -81,7 +55,6 @@ rule mnn_int8:
     input:
         src=f"{MNN}/flownet.mnn",
         samples=lambda wildcards: f"results/mnn/samples/pad{padding(wildcards.model)}",
-        code=code_files("mnn"),
     output:
         model=f"{MNN}/flownet-int8.mnn",
         config=f"{MNN}/flownet-int8.quant.json",
@@ -96,6 +69,7 @@ rule mnn_int8:
     resources:
         mem_mb=6000,
     params:
+        code=action_code("mnn", "quantize"),
         feature=config["mnn"]["int8"]["feature_method"],
         weight=config["mnn"]["int8"]["weight_method"],
         batch=config["mnn"]["int8"]["batch_size"],

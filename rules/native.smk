@@ -2,7 +2,6 @@
 # (vs PyTorch; linux-arm64 under qemu vs host); rules/bench.smk times them. CMake build trees are
 # kept under native.build_dir (incremental re-runs; `make clean` removes them).
 NATIVE = config["native"]
-NATIVE_SRC_DIR = f"{NATIVE['build_dir']}/src-{NATIVE['ncnn_sha256'][:12]}"
 
 
 wildcard_constraints:
@@ -10,11 +9,10 @@ wildcard_constraints:
 
 
 rule native_source:
-    input:
-        code=code_files("native"),
+    # The unpack in native.build_dir may be shared with other clones: the output is this working
+    # directory's record of it, so Snakemake never deletes a file of the shared tree before a re-run.
     output:
-        archive=f"resources/ncnn/{archive_name(NATIVE['ncnn_version'], NATIVE['ncnn_url'])}",
-        unpacked=f"{NATIVE_SRC_DIR}/.complete",
+        "results/native/ncnn-source.json",
     log:
         "logs/native/source.log",
     benchmark:
@@ -24,22 +22,19 @@ rule native_source:
     resources:
         mem_mb=1000,
     params:
+        code=action_code("native", "source"),
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
-        build_dir=lambda wildcards, output: os.path.dirname(
-            os.path.dirname(output.unpacked)
-        ),
+        build_dir=NATIVE["build_dir"],
     shell:
         "rifebuild native source --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q}"
-        " --resources=resources --build-dir={params.build_dir:q} > {log:q} 2>&1"
+        " --resources=resources --build-dir={params.build_dir:q} --out={output:q} > {log:q} 2>&1"
 
 
 rule native_build:
     input:
-        source=rules.native_source.output.unpacked,
-        code=code_files("native"),
-        sources=native_sources(),
+        source=rules.native_source.output[0],
     output:
         "results/native/{native_target}/rife-bench",
     log:
@@ -52,19 +47,18 @@ rule native_build:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "build"),
+        sources=files_code(native_sources()),
         version=NATIVE["ncnn_version"],
         sha256=NATIVE["ncnn_sha256"],
         url=NATIVE["ncnn_url"] or "",
-        build_dir=lambda wildcards, input: os.path.dirname(
-            os.path.dirname(input.source)
-        ),
-        source_dir=lambda wildcards, input: os.path.dirname(input.source),
+        build_dir=NATIVE["build_dir"],
         host_isa=NATIVE["host_isa"],
         ndk=NATIVE["android_ndk"] or "",
     shell:
         "rifebuild native build --target={wildcards.native_target:q} --out={output:q}"
         " --version={params.version:q} --sha256={params.sha256:q} --url={params.url:q} --resources=resources"
-        " --build-dir={params.build_dir:q} --source-dir={params.source_dir:q} --host-isa={params.host_isa:q}"
+        " --build-dir={params.build_dir:q} --host-isa={params.host_isa:q}"
         " --ndk={params.ndk:q} --jobs={threads} --log={log:q} 2>> {log:q}"
 
 
@@ -74,7 +68,6 @@ rule native_verify:
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
         references=lambda wildcards: references(wildcards.model),
-        code=code_files("native"),
     output:
         "results/native/host/{model}/verify{variant}.json",
     log:
@@ -89,6 +82,7 @@ rule native_verify:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "verify"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
         min_psnr=lambda wildcards: (
@@ -96,7 +90,7 @@ rule native_verify:
         ),
         tolerance=config["verify"]["fp32_max_abs_err"],
     shell:
-        "rifebuild native verify --bin={input.bench:q} --model={params.model:q} --out={output:q}"
+        "rifebuild native verify --bin={input.bench:q} --model-dir={params.model:q} --out={output:q}"
         " --tolerance={params.tolerance:q} --precision={params.precision:q} --min-psnr={params.min_psnr:q}"
         " -- {input.references:q} > {log:q} 2>&1"
 
@@ -107,7 +101,6 @@ rule native_cross_check:
         bench="results/native/{native_target}/rife-bench",
         param=f"{NCNN}{{variant}}/flownet.param",
         bin=f"{NCNN}{{variant}}/flownet.bin",
-        code=code_files("native"),
     output:
         "results/native/{native_target}/{model}/cross_check{variant}.json",
     log:
@@ -122,6 +115,7 @@ rule native_cross_check:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "cross-check"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: "int8" if wildcards.variant else "fp32",
         min_psnr=lambda wildcards: (
@@ -129,7 +123,7 @@ rule native_cross_check:
         ),
     shell:
         "rifebuild native cross-check --host-bin={input.host:q} --bin={input.bench:q}"
-        " --target={wildcards.native_target:q} --model={params.model:q} --precision={params.precision:q}"
+        " --target={wildcards.native_target:q} --model-dir={params.model:q} --precision={params.precision:q}"
         " --min-psnr={params.min_psnr:q} --out={output:q} > {log:q} 2>&1"
 
 
@@ -139,7 +133,6 @@ rule native_verify_vulkan:
         param=lambda wildcards: f"{INT8 if wildcards.variant == '-int8' else NCNN}/flownet.param",
         bin=lambda wildcards: f"{INT8 if wildcards.variant == '-int8' else NCNN}/flownet.bin",
         references=lambda wildcards: references(wildcards.model),
-        code=code_files("native"),
     output:
         "results/native/host-vulkan/{model}/verify-vulkan{variant}.json",
     log:
@@ -154,6 +147,7 @@ rule native_verify_vulkan:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("native", "verify"),
         model=lambda wildcards, input: os.path.dirname(input.param),
         precision=lambda wildcards: VULKAN_PRECISIONS[wildcards.variant],
         device=NATIVE["vulkan"]["device"],
@@ -164,7 +158,7 @@ rule native_verify_vulkan:
             NATIVE["vulkan"]["int8_min_psnr"] if wildcards.variant == "-int8" else ""
         ),
     shell:
-        "rifebuild native verify --bin={input.bench:q} --model={params.model:q} --out={output:q}"
+        "rifebuild native verify --bin={input.bench:q} --model-dir={params.model:q} --out={output:q}"
         " --target=host-vulkan --gpu={params.device:q} --precision={params.precision:q}"
         " --tolerance={params.tolerance:q} --min-psnr={params.min_psnr:q}"
         " -- {input.references:q} > {log:q} 2>&1"

@@ -4,7 +4,6 @@
 rule pnnx:
     input:
         torchscript="results/export/{model}/flownet.pt",
-        code=code_files("ncnn"),
     output:
         param="results/ncnn/pnnx/{model}/flownet.param",
         bin="results/ncnn/pnnx/{model}/flownet.bin",
@@ -19,6 +18,7 @@ rule pnnx:
     resources:
         mem_mb=4000,
     params:
+        code=action_code("ncnn", "pnnx"),
         height=lambda wildcards: export_dims(wildcards.model)[0],
         width=lambda wildcards: export_dims(wildcards.model)[1],
     shell:
@@ -31,7 +31,6 @@ rule warp_rewrite:
     input:
         param=rules.pnnx.output.param,
         bin=rules.pnnx.output.bin,
-        code=code_files("ncnn"),
     output:
         param=f"{NCNN}/flownet.param",
         bin=f"{NCNN}/flownet.bin",
@@ -45,6 +44,8 @@ rule warp_rewrite:
         "../envs/rifebuild.yaml"
     resources:
         mem_mb=2000,
+    params:
+        code=action_code("ncnn", "warp-rewrite"),
     shell:
         "rifebuild ncnn warp-rewrite --model={wildcards.model:q} --param={input.param:q} --bin={input.bin:q}"
         " --out-param={output.param:q} --out-bin={output.bin:q} --fp16-param={output.fp16_param:q}"
@@ -55,7 +56,6 @@ rule stock_model:
     input:
         param=rules.warp_rewrite.output.param,
         bin=rules.warp_rewrite.output.bin,
-        code=code_files("ncnn"),
     output:
         param=f"{NCNN}-stock-{{res}}/flownet.param",
         bin=f"{NCNN}-stock-{{res}}/flownet.bin",
@@ -67,6 +67,8 @@ rule stock_model:
         "../envs/rifebuild.yaml"
     resources:
         mem_mb=2000,
+    params:
+        code=action_code("ncnn", "lower"),
     shell:
         "rifebuild ncnn lower --param={input.param:q} --bin={input.bin:q} --resolution={wildcards.res:q}"
         " --out-param={output.param:q} --out-bin={output.bin:q} > {log:q} 2>&1"

@@ -1,7 +1,9 @@
 # Release bundle: per model one deterministic tarball per runtime (ncnn, mnn, onnx), plus the native
-# binaries and the report, MANIFEST.json, SHA256SUMS and notes in results/release/, from the finished
+# binaries and the report, MANIFEST.json, SHA256SUMS, notes and the SBOM in results/release/, from the finished
 # (verified) outputs and the report (see rifebuild/release/).
 import json
+
+from rifebuild.release.sbom import LOCK, NAME as SBOM_NAME
 
 RELEASE = "results/release"
 
@@ -23,20 +25,19 @@ RELEASE_TARBALLS = {
     "native": f"{RELEASE}/rife-build-native.tar.gz",
     "report": f"{RELEASE}/rife-build-report.tar.gz",
 }
-DYNAMIC_CHECKS = {m: f"results/mnn/{m}/flownet-dynamic.check.json" for m in MODELS}
 
 
 rule release:
     input:
         files=[path for files in RELEASE_FILES.values() for path in files.values()],
-        dynamic_checks=list(DYNAMIC_CHECKS.values()),
         report=rules.report.output.json,
-        code=code_files("release"),
+        lock=str(LOCK),  # the SBOM lists its packages
     output:
         tarballs=list(RELEASE_TARBALLS.values()),
         manifest=f"{RELEASE}/MANIFEST.json",
         sums=f"{RELEASE}/SHA256SUMS",
         notes=f"{RELEASE}/RELEASE_NOTES.md",
+        sbom=f"{RELEASE}/{SBOM_NAME}",
     log:
         "logs/release/build.log",
     benchmark:
@@ -47,10 +48,8 @@ rule release:
     resources:
         mem_mb=2000,
     params:
+        code=action_code("release", "build"),
         models=[f"--model={m}" for m in MODELS],
-        records=[
-            f"--record={m}/onnx-dynamic={path}" for m, path in DYNAMIC_CHECKS.items()
-        ],
         files=[
             f"--file={kind}:{inside}={path}"
             for kind, files in RELEASE_FILES.items()
@@ -59,6 +58,6 @@ rule release:
         tarballs=[f"--tarball={kind}={path}" for kind, path in RELEASE_TARBALLS.items()],
         config=json.dumps(config, sort_keys=True),
     shell:
-        "rifebuild release build {params.models:q} --report={input.report:q} {params.records:q}"
+        "rifebuild release build {params.models:q} --report={input.report:q}"
         " --config-json={params.config:q} --manifest={output.manifest:q} --sums={output.sums:q}"
         " --notes={output.notes:q} {params.tarballs:q} {params.files:q} > {log:q} 2>&1"

@@ -12,7 +12,6 @@ REPORT_INPUTS = {
 rule report:
     input:
         **REPORT_INPUTS,
-        code=code_files("report"),
     output:
         md="results/report.md",
         json="results/report.json",
@@ -25,6 +24,7 @@ rule report:
     resources:
         mem_mb=1000,
     params:
+        code=action_code("report", "build"),
         roles=[f"--input={role}={path}" for role, path in REPORT_INPUTS.items()],
     shell:
         "rifebuild report build --out-md={output.md:q} --out-json={output.json:q} {params.roles:q}"

@@ -15,10 +15,23 @@ from rifebuild.native import build as native_build
 from rifebuild.native import source as native_source
 from rifebuild.native.source import SourceError
 from rifebuild.ncnn import pnnx
+from rifebuild.report.family import convert
 
 REPO = Path(__file__).resolve().parent.parent
 PROXY = REPO.parent / "shared" / "fixtures" / "rife-v4.6-proxy" / "flownet.pkl"
 TINY_H, TINY_W = 64, 96
+
+
+# Fixtures that build rife-bench (CMake, a cross toolchain, qemu): a test using one is in the e2e tier
+# (make test runs it after the unit tier, which stays pure Python), wherever its file is.
+NATIVE_BUILD_FIXTURES = {"ncnn_root", "host_binary", "binaries"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if NATIVE_BUILD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 def skip_unless_ci(reason: str) -> None:
@@ -29,16 +42,42 @@ def skip_unless_ci(reason: str) -> None:
     pytest.skip(reason)
 
 
+def as_plain_user() -> list[str]:
+    """A command prefix under which file permissions apply: none for a normal user; for root (containers),
+    setpriv without the capabilities that let root write anywhere."""
+    if os.geteuid() != 0:
+        return []
+    import shutil
+
+    if shutil.which("setpriv") is None:
+        skip_unless_ci("running as root without setpriv: file permissions cannot be tested")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
 @pytest.fixture(scope="session")
 def synthetic_ckpt(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "flownet.pkl"
-    weights.save_state_dict(weights.synthetic_state_dict(0), path)
+    weights.save_state_dict(weights.synthetic_state_dict(0, "rife-v4.6"), path)
     return path
 
 
 @pytest.fixture(scope="session")
+def converted(tmp_path_factory):
+    """name -> that version's drop-in models (rifebuild.report.family.convert, the warp_rewrite rule's
+    steps), converted once per session for every test module that runs a version."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = convert(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+    return get
+
+
+@pytest.fixture(scope="session")
 def net(synthetic_ckpt):
-    return weights.load_ifnet(synthetic_ckpt)
+    return weights.load_ifnet(synthetic_ckpt, "rife-v4.6")
 
 
 @pytest.fixture(scope="session")

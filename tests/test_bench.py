@@ -25,7 +25,7 @@ STANDIN = REPO / "tests" / "standin"
 
 def roles_for(tmp_path: Path, stock=("64x96",), mnn=("fp32", "int8")) -> dict[str, Path]:
     """Files standing for every role the matrix looks at."""
-    names = {"checkpoint": "flownet.pkl", "onnx-dynamic.model": "dyn.onnx", "native-host.binary": "rife-bench",
+    names = {"checkpoint": "flownet.pkl", "onnx.model": "flownet.onnx", "native-host.binary": "rife-bench",
              **{f"ncnn-{p}.model": f"ncnn-{p}/flownet.bin" for p in ("fp32", "fp16", "int8")},
              **{f"ncnn-stock-{r}.model": f"stock-{r}/flownet.bin" for r in stock},
              **{f"mnn-{v}.model": f"flownet-{v}.mnn" for v in mnn}}
@@ -52,7 +52,7 @@ def test_threads_all_is_the_jobs_cores_capped_by_the_cpus():
 def test_plan_states_what_cannot_run_and_why(tmp_path):
     roles = roles_for(tmp_path)
     variants = [v.key for v in matrix.VARIANTS]
-    cells, not_run = matrix.plan(roles, [(64, 96), (96, 128)], [1, 2], variants, warmup=1)
+    cells, not_run = matrix.plan(roles, [(64, 96), (96, 128)], [1, 2], variants, warmup=1, model="rife-v4.17")
     assert [(c.size, c.threads) for c in cells] == [("64x96", 1), ("64x96", 2), ("96x128", 1), ("96x128", 2)]
     small = [r.key for r in cells[0].runs]
     assert small == ["pytorch", "onnxruntime", "ncnn-python", "rife-bench-fp32", "rife-bench-fp16",
@@ -69,15 +69,16 @@ def test_plan_states_what_cannot_run_and_why(tmp_path):
     assert rb[rb.index("--model") + 1] == str(roles["ncnn-int8.model"].parent)
     torch_argv = cells[1].runs[0].argv
     assert torch_argv[torch_argv.index("--threads") + 1] == "2" and "--runtime=torch" in torch_argv
+    assert "--model=rife-v4.17" in torch_argv  # the checkpoint's version, never an implicit default
 
 
 def test_plan_needs_the_baseline(tmp_path):
     with pytest.raises(BenchError, match="must include rife-bench-fp32"):
-        matrix.plan(roles_for(tmp_path), [(64, 96)], [1], ["pytorch"], 1)
+        matrix.plan(roles_for(tmp_path), [(64, 96)], [1], ["pytorch"], 1, model="rife-v4.6")
     roles = roles_for(tmp_path)
     del roles["native-host.binary"]
     with pytest.raises(BenchError, match="native.targets must include host"):
-        matrix.plan(roles, [(64, 96)], [1], ["rife-bench-fp32"], 1)
+        matrix.plan(roles, [(64, 96)], [1], ["rife-bench-fp32"], 1, model="rife-v4.6")
 
 
 # --- turns and statistics -------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def test_sgemm_worker_speaks_the_protocol():
 
 
 def test_torch_and_ncnn_workers_time_the_real_models(synthetic_ckpt, pnnx_model):
-    for run in (matrix.python_worker("torch", synthetic_ckpt, 64, 96, 1, 1),
+    for run in (matrix.python_worker("torch", synthetic_ckpt, 64, 96, 1, 1, model="rife-v4.6"),
                 matrix.python_worker("ncnn", pnnx_model[0].parent, 64, 96, 1, 0)):
         worker = runner.Worker(matrix.Run("x", run), "x")
         assert worker.run()["ms"] > 0
@@ -170,9 +171,19 @@ def test_rife_bench_serve(binaries, blend_model):
 # --- FLOPs and peak -------------------------------------------------------------------------------
 
 def test_flops_match_torchs_counter_for_rife_v46():
-    assert round(model_flops(256, 448) / 1e9, 1) == 9.6
-    assert round(model_flops(736, 1280) / 1e9, 1) == 79.0
-    assert model_flops(64, 96) == pytest.approx(model_flops(256, 448) * (64 * 96) / (256 * 448), rel=0.02)
+    assert round(model_flops("rife-v4.6", 256, 448) / 1e9, 1) == 9.6
+    assert round(model_flops("rife-v4.6", 736, 1280) / 1e9, 1) == 79.0
+    assert model_flops("rife-v4.6", 64, 96) == pytest.approx(model_flops("rife-v4.6", 256, 448) * (64 * 96) / (256 * 448), rel=0.02)
+
+
+def test_flops_are_the_benchmarked_versions():
+    """Every model's GFLOP/s used to be computed from v4.6's count (model_flops built the default IFNet)."""
+    assert model_flops("rife-v4.25-heavy", 256, 448) > 1.5 * model_flops("rife-v4.6", 256, 448)
+
+
+def test_torch_worker_needs_the_version(synthetic_ckpt):
+    with pytest.raises(BenchError, match="pass --model"):
+        runner.Worker(matrix.Run("t", matrix.python_worker("torch", synthetic_ckpt, 64, 96, 1, 0)), "pytorch")
 
 
 def test_gflops_and_peak():
@@ -289,30 +300,35 @@ def snakemake(workdir: Path, *args: str) -> str:
 def test_bench_holds_every_core_of_the_run(tmp_path):
     for cores in ("3", "7"):
         text = snakemake(tmp_path, "-n", "--cores", cores, "results/bench/rife-v4.6/bench.json")
-        block = text[text.index("rule bench:"):]
+        block = text[text.index("rule bench_run:"):]
         block = block[:block.index("\n\n")]
         assert f"threads: {cores}" in block
 
 
-def test_bench_waits_for_every_job_of_the_default_target(tmp_path):
-    """Every job of `snakemake` (the default target) is upstream of each model's bench job, except the
-    ones that need a bench record (figures, report, release), the other benchmark and the target rule."""
-    dot = snakemake(tmp_path, "--dag", "--cores", "2", "--config", "models=[rife-v4.6, rife-v4.25]")
-    rules = {m[0]: m[1] for m in re.findall(r'^\s*(\d+)\[label = "([^"\\]+)', dot, flags=re.M)}
-    edges = re.findall(r"^\s*(\d+) -> (\d+)", dot, flags=re.M)
-    parents: dict[str, set[str]] = {}
-    for a, b in edges:
-        parents.setdefault(b, set()).add(a)
-    benches = [n for n, r in rules.items() if r == "bench"]
-    assert len(benches) == 2
-    for bench in benches:
-        upstream, todo = set(), [bench]
-        while todo:
-            for p in parents.get(todo.pop(), ()):
-                if p not in upstream:
-                    upstream.add(p)
-                    todo.append(p)
-        after = {"bench", "bench_plots", "report", "release", "all"}
-        missing = sorted(r for n, r in rules.items() if n not in upstream and r not in after)
-        assert missing == [], f"jobs the benchmark does not wait for: {missing}"
-        assert len(upstream) > 40
+def test_bench_of_a_model_waits_for_that_model_only(tmp_path):
+    """A model's benchmark needs every artifact and record of its own model (and the native builds),
+    none of another model's: adding a model re-runs no job of the others (threads: all cores is what
+    keeps the timed window alone; tests/test_e2e.py checks the window)."""
+    text = snakemake(tmp_path, "-n", "--cores", "2", "results/bench/rife-v4.6/bench.json",
+                     "--config", "models=[rife-v4.6, rife-v4.25]", "native={targets: [host, linux-arm64]}")
+    planned = re.findall(r"^(?:local)?rule (\w+):", text, flags=re.M)
+    assert {"native_build", "verify_int8", "verify_mnn", "native_cross_check", "verify_onnx"} <= set(planned)
+    assert planned.count("bench_run") == 1 and "report" not in planned
+    jobs = text[text.index("rule "):]  # the planned jobs, after the header that echoes the config
+    assert "rife-v4.6" in jobs and "rife-v4.25" not in jobs
+
+
+def test_a_wrong_adb_serial_fails_before_the_timing_rounds(tmp_path):
+    """(failed before: the host's timing rounds ran first, then `adb get-state` failed)"""
+    binary = tmp_path / "rife-bench"
+    binary.write_bytes(b"\x7fELF")
+    env = {**os.environ, "PATH": f"{STANDIN}{os.pathsep}{os.environ['PATH']}", "FAKE_ADB_ROOT": str(tmp_path / "dev")}
+    proc = subprocess.run([sys.executable, "-m", "rifebuild", "bench", "run", f"--input=native-linux-arm64.binary={binary}",
+                           "--model=rife-v4.6", "--sizes", "64x96", "--variants", "rife-bench-fp32", "--cores=1", "--adb-serial=R5CT-typo",
+                           f"--out={tmp_path / 'bench.json'}", f"--phone-out={tmp_path / 'phone.json'}"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and proc.stdout == ""  # nothing timed
+    assert proc.stderr.strip() == ("rifebuild bench run: error: bench.adb_serial (or ANDROID_SERIAL) names device "
+                                   "'R5CT-typo', which adb cannot reach (device 'R5CT-typo' not found); check `adb "
+                                   "devices` or fix the serial")
+    assert not (tmp_path / "bench.json").exists()

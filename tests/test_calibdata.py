@@ -112,6 +112,30 @@ def test_unreadable_image(tmp_path):
         cd.directory_triplets(root, "calibration", 1, 1, 32, 32)
 
 
+def _png_header(path, width, height):
+    """A PNG whose header claims width x height (no pixel data: only the header is read before the guard)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+
+
+def test_decompression_bomb_is_one_sentence(tmp_path):
+    """A 20000x20000 frame (failed before: a DecompressionBombError traceback)."""
+    root = vimeo(tmp_path / "v", ["a/1", "a/2"])
+    _png_header(root / "sequences/a/1/im2.png", 20000, 20000)
+    limit = 2 * Image.MAX_IMAGE_PIXELS
+    with pytest.raises(CalibrationDataError) as info:
+        cd.directory_triplets(root, "calibration", 1, 1, 32, 32)
+    assert str(info.value) == (f"{root / 'sequences/a/1/im2.png'}: image has more than the {limit} pixels (179 "
+                               "megapixels) that are decoded safely (a decompression-bomb guard); scale it down or "
+                               "remove it from calibration.data")
+
+
 def test_frames_of_different_sizes(tmp_path):
     root = vimeo(tmp_path / "v", ["a/1", "a/2"])
     save(root / "sequences/a/1/im3.png", 64, 128)

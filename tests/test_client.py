@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 import pytest
-import torch
+from clients import temporal_average, torch_with_flows
 from conftest import TINY_H, TINY_W
 
 from rifebuild.calibration import triplets as calibdata
@@ -140,34 +140,6 @@ class Flownet:
     def run(self, in0, in1, t: float, fed: dict[str, np.ndarray], want: list[str]) -> dict[str, np.ndarray]:
         in2 = np.full((1, *in0.shape[1:]), t, np.float32)
         return self.session.run({"in0": in0, "in1": in1, "in2": in2, **fed}, want)
-
-
-def temporal_average(forward: np.ndarray, reversed_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """rife-ncnn-vulkan's flow merge for -z: flows swap (0<->1 frame), the mask logit flips sign;
-    the spare 6th channel is left as each pass made it."""
-    f, r = forward.copy(), reversed_.copy()
-    x, y = (forward[0] + reversed_[2]) * 0.5, (forward[1] + reversed_[3]) * 0.5
-    z, w = (forward[2] + reversed_[0]) * 0.5, (forward[3] + reversed_[1]) * 0.5
-    m = (forward[4] - reversed_[4]) * 0.5
-    f[:5] = np.stack([x, y, z, w, m])
-    r[:5] = np.stack([z, w, x, y, -m])
-    return f, r
-
-
-def torch_with_flows(net, in0, in1, t: float, flows: list[np.ndarray]) -> np.ndarray:
-    """PyTorch's IFNet with each IFBlock's PixelShuffle output replaced by the given flow blob."""
-    def replace(value):
-        return lambda module, args, output: torch.from_numpy(value)[None]
-
-    handles = [getattr(net, f"block{i}").lastconv[1].register_forward_hook(replace(f)) for i, f in enumerate(flows)]
-    try:
-        with torch.no_grad():
-            out = net(torch.from_numpy(in0)[None], torch.from_numpy(in1)[None],
-                      torch.full((1, 1, *in0.shape[1:]), t))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return out[0].numpy()
 
 
 def test_client_temporal_tta_data_flow_on_the_stock_model(dropin, net, tmp_path):

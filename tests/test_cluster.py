@@ -39,24 +39,24 @@ def jobs(text: str) -> list[dict]:
 def test_profile_uses_the_slurm_executor_and_a_whole_node_for_the_benchmark():
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["cores"] >= 2
-    assert profile["set-resources"]["bench"]["slurm_extra"] == "'--exclusive'"
+    assert profile["set-resources"]["bench_run"]["slurm_extra"] == "'--exclusive'"
 
 
 def test_dry_run_plans_every_model_and_stage_with_their_resources(tmp_path):
-    text = dry_run(tmp_path, "--config", "models=[rife-v4.6, rife-v4.17-lite]",
+    text = dry_run(tmp_path, "--config", "models=[rife-v4.6, rife-v4.17-lite]", "native={targets: [host, linux-arm64]}",
                    "--default-resources", "slurm_partition=cpu", "mem_mb=4000", "runtime=60")
     planned = jobs(text)
     per_rule: dict[str, int] = {}
     for job in planned:
         per_rule[job["rule"]] = per_rule.get(job["rule"], 0) + 1
-    assert per_rule["prepare_checkpoint"] == per_rule["warp_rewrite"] == per_rule["bench"] == 2
+    assert per_rule["prepare_checkpoint"] == per_rule["warp_rewrite"] == per_rule["bench_run"] == 2
     assert per_rule["native_build"] == 2 and per_rule["report"] == per_rule["release"] == 1
     for job in planned:
         if job["rule"] == "all":
             continue
         assert job["resources"].get("slurm_partition") == "cpu", job
         assert int(job["resources"]["mem_mb"]) >= 1000 and job["resources"].get("runtime"), job
-    bench = [j for j in planned if j["rule"] == "bench"]
+    bench = [j for j in planned if j["rule"] == "bench_run"]
     assert all(j["threads"] == 16 and j["resources"]["slurm_extra"] == "--exclusive" for j in bench)
     assert "--cores=16" in text  # the bench record can tell that it held the whole node
 
@@ -74,3 +74,16 @@ def test_every_rule_declares_its_memory_and_threads_it_passes_on():
             if "{threads}" in body and "threads:" not in body:
                 missing.append(f"{path.name}: {name} passes {{threads}} but declares no threads")
     assert missing == []
+
+
+def test_seconds_long_jobs_and_downloads_are_local_rules():
+    """They run in the main Snakemake process, not queued as cluster jobs (the Snakefile's localrules);
+    every name there is a rule (a misspelt one would silently queue the job)."""
+    snakefile = (REPO / "Snakefile").read_text()
+    block = re.search(r"^localrules:\n((?:    \w+,\n)+)", snakefile, re.M).group(1)
+    local = set(re.findall(r"(\w+),", block))
+    defined = set(re.findall(r"^rule (\w+):", snakefile + "".join(p.read_text() for p in (REPO / "rules").glob("*.smk")),
+                             re.M))
+    assert local <= defined, sorted(local - defined)
+    assert {"fetch_weights", "native_source", "warp_rewrite", "stock_model", "quantize_int8", "mnn_convert",
+            "mnn_samples", "bench_plots", "report", "release", "all", "models", "bench"} == local

@@ -94,3 +94,13 @@ def test_snakemake_accepts_a_nested_override(tmp_path):
     assert proc.returncode != 0
     assert "export.height = 100000: at most 8192; lower it" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/", "http://127.0.0.1:9/files/..", "https://h/ncnn", "https://h/.zip"])
+def test_ncnn_url_must_end_in_an_archive_file_name(url):
+    """(failed before: the schema accepted them and the download died with IsADirectoryError)"""
+    with pytest.raises(ConfigError) as info:
+        config.validate({"native": {"ncnn_url": url}})
+    assert str(info.value) == (f"native.ncnn_url = {url!r}: must be an http(s):// or file:// URL ending in the "
+                               "archive's file name (.tar.gz, .tgz, .tar.xz, .tar.bz2, .tar or .zip)")
+    assert config.validate({"native": {"ncnn_url": "https://h/mirror/ncnn-1.0.20261020.tar.gz?token=1"}})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -257,3 +258,32 @@ def test_temp_file_of_a_killed_download_is_swept(server, tmp_path):
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".w.pkl.") and leftovers[0].name.endswith(".tmp")
     assert remove_stale_temps(tmp_path, before=time.time() + 1) == leftovers
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_keeps_the_temp_files_of_a_live_run(tmp_path):
+    """Run B's start-up sweep while run A (started earlier) is writing: A's temp stays until A is gone
+    (failed before: B deleted A's in-flight `.rife-v4.6.pkl.*.tmp` and A died with a traceback)."""
+    import os
+    import subprocess
+    import sys
+
+    from rifebuild.core.stale import remove_stale_temps
+
+    code = ("import sys, time\nfrom rifebuild.core.files import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_text('half')\n    print(tmp, flush=True)\n"
+            "    time.sleep(60)\n")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "rife-v4.6.pkl")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        temp = Path(writer.stdout.readline().strip())
+        os.utime(temp, (time.time() - 3600, time.time() - 3600))  # older than this process: no mtime rule saves it
+        legacy = tmp_path / ".old.pkl.k2j3.tmp"  # no owner in its name, but open in a live process
+        legacy.write_text("half")
+        os.utime(legacy, (time.time() - 3600, time.time() - 3600))
+        with open(legacy):
+            assert remove_stale_temps(tmp_path, before=time.time() + 1) == []
+        assert temp.exists() and legacy.exists()
+    finally:
+        writer.kill()
+        writer.wait()
+    assert sorted(remove_stale_temps(tmp_path, before=time.time() + 1)) == sorted([temp, legacy])  # writer gone

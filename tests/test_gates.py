@@ -74,14 +74,17 @@ def test_onnx_gate(onnx_model, reference, tmp_path):
     assert out.exists()
 
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_ncnn_gate(warp_dir, reference, precision, tmp_path):
+@pytest.mark.parametrize("precision, strict, failing, passing, key", [
+    ("fp32", {"max_abs_err": 1e-12}, "exceeds the bound 1e-12", {"max_abs_err": 1e-3}, "fp32_max_abs_err"),
+    ("fp16", {"min_psnr_db": 150.0}, "is below the bound 150", {"min_psnr_db": 60.0}, "fp16_min_psnr_db")])
+def test_ncnn_gate(warp_dir, reference, precision, strict, failing, passing, key, tmp_path):
     out = tmp_path / "verify.json"
-    assert_gate_fails(lambda: verify.verify_ncnn(warp_dir, [reference], precision, 1e-12, 1, out), out,
-                      "exceeds the bound 1e-12", f"verify.{precision}_max_abs_err")
+    assert_gate_fails(lambda: verify.verify_ncnn(warp_dir, [reference], precision, strict, 1, out), out,
+                      failing, f"verify.{key}")
     nan = nan_copy(reference, tmp_path / "nan.npz")
-    assert_gate_fails(lambda: verify.verify_ncnn(warp_dir, [nan], precision, 1e9, 1, out), out, "nan")
-    verify.verify_ncnn(warp_dir, [reference], precision, 5e-3, 1, out)
+    assert_gate_fails(lambda: verify.verify_ncnn(warp_dir, [nan], precision, {k: 1e9 if k == "max_abs_err" else -1e9
+                                                                                for k in passing}, 1, out), out, "nan")
+    verify.verify_ncnn(warp_dir, [reference], precision, passing, 1, out)
     assert out.exists()
 
 
@@ -99,7 +102,7 @@ def test_int8_gate(warp_dir, synthetic_ckpt, tmp_path):
     out = tmp_path / "int8.verify.json"
 
     def run(bound: float):
-        return verify.verify_int8(int8_dir, warp_dir, synthetic_ckpt, data, 1, bound, out)
+        return verify.verify_int8(int8_dir, warp_dir, synthetic_ckpt, data, 1, bound, out, model="rife-v4.6")
 
     assert_gate_fails(lambda: run(500.0), out, "is below the bound 500 dB", "int8.min_psnr_vs_fp32")
     assert_gate_fails(lambda: run(float("nan")), out, "is below the bound nan dB")  # a NaN bound passes nothing

@@ -24,12 +24,12 @@ SIZES = ((64, 96), (96, 160))
 ROOT = Path(__file__).absolute().parent.parent
 
 
-def cli(*args, check=True) -> subprocess.CompletedProcess:
-    """`rifebuild mnn ...` from the repository root, as the Snakemake rules call it."""
-    proc = subprocess.run([sys.executable, "-m", "rifebuild", "mnn", *map(str, args)], cwd=ROOT,
+def cli(*args, check=True, stage="mnn") -> subprocess.CompletedProcess:
+    """`rifebuild mnn ...` (or another stage) from the repository root, as the Snakemake rules call it."""
+    proc = subprocess.run([sys.executable, "-m", "rifebuild", stage, *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise AssertionError(f"rifebuild mnn {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(f"rifebuild {stage} {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
@@ -46,16 +46,18 @@ def evaluate(*args, check=True) -> subprocess.CompletedProcess:
 def built(tmp_path_factory) -> dict[str, Path]:
     """Checkpoint, references, dynamic ONNX, the four .mnn variants: built once for the module."""
     d = tmp_path_factory.mktemp("mnn")
-    paths = {"weights": d / "flownet.pkl", "onnx": d / "flownet-dynamic.onnx", "check": d / "onnx.check.json",
+    paths = {"weights": d / "flownet.pkl", "onnx": d / "flownet.onnx", "check": d / "onnx.check.json",
              "frames": d / "frames", "samples": d / "calibration"}
     write_synthetic_frames(paths["frames"], 4, 64, 96)
-    save_state_dict(synthetic_state_dict(0), paths["weights"])
-    net = load_ifnet(paths["weights"])
+    save_state_dict(synthetic_state_dict(0, "rife-v4.6"), paths["weights"])
+    net = load_ifnet(paths["weights"], "rife-v4.6")
     paths["references"] = [d / f"{h}x{w}.npz" for h, w in SIZES]
     for (h, w), ref in zip(SIZES, paths["references"]):
         write_reference(net, h, w, 0, 0.5, ref)
-    cli("onnx", "--checkpoint", paths["weights"], "--out", paths["onnx"], "--check-out", paths["check"],
-        "--reference", *paths["references"])
+    # the any-size ONNX as the export stage makes it and the evaluate stage checks it (rules/export.smk)
+    cli("onnx", "--model", "rife-v4.6", "--checkpoint", paths["weights"], "--out", paths["onnx"], stage="export")
+    cli("onnx", "--onnx", paths["onnx"], "--max-abs-err", "1e-4", "--out", paths["check"], "--reference",
+        *paths["references"], stage="evaluate")
     for variant, name in (("fp32", "flownet.mnn"), ("fp16", "flownet-fp16.mnn"), ("wq8", "flownet-wq8.mnn")):
         paths[variant] = d / name
         cli("convert", "--onnx", paths["onnx"], "--variant", variant, "--out", paths[variant])
@@ -81,7 +83,7 @@ MIN_PSNR = {"fp32": 80.0, "fp16": 60.0, "wq8": 45.0, "int8": 35.0}
 @pytest.mark.parametrize("variant", sorted(MIN_PSNR))
 def test_variant_runs_at_two_sizes(built, variant, tmp_path):
     out = tmp_path / "verify.json"
-    evaluate("--model", built[variant], "--reference", *built["references"], "--out", out,
+    evaluate("--model", "rife-v4.6", "--mnn", built[variant], "--reference", *built["references"], "--out", out,
              "--eval", built["frames"], "--checkpoint", built["weights"], "--min-psnr", MIN_PSNR[variant])
     record = json.loads(out.read_text())
     validate(record)
@@ -96,7 +98,7 @@ def test_variant_runs_at_two_sizes(built, variant, tmp_path):
 
 def test_verify_below_minimum_psnr_fails_clearly(built, tmp_path):
     out = tmp_path / "verify.json"
-    proc = evaluate("--model", built["wq8"], "--reference", built["references"][0], "--out", out,
+    proc = evaluate("--model", "rife-v4.6", "--mnn", built["wq8"], "--reference", built["references"][0], "--out", out,
                     "--eval", built["frames"], "--checkpoint", built["weights"], "--min-psnr", 500, check=False)
     assert proc.returncode == 2 and "is below the bound 500 dB" in proc.stderr and "mnn.min_psnr_db" in proc.stderr
     assert not out.exists()
@@ -119,6 +121,19 @@ def test_quantizer_config_and_sequence_layout(built):
     assert np.all(np.loadtxt(sample / "in2.txt") == 0.5)
 
 
+def test_unknown_skip_ops_are_refused(built, tmp_path):
+    """(failed before: MNN's quantizer ignored an unknown mnn.int8.skip_ops name, silently)"""
+    from rifebuild.mnn.build import build_int8, op_names
+
+    conv = next(name for name, kind in op_names(built["fp32"]).items() if kind == "Convolution")
+    with pytest.raises(CalibrationError) as info:
+        build_int8(built["fp32"], built["samples"], tmp_path / "int8.mnn", tmp_path / "q.json", "EMA", "MAX_ABS",
+                   skip_ops=[conv, "/net/block0/conv0/Conv"])
+    assert str(info.value) == (f"mnn.int8.skip_ops: '/net/block0/conv0/Conv' is not an op of {built['fp32']}; use the "
+                               f"names of its ops (named after their outputs, e.g. {conv!r})")
+    assert not (tmp_path / "q.json").exists()
+
+
 def test_calibration_frames_from_png_triplets_are_cropped(tmp_path):
     from PIL import Image
 
@@ -130,6 +145,28 @@ def test_calibration_frames_from_png_triplets_are_cropped(tmp_path):
     assert samples[0]["in0"].shape == (3, 70, 100) and "gt" in samples[0]
     assert write_sequence_samples(samples, tmp_path / "out", 64, 96) == 1
     assert np.loadtxt(tmp_path / "out" / "0000" / "in1.txt").shape == (3 * 64, 96)
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("corrupt", "not a valid .npy file"), ("object", "an object array, which is never unpickled"),
+    ("shape", "holds a float32 array of shape (64, 96), not a float32 [3,H,W] frame"),
+    ("nan", "holds NaN or infinite values")])
+def test_bad_npy_in_eval_dir_is_one_sentence(tmp_path, content, reason):
+    """mnn.eval_dir with a corrupt or object-array in0.npy (failed before: a traceback)."""
+    folder = tmp_path / "eval" / "a"
+    folder.mkdir(parents=True)
+    np.save(folder / "in1.npy", np.zeros((3, 64, 96), np.float32))
+    if content == "corrupt":
+        (folder / "in0.npy").write_bytes(b"\x93NUMPY garbage")
+    elif content == "object":
+        np.save(folder / "in0.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    elif content == "shape":
+        np.save(folder / "in0.npy", np.zeros((64, 96), np.float32))
+    else:
+        np.save(folder / "in0.npy", np.full((3, 64, 96), np.nan, np.float32))
+    with pytest.raises(CalibrationDataError) as info:
+        read_triplets(tmp_path / "eval")
+    assert str(info.value).startswith(f"{folder / 'in0.npy'}: {reason}")
 
 
 def test_bad_calibration_input_is_one_clear_sentence(tmp_path, built):

@@ -1,11 +1,12 @@
 import torch
 
 from rifebuild.checkpoint.load import synthetic_state_dict
+from rifebuild.model import spec
 from rifebuild.model.ifnet import IFNet, warp
 
 
 def test_key_layout_matches_official_release():
-    keys = list(synthetic_state_dict(0))
+    keys = list(synthetic_state_dict(0, "rife-v4.6"))
     assert len(keys) == 120  # 4 blocks x (2 conv0 x2 + 8 ResConv x3 + lastconv x2)
     assert all(k.startswith("module.block") for k in keys)
     assert "module.block0.conv0.0.0.weight" in keys
@@ -14,7 +15,7 @@ def test_key_layout_matches_official_release():
 
 
 def test_block_shapes():
-    sd = synthetic_state_dict(0)
+    sd = synthetic_state_dict(0, "rife-v4.6")
     assert sd["module.block0.conv0.0.0.weight"].shape == (96, 7, 3, 3)
     assert sd["module.block1.conv0.0.0.weight"].shape == (64, 12, 3, 3)
     assert sd["module.block0.lastconv.0.weight"].shape == (192, 24, 4, 4)
@@ -23,14 +24,14 @@ def test_block_shapes():
 
 
 def test_synthetic_is_deterministic():
-    a, b = synthetic_state_dict(3), synthetic_state_dict(3)
+    a, b = synthetic_state_dict(3, "rife-v4.6"), synthetic_state_dict(3, "rife-v4.6")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not torch.equal(a["module.block0.conv0.0.0.weight"], synthetic_state_dict(4)["module.block0.conv0.0.0.weight"])
+    assert not torch.equal(a["module.block0.conv0.0.0.weight"], synthetic_state_dict(4, "rife-v4.6")["module.block0.conv0.0.0.weight"])
 
 
 def test_output_shape_and_range():
-    net = IFNet().eval()
-    net.load_state_dict({k[7:]: v for k, v in synthetic_state_dict(0).items()})
+    net = IFNet(spec.get("rife-v4.6").arch).eval()
+    net.load_state_dict({k[7:]: v for k, v in synthetic_state_dict(0, "rife-v4.6").items()})
     x = torch.rand(1, 3, 64, 96)
     with torch.no_grad():
         out = net(x, x, torch.full((1, 1, 64, 96), 0.5))

@@ -80,6 +80,40 @@ def test_android_without_ndk_is_one_sentence(monkeypatch):
         native_targets.target_spec("android-arm64")
 
 
+def test_a_configured_ndk_that_is_missing_is_named(monkeypatch, tmp_path):
+    """(failed before: the error only said an NDK was needed, and default targets dropped android silently)"""
+    for var in ("ANDROID_NDK", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    missing = str(tmp_path / "android-ndk-r27")
+    message = (f"native.android_ndk = {missing!r}: no such folder; set it to the NDK folder (the one holding "
+               "build/cmake/android.toolchain.cmake) or leave it empty")
+    for call in (lambda: native_targets.target_spec("android-arm64", missing),
+                 lambda: native_targets.default_targets(missing)):
+        with pytest.raises(NativeError) as info:
+            call()
+        assert str(info.value) == message
+    monkeypatch.setenv("ANDROID_NDK", str(tmp_path))
+    with pytest.raises(NativeError, match=rf"needs the Android NDK \(ANDROID_NDK='{tmp_path}' \(a folder without "
+                                          r"build/cmake/android.toolchain.cmake, so not an NDK\)\): set ANDROID_NDK"):
+        native_targets.target_spec("android-arm64")
+
+
+def test_linux_arm64_without_its_tools_is_named_and_not_a_default(monkeypatch, tmp_path):
+    """`make setup` installs no cross toolchain or qemu (the default run does not need them): then the
+    default targets leave linux-arm64 out, and naming it says what to install."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # none of aarch64-linux-gnu-gcc/g++, qemu-aarch64-static here
+    for var in ("ANDROID_NDK", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    assert native_targets.default_targets() == ["host"]
+    with pytest.raises(NativeError, match=r"linux-arm64 needs aarch64-linux-gnu-gcc.*make setup-dev"):
+        native_targets.target_spec("linux-arm64")
+    for tool in native_targets.ARM64_TOOLS:
+        (tmp_path / tool).write_text("#!/bin/sh\n")
+        (tmp_path / tool).chmod(0o755)
+    assert "linux-arm64" in native_targets.default_targets()
+    assert native_targets.target_spec("linux-arm64").runner == ("qemu-aarch64-static",)
+
+
 @pytest.mark.skipif(native_targets.find_ndk() is None, reason="no Android NDK (set ANDROID_NDK to build android-arm64)")
 def test_android_build(ncnn_root, tmp_path):
     info = native_build.build_target("android-arm64", ncnn_root, default_config()["ncnn_version"],
@@ -244,3 +278,101 @@ def test_native_gates_fail_and_write_no_record(binaries, blend_model, tmp_path):
         native_check.cross_check(binaries["host"], binaries["host"], blend_model, (), "host", cross,
                                  height=32, width=64, min_psnr=1000)
     assert not cross.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Models that run one way only: int8 (int8 weights), fp16 storage, a stock model fixed to one size
+
+
+def _frames(tmp_path, height, width, seed=5):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2)]
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(tmp_path / f"f{i}.png")
+    return frames, tmp_path / "f0.png", tmp_path / "f1.png"
+
+
+def _inputs():
+    from rifebuild.ncnn.graph import Layer
+
+    return [Layer("Input", name, [], [name]) for name in ("in0", "in1", "in2")]
+
+
+def _write(folder, layers):
+    from rifebuild.ncnn import graph
+
+    folder.mkdir(parents=True, exist_ok=True)
+    graph.write(graph.Model(layers), folder / "flownet.param", folder / "flownet.bin")
+    return folder
+
+
+def _identity_conv(folder, tag):
+    """out0 = in0 through a 1x1 Convolution: int8 weights (int8_scale_term 2) or fp16-stored ones."""
+    from rifebuild.ncnn.graph import TAG_FP16, TAG_INT8, Layer, Weight
+
+    params = {0: "3", 1: "1", 5: "0", 6: "9"}
+    if tag == TAG_INT8:
+        weights = [Weight(np.eye(3, dtype=np.int8).ravel() * 127, TAG_INT8), Weight(np.full(3, 127.0, np.float32)),
+                   Weight(np.array([127.0], np.float32))]
+        params[8] = "2"
+    else:
+        weights = [Weight(np.eye(3, dtype=np.float16).ravel(), TAG_FP16)]
+    return _write(folder, [*_inputs(), Layer("Convolution", "conv", ["in0"], ["out0"], params, weights)])
+
+
+def test_an_int8_model_runs_as_int8_without_being_told(host_binary, tmp_path):
+    """(failed before: `native interpolate --model ...-int8` without --precision int8 crashed rife-bench)"""
+    from PIL import Image
+
+    from rifebuild.ncnn.graph import TAG_INT8
+
+    model = _identity_conv(tmp_path / "rife-v4.6-int8", TAG_INT8)
+    (frame0, _), a, b = _frames(tmp_path, 64, 96)
+    out = native_run.interpolate(host_binary, model, a, b, tmp_path / "out.png")
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - frame0).max() <= 2  # in0, through int8
+    rec = native_run.bench(host_binary, model, 96, 64, loops=1, precision="auto")
+    assert rec["precision"] == "int8"
+    with pytest.raises(NativeError) as info:
+        native_run.interpolate(host_binary, model, a, b, tmp_path / "o.png", precision="fp32")
+    assert str(info.value) == (f"rife-bench: model {model}/flownet.param is an int8 model (its convolutions carry "
+                               "int8 scales) and runs only with --precision int8, not fp32; pass --precision int8 or "
+                               "leave --precision out.")
+
+
+def test_an_fp16_folder_runs_as_fp16_without_being_told(host_binary, tmp_path):
+    from PIL import Image
+
+    from rifebuild.ncnn.graph import TAG_FP16
+
+    model = _identity_conv(tmp_path / "rife-v4.6-fp16", TAG_FP16)
+    assert native_run.model_precision(model) == "fp16"
+    (frame0, _), a, b = _frames(tmp_path, 64, 96)
+    out = native_run.interpolate(host_binary, model, a, b, tmp_path / "out.png")
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - frame0).max() <= 1
+
+
+def test_a_stock_model_refuses_other_sizes_naming_its_own(host_binary, tmp_path):
+    """A GridSample model on a baked 64x96 grid (failed before: at 128x160 it wrote a wrong frame silently)."""
+    from PIL import Image
+
+    from rifebuild.ncnn.graph import Layer, Weight
+    from rifebuild.ncnn.passes import base_grid
+
+    model = _write(tmp_path / "rife-v4.6-stock-64x96", [
+        *_inputs(), Layer("MemoryData", "warp_base_grid", [], ["grid"], {0: "96", 1: "64", 2: "2"},
+                          [Weight(base_grid(64, 96).ravel())]),
+        Layer("GridSample", "warp_0_sample", ["in0", "grid"], ["out0"], {0: "1", 1: "2", 2: "1", 3: "1"})])
+    (frame0, _), a, b = _frames(tmp_path, 64, 96)
+    out = native_run.interpolate(host_binary, model, a, b, tmp_path / "out.png")
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - frame0).max() <= 1  # its own size: fine
+    _, a, b = _frames(tmp_path, 128, 160)
+    with pytest.raises(NativeError) as info:
+        native_run.interpolate(host_binary, model, a, b, tmp_path / "o.png")
+    assert str(info.value) == (f"rife-bench: model {model} is fixed to 64x96 (HxW: a stock GridSample model), so it "
+                               "cannot run at 128x160; use the rife.Warp model (any size) or the stock model built "
+                               "for this size.")
+    assert not (tmp_path / "o.png").exists()
+    with pytest.raises(NativeError, match=r"is fixed to 64x96 .* cannot run at 128x160"):
+        native_run.bench(host_binary, model, 160, 128, loops=1)

@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,27 @@ def test_concurrent_builds_of_one_tree_take_turns(cmake, tmp_path, monkeypatch):
                          and "/ncnn-" in c["args"][1])
     assert len(ncnn_builds) == 2 and ncnn_builds[0][1] <= ncnn_builds[1][0]  # never at the same time
     assert all((tmp_path / f"out-{i}/rife-bench").is_file() for i in range(2))
+
+
+def test_clones_share_the_linux_arm64_libncnn_tree(tmp_path, monkeypatch):
+    """The cross toolchain file lives in each clone's native/cmake/: its path must not key the libncnn tree
+    (failed before: every clone sharing native.build_dir recompiled libncnn for linux-arm64)."""
+    from rifebuild.native import targets
+
+    ncnn = _ncnn_source(tmp_path / "src-ncnn")
+    trees = []
+    for clone in ("clone-a", "clone-b"):
+        native = tmp_path / clone / "native"
+        (native / "cmake").mkdir(parents=True)
+        (native / "cmake/aarch64-linux-gnu.toolchain.cmake").write_text("set(CMAKE_SYSTEM_NAME Linux)\n")
+        monkeypatch.setattr(targets, "NATIVE_SRC", native)
+        monkeypatch.setattr(nb, "NATIVE_SRC", native)
+        tree, args = nb.ncnn_tree(targets.target_spec("linux-arm64"), ncnn, "1.0.20990101", tmp_path / "shared")
+        toolchain = next(a.split("=", 1)[1] for a in args if a.startswith("-DCMAKE_TOOLCHAIN_FILE="))
+        assert tmp_path / "shared" in Path(toolchain).parents
+        assert Path(toolchain).read_text() == "set(CMAKE_SYSTEM_NAME Linux)\n"
+        trees.append(tree)
+    assert trees[0] == trees[1]
+    # a changed toolchain is another tree
+    (tmp_path / "clone-b/native/cmake/aarch64-linux-gnu.toolchain.cmake").write_text("set(X 1)\n")
+    assert nb.ncnn_tree(targets.target_spec("linux-arm64"), ncnn, "1.0.20990101", tmp_path / "shared")[0] != trees[0]

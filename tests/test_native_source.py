@@ -157,12 +157,40 @@ def test_concurrent_unpacks_of_one_folder_wait_for_each_other(index, tmp_path):
     assert sorted(p.name for p in (tmp_path / "build").iterdir()) == [".src.lock", "src"]
 
 
+def test_unpack_never_replaces_a_tree_that_a_build_reads(index, tmp_path):
+    """A build holds the unpack (shared) while it compiles; an unpack that finds the tree incomplete (an
+    older workflow deleted its .complete before re-running) waits for it instead of deleting the files
+    under the compiler (failed before: `fatal error: modelbin.h: No such file or directory`)."""
+    archive = src.fetch_sdist(VERSION, SHA, tmp_path / "res", index_url=index)
+    dest = tmp_path / "build" / "src"
+    root = src.unpack(archive, dest)
+    header = root / "src/CMakeLists.txt"
+    with src.source_in_use(root):
+        (dest / ".complete").unlink()
+        second = threading.Thread(target=src.unpack, args=(archive, dest))
+        second.start()
+        second.join(0.5)
+        assert second.is_alive() and header.is_file()  # still waiting; the reader's files are all there
+    second.join(10)
+    assert not second.is_alive() and src.unpacked_sha256(dest) == SHA and header.is_file()
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == [".src.lock", "src"]  # no .part left
+
+
+def test_a_complete_unpack_is_never_touched_again(index, tmp_path):
+    archive = src.fetch_sdist(VERSION, SHA, tmp_path / "res", index_url=index)
+    root = src.unpack(archive, tmp_path / "build" / "src")
+    inode = (root / "CMakeLists.txt").stat().st_ino
+    with src.source_in_use(root):  # a reader does not block a second unpack of a complete tree
+        assert src.unpack(archive, tmp_path / "build" / "src") == root
+    assert (root / "CMakeLists.txt").stat().st_ino == inode
+
+
 def test_corrupt_archive_is_one_sentence(tmp_path):
     archive = tmp_path / NAME
     archive.write_bytes(SDIST[:100])
     with pytest.raises(src.SourceError, match=rf"{NAME}: cannot be unpacked into .*; free disk space, or delete"):
         src.unpack(archive, tmp_path / "src")
-    assert not (tmp_path / "src").exists() and not (tmp_path / "src.part").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".src.lock", NAME]  # no half-unpacked folder
 
 
 def test_missing_version_is_named(index, tmp_path):

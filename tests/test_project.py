@@ -1,13 +1,11 @@
-"""Project hygiene: no import cycles in rifebuild, the linters are clean, and the dependencies have one
+"""Project hygiene: no import cycles in rifebuild, and the dependencies have one
 source (pyproject.toml's pins, requirements.lock holding them and everything they pull in, the conda
 env repeating them) that covers every third-party import of the package."""
 from __future__ import annotations
 
 import ast
 import importlib.metadata
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -15,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from rifebuild.core.imports import import_graph, import_nodes
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "rifebuild"
@@ -30,6 +30,7 @@ IMPORT_TO_DIST = {
     "MNN": "mnn",
     "_tools": "mnn",
     "onnxsim": "onnxsim",
+    "rife_ncnn_vulkan_python": "rife-ncnn-vulkan-python-tntwise",  # TNTwise's build of the client (tests/clients.py)
     "onnxruntime": "onnxruntime",
     "snakemake": "snakemake",
     "cv2": "opencv-python",
@@ -65,65 +66,6 @@ def lock_lines() -> list[str]:
 
 
 # --- import graph ---------------------------------------------------------------------------------
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def is_type_checking(node: ast.AST) -> bool:
-    test = node.test if isinstance(node, ast.If) else None
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def import_nodes(tree: ast.AST):
-    """Every Import/ImportFrom, at any depth (function-level imports too), except under `if TYPE_CHECKING:`."""
-    todo = [tree]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node
-        children = list(ast.iter_child_nodes(node))
-        if is_type_checking(node):
-            children = node.orelse
-        todo.extend(children)
-
-
-def imported_names(module: str, is_package: bool, node: ast.Import | ast.ImportFrom) -> list[str]:
-    """Absolute dotted names an import statement refers to (for `from X import a`: X.a and X)."""
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if node.level:
-        base = module.split(".") if is_package else module.split(".")[:-1]
-        base = base[:len(base) - (node.level - 1)]
-        base_name = ".".join(base + ([node.module] if node.module else []))
-    else:
-        base_name = node.module or ""
-    return [f"{base_name}.{alias.name}" for alias in node.names] + [base_name]
-
-
-def import_graph() -> dict[str, set[str]]:
-    """rifebuild module -> the rifebuild modules it imports (`from pkg import name` counts as pkg.name
-    when that is a module, else as pkg)."""
-    files = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
-    graph: dict[str, set[str]] = {m: set() for m in files}
-    for module, path in files.items():
-        for node in import_nodes(ast.parse(path.read_text(), filename=str(path))):
-            names = imported_names(module, path.name == "__init__.py", node)
-            if isinstance(node, ast.ImportFrom):
-                # `from pkg import x`: pkg.x if x is a module, else pkg itself.
-                *members, base = names
-                names = [m if m in files else base for m in members]
-            for name in names:
-                parts = name.split(".")
-                while parts and ".".join(parts) not in files:
-                    parts.pop()
-                target = ".".join(parts)
-                if parts and parts[0] == "rifebuild" and target != module:
-                    graph[module].add(target)
-    return graph
-
 
 def subpackage_of(module: str) -> str:
     """rifebuild.<sub>.* -> rifebuild.<sub> for a subpackage; top-level modules stay themselves."""
@@ -231,40 +173,6 @@ def test_no_import_cycle_between_subpackages():
     assert not cycles, f"import cycles between rifebuild subpackages:\n{describe(cycles)}"
 
 
-# --- linters --------------------------------------------------------------------------------------
-
-def tool(name: str) -> str:
-    """The venv's tool (next to this Python), else one on PATH."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed; run `make setup` (requirements.lock pins it)")
-    return found
-
-
-def run_tool(*argv: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
-
-
-def test_ruff_is_clean():
-    proc = run_tool(tool("ruff"), "check", "rifebuild", "tests")
-    assert proc.returncode == 0, f"ruff check rifebuild tests:\n{proc.stdout}{proc.stderr}"
-
-
-def test_snakefmt_is_clean():
-    proc = run_tool(tool("snakefmt"), "--check", "Snakefile", "rules/")
-    assert proc.returncode == 0, f"snakefmt --check Snakefile rules/:\n{proc.stdout}{proc.stderr}"
-
-
-def test_snakemake_lint_is_clean():
-    proc = run_tool(tool("snakemake"), "-s", "Snakefile", "--cores", "1", "--lint")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"snakemake --lint exited {proc.returncode}:\n{output}"
-    assert "Lints for" not in output, f"snakemake --lint findings:\n{output}"
-    assert "Congratulations, your workflow is in a good condition!" in output, output
-
-
 # --- dependencies ---------------------------------------------------------------------------------
 
 def test_dependencies_are_exact_pins():
@@ -364,3 +272,36 @@ def test_missing_prerequisite_skips_here_and_fails_in_ci(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         skip_unless_ci("ncnn source unavailable")
+
+
+def test_a_folder_this_user_cannot_write_is_one_sentence(tmp_path):
+    """A results folder the user may not write: one sentence naming it, exit 2 (failed before: a
+    PermissionError traceback)."""
+    from conftest import as_plain_user
+
+    results = tmp_path / "results"
+    results.mkdir()
+    results.chmod(0o555)
+    out = results / "calibration" / "pad32"
+    proc = subprocess.run([*as_plain_user(), sys.executable, "-m", "rifebuild", "calibration", "data",
+                           "--source=builtin", "--resolution=32x32", "--calibration-size=1", "--evaluation-size=1",
+                           f"--out={out}"], capture_output=True, text=True, cwd=REPO)
+    results.chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert f"permission denied for {results / 'calibration'}: this user may not access it" in proc.stderr
+
+
+def test_atomic_output_into_a_read_only_folder_names_the_folder(tmp_path):
+    from conftest import as_plain_user
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    folder.chmod(0o555)
+    code = ("import sys\nfrom rifebuild.core.files import atomic_write_json\nfrom rifebuild.core.errors import OutputError\n"
+            "try:\n    atomic_write_json(sys.argv[1], {})\nexcept OutputError as exc:\n    print(exc)\n")
+    proc = subprocess.run([*as_plain_user(), sys.executable, "-c", code, str(folder / "ncnn/x.json")],
+                          capture_output=True, text=True, cwd=REPO)
+    folder.chmod(0o755)
+    assert proc.stdout.strip() == (f"cannot write {folder / 'ncnn/x.json'}: the folder {folder} is not writable by "
+                                   "this user; fix its permissions or run from a working directory you own")

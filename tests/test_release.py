@@ -144,6 +144,7 @@ def fake_report(tmp_path: Path, models=("rife-v4.6",)) -> dict:
 def fake_page(tmp_path: Path, model: str = "rife-v4.6") -> dict:
     return {
         "model_name": model, "checkpoint_sha256": "c" * 64, "tool_versions": {"ncnn": "1.0"},
+        "checkpoint": {"model": model, "kind": "synthetic", "seed": 0, "file": "flownet.pkl", "sha256": "c" * 64},
         "artifacts": [_row("ncnn-fp32", "ncnn fp32 (rife.Warp)"),
                       _row("ncnn-int8", "ncnn int8 (rife.Warp)", vs_fp32_ncnn={"64x96": {"psnr_db": 41.0, "ssim": 0.99}})],
         "benchmark": {"record": {"results": [{"variant": "rife-bench-fp32", "median_ms": 3.2, "size": "64x96",
@@ -221,7 +222,8 @@ def test_manifest_holds_files_provenance_and_verdicts(bundle, outputs):
     assert manifest["source_date_epoch"] == 1600000000
     assert [m["model"] for m in manifest["models"]] == ["rife-v4.6"]
     model = manifest["models"][0]
-    assert model["checkpoint"] == {"sha256": "c" * 64, "source": {"kind": "synthetic", "seed": 0}}
+    assert model["checkpoint"] == {"model": "rife-v4.6", "kind": "synthetic", "seed": 0, "file": "flownet.pkl",
+                                   "sha256": "c" * 64}  # the checkpoint job's record
     assert manifest["config"] == outputs["config"]
     assert manifest["config_sha256"] == manifests.config_sha256(outputs["config"])
     assert manifest["tool_versions"] == {"ncnn": "1.0", "numpy": "2.4", "onnxruntime": "1.3", "torch": "2.0"}
@@ -258,15 +260,55 @@ def test_config_hash_ignores_key_order():
     assert manifests.config_sha256(changed) != manifests.config_sha256(config)
 
 
-def test_checkpoint_source_names_where_the_weights_came_from():
+def test_intended_checkpoint_names_where_the_weights_come_from():
+    from rifebuild.checkpoint.record import intended
+
     config = validate({"weights": "official", "weights_sha256": "a" * 64})
     url = "https://github.com/HolyWu/vs-rife/releases/download/model/flownet_v4.13.lite.pkl"
-    assert manifests.checkpoint_source(config, "rife-v4.13-lite") == {"kind": "official", "url": url,
-                                                                      "sha256_pin": "a" * 64}
+    assert intended(config, "rife-v4.13-lite") == {"kind": "official", "url": url, "sha256_pin": "a" * 64,
+                                                   "pin": "a" * 64}
+    unpinned = validate({"weights": "official"})  # pins.yaml has no sha256 for it yet
+    assert intended(unpinned, "rife-v4.13-lite") == {"kind": "official", "url": url, "sha256_pin": None,
+                                                     "pin": "unpinned"}
     mirror = {**config, "weights_url": "https://mirror.example/f.pkl"}
-    assert manifests.checkpoint_source(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
-    assert manifests.checkpoint_source({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {
-        "kind": "file", "path": "/data/flownet.pkl"}
+    assert intended(mirror, "rife-v4.6")["url"] == "https://mirror.example/f.pkl"
+    assert intended({**config, "weights": "/data/flownet.pkl"}, "rife-v4.6") == {"kind": "local",
+                                                                                  "path": "/data/flownet.pkl"}
+
+
+def test_manifest_and_notes_take_the_pin_status_from_the_checkpoint_record():
+    """The pin status is the record's (what the checkpoint job checked the download against), never the config's."""
+    from rifebuild.checkpoint.record import official
+    from rifebuild.release.notes import _origin
+
+    url = "https://example.org/flownet_v4.6.pkl"
+    entry = {"model": "rife-v4.6", "artifacts": [], "checkpoint": {**official(url, None), "sha256": "b" * 64}}
+    manifest = {"schema_version": manifests.SCHEMA_VERSION, "models": [entry],
+                "tarballs": {"rife-v4.6-ncnn.tar.gz": {"kind": "ncnn", "files": []}},
+                "sbom": manifests.file_entry("rife-build.cdx.json", b"{}"), "build_machines": [provenance.build_machine()]}
+    manifests.check(manifest, "MANIFEST.json")
+    assert "unpinned: trusted on first use" in _origin(entry["checkpoint"])
+    entry["checkpoint"].update(official(url, "a" * 64))
+    manifests.check(manifest, "MANIFEST.json")
+    assert "unpinned" not in _origin(entry["checkpoint"])
+    for bad in ({"pin": "pinned"}, {"pin": None}):
+        with pytest.raises(ReleaseError, match=r"MANIFEST.json: not a rife-build MANIFEST.json .* at models/0/checkpoint"):
+            manifests.check({**manifest, "models": [{**entry, "checkpoint": {**entry["checkpoint"], **bad}}]},
+                            "MANIFEST.json")
+    del entry["checkpoint"]["pin"]
+    with pytest.raises(ReleaseError, match="'pin' is a required property"):
+        manifests.check(manifest, "MANIFEST.json")
+
+
+@pytest.mark.parametrize("change, key", [({"weights": "/some/nonexistent.pkl"}, "`weights`"),
+                                         ({"synthetic_seed": 5}, "`synthetic_seed`")])
+def test_release_takes_the_checkpoint_from_its_record_never_from_the_config(outputs, tmp_path, change, key):
+    """Issue 19 item 1: the artifacts were built from synthetic weights (seed 0; the checkpoint's record),
+    the config now names other weights: the release must not say they came from those."""
+    outputs["config"] = {**outputs["config"], **change}
+    with pytest.raises(ReleaseError, match=rf"built from synthetic weights \(seed 0\), but {key} now asks for"):
+        make_bundle(outputs, tmp_path / "release")
+    assert not (tmp_path / "release" / "MANIFEST.json").exists()
 
 
 def test_a_failed_artifact_stops_the_release(outputs, tmp_path):
@@ -336,7 +378,7 @@ def test_same_inputs_give_byte_identical_bundles(outputs, tmp_path):
         os.utime(path, (5, 5))  # sources touched: nothing in the bundle may depend on it
     make_bundle(outputs, second)
     names = sorted(p.name for p in first.iterdir())
-    assert names == sorted(p.name for p in second.iterdir()) and len(names) == 6
+    assert names == sorted(p.name for p in second.iterdir()) and len(names) == 7
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
@@ -369,7 +411,8 @@ def test_verify_accepts_the_bundle_and_each_tarball(bundle, capsys):
     ok, problems = verify(bundle)
     assert problems == []
     assert ok == ["ok: rife-build-native.tar.gz (1 files)", "ok: rife-build-report.tar.gz (2 files)",
-                  "ok: rife-v4.6-ncnn.tar.gz (4 files)", "ok: MANIFEST.json", "ok: RELEASE_NOTES.md"]
+                  "ok: rife-v4.6-ncnn.tar.gz (4 files)", "ok: MANIFEST.json", "ok: RELEASE_NOTES.md",
+                  "ok: rife-build.cdx.json"]
     assert verify(bundle / "rife-v4.6-ncnn.tar.gz") == (["ok: rife-v4.6-ncnn.tar.gz (4 files)"], [])
     assert main(["release", "verify", str(bundle)]) == 0
     assert "matches its MANIFEST.json" in capsys.readouterr().out
@@ -382,7 +425,7 @@ def test_verify_names_every_missing_extra_and_changed_file(bundle, tmp_path, cap
     def tamper(files):
         del files["rife-v4.6/flownet.param"]  # missing
         files["rife-v4.6/evil.so"] = b"x"  # extra
-        files["rife-v4.6-int8/flownet.bin"] += b"\x00"  # changed
+        files["rife-v4.6-int8/flownet.bin"] = files["rife-v4.6-int8/flownet.bin"][:-1] + b"?"  # changed, same size
 
     rewrite(copy_ / "rife-v4.6-ncnn.tar.gz", tamper)
     (copy_ / "rife-build-native.tar.gz").unlink()
@@ -390,7 +433,7 @@ def test_verify_names_every_missing_extra_and_changed_file(bundle, tmp_path, cap
     with open(copy_ / "RELEASE_NOTES.md", "a") as f:
         f.write("edited\n")
     ok, problems = verify(copy_)
-    assert ok == ["ok: rife-build-report.tar.gz (2 files)", "ok: MANIFEST.json"]
+    assert ok == ["ok: rife-build-report.tar.gz (2 files)", "ok: MANIFEST.json", "ok: rife-build.cdx.json"]
     assert problems[:4] == [
         "missing: rife-build-native.tar.gz",
         "missing: rife-v4.6-ncnn.tar.gz: rife-v4.6/flownet.param",
@@ -451,14 +494,20 @@ def test_verify_errors_are_one_sentence(tmp_path, bundle):
         sums.parse(tmp_path / "SHA256SUMS")
 
 
-def test_two_models_in_one_bundle(outputs, tmp_path):
-    """Per model an ncnn tarball (and its checkpoint, verdicts, notes section); one native, one report."""
+def add_lite_model(outputs: dict, tmp_path: Path) -> dict:
+    """`outputs` with a second version's ncnn files (rife-v4.17-lite)."""
     lite = tmp_path / "work" / "ncnn" / "rife-v4.17-lite"
     lite.mkdir(parents=True)
     (lite / "flownet.param").write_text("lite param")
     (lite / "flownet.bin").write_bytes(b"lite bin" * 10)
     outputs["files"]["rife-v4.17-lite-ncnn"] = {"rife-v4.17-lite/flownet.param": lite / "flownet.param",
                                                 "rife-v4.17-lite/flownet.bin": lite / "flownet.bin"}
+    return outputs
+
+
+def test_two_models_in_one_bundle(outputs, tmp_path):
+    """Per model an ncnn tarball (and its checkpoint, verdicts, notes section); one native, one report."""
+    add_lite_model(outputs, tmp_path)
     outputs["report"].write_text(json.dumps(fake_report(tmp_path, ("rife-v4.6", "rife-v4.17-lite"))))
     outputs["models"] = ["rife-v4.6", "rife-v4.17-lite"]
     folder = tmp_path / "release"
@@ -482,7 +531,7 @@ def test_two_models_in_one_bundle(outputs, tmp_path):
     assert notes.startswith("# rife-v4.6, rife-v4.17-lite release bundle") and "## rife-v4.17-lite" in notes
     assert "`rife-v4.17-lite/` is the fp32" in notes
     ok, problems = verify(folder)
-    assert problems == [] and len(ok) == 6
+    assert problems == [] and len(ok) == 7
     rewrite(folder / "rife-v4.17-lite-ncnn.tar.gz", lambda files: files.update({"rife-v4.17-lite/x": b"?"}))
     assert "extra: rife-v4.17-lite-ncnn.tar.gz: rife-v4.17-lite/x" in verify(folder)[1]
 
@@ -492,3 +541,150 @@ def test_a_tarball_kind_of_no_built_model_is_refused(outputs, tmp_path):
     with pytest.raises(ReleaseError, match=r"--tarball rife-v4.25-onnx: not one of MODEL-\{ncnn,mnn,onnx\}"):
         manifests.build(["rife-v4.6"], outputs["files"], {k: f"{k}.tar.gz" for k in outputs["files"]},
                         fake_report(tmp_path), outputs["config"], {"commit": None, "dirty": None}, 0)
+
+
+# --- release verify on hostile bundles (issue 19 items 5-8) ------------------------------------------
+
+
+def _cli_error(capsys, path: Path) -> str:
+    """`release verify PATH` fails with exit status 2 and one sentence (no traceback); that sentence."""
+    assert main(["release", "verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rifebuild release verify: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def _edit_manifest(manifest: dict, edit: str) -> bytes:
+    entry = manifest["tarballs"]["rife-v4.6-ncnn.tar.gz"]
+    if edit == "tarballs []":
+        manifest["tarballs"] = []
+    elif edit == "tarballs 'x'":
+        manifest["tarballs"] = "x"
+    elif edit == "entry without files":
+        del entry["files"]
+    elif edit == "files null":
+        entry["files"] = None
+    elif edit == "file without path":
+        del entry["files"][0]["path"]
+    elif edit == "size a string":
+        entry["files"][0]["size"] = "12"
+    elif edit == "tarball name with a folder":
+        manifest["tarballs"]["../../etc/passwd"] = manifest["tarballs"].pop("rife-v4.6-ncnn.tar.gz")
+    elif edit == "200k nested [":
+        return b"[" * 200_000 + b"]" * 200_000
+    elif edit == "5000-digit integer":
+        return manifests.dumps(manifest).replace(b'"schema_version": %d' % manifests.SCHEMA_VERSION, b'"schema_version": ' + b"9" * 5000)
+    return manifests.dumps(manifest)
+
+
+MALFORMED = ["tarballs []", "tarballs 'x'", "entry without files", "files null", "file without path", "size a string",
+             "tarball name with a folder", "200k nested [", "5000-digit integer"]
+
+
+@pytest.mark.parametrize("edit", MALFORMED)
+def test_verify_answers_a_malformed_manifest_in_one_sentence(bundle, tmp_path, capsys, edit):
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    data = _edit_manifest(manifest, edit)
+    (bundle / "MANIFEST.json").write_bytes(data)
+    assert "MANIFEST.json" in _cli_error(capsys, bundle)
+    # the same manifest inside a tarball given alone
+    rewrite(bundle / "rife-v4.6-ncnn.tar.gz", lambda files: files.update({"MANIFEST.json": data}))
+    assert "MANIFEST.json" in _cli_error(capsys, bundle / "rife-v4.6-ncnn.tar.gz")
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe" + "0  x\n".encode("utf-16-le"), b"\x80\n", "caf\xe9\n",
+                                  ("0" * 64 + "  caf\xe9\n").encode("latin-1"), b"\xc3\x28  x\n", b"\xed\xa0\x80\n",
+                                  b"\x00" * 10, ("a" * 64 + "  ../MANIFEST.json\n").encode()])
+def test_verify_answers_a_bad_sha256sums_in_one_sentence(bundle, capsys, data):
+    (bundle / "SHA256SUMS").write_bytes(data if isinstance(data, bytes) else data.encode())
+    assert "SHA256SUMS" in _cli_error(capsys, bundle)
+
+
+def _add_members(path: Path, members: list[tuple[str, bytes | None, int]], first: bool = False) -> None:
+    """Repack `path` with extra raw members (name, data or None for a folder, mode), before or after the rest."""
+    with tarfile.open(path) as tar:
+        kept = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()]
+    added = []
+    for name, data, mode in members:
+        info = tarfile.TarInfo(name)
+        info.mode = mode
+        if data is None:
+            info.type = tarfile.DIRTYPE
+        else:
+            info.size = len(data)
+        added.append((info, data))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for info, data in (added + kept if first else kept + added):
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    path.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=1))
+
+
+def test_verify_lists_every_folder_member_and_refuses_unsafe_ones(bundle, capsys):
+    """Issue 19 item 7: folder members were skipped, so these passed as "matches its MANIFEST.json"."""
+    path = bundle / "rife-v4.6-ncnn.tar.gz"
+    _add_members(path, [("../../../../tmp/X/", None, 0o755), ("/tmp/Y/", None, 0o755), ("odd/", None, 0o7777),
+                        ("rife-v4.6/sneaky", b"#!/bin/sh\n", 0o4755), ("junk/", None, 0o755)])
+    _, problems = verify(path)
+    name = path.name
+    assert problems == [f"unsafe: {name}: ../../../../tmp/X/ (a path outside the folder it is extracted to)",
+                        f"unsafe: {name}: /tmp/Y/ (a path outside the folder it is extracted to)",
+                        f"unsafe: {name}: odd/ (mode 7777: set-id, sticky or writable by others)",
+                        f"unsafe: {name}: rife-v4.6/sneaky (mode 4755: set-id, sticky or writable by others)",
+                        f"extra: {name}: junk/"]
+    assert "4 unsafe" in _cli_error(capsys, path)
+
+
+def test_verify_refuses_duplicate_members(bundle, capsys):
+    """Issue 19 item 8: an earlier second report.md passed ("last one wins" when extracted)."""
+    path = bundle / "rife-build-report.tar.gz"
+    _add_members(path, [("report.md", b"# all artifacts verified\n", 0o644)], first=True)
+    _, problems = verify(path)
+    assert problems == [f"duplicate: {path.name}: report.md (2 members of that name; extracting keeps the last)"]
+    assert "1 duplicate" in _cli_error(capsys, path)
+
+
+def test_verify_streams_members_and_reads_none_beyond_its_declared_size(bundle):
+    """Issue 19 item 6: members were read whole into memory (a 3 GiB zero member took 3.2 GB RSS). A member
+    larger than the manifest says is changed without reading it; others are hashed in chunks."""
+    import tracemalloc
+
+    big = 64 << 20  # 64 MiB of zeros in place of a small file: ~64 kB compressed
+    path = bundle / "rife-v4.6-ncnn.tar.gz"
+    with tarfile.open(path) as tar:
+        kept = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()]
+    with gzip.open(path, "wb", compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for info, data in kept:
+            if info.name == "rife-v4.6/flownet.bin":
+                info.size = big
+                tar.addfile(info, io.BytesIO(bytes(big)))
+            else:
+                tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    tracemalloc.start()
+    try:
+        _, problems = verify(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert problems == [f"changed: {path.name}: rife-v4.6/flownet.bin ({big} bytes; manifest 650 bytes)"]
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB allocated while verifying"
+
+
+# --- the build machine (issue 21 item 5) -------------------------------------------------------------
+
+
+def test_build_machine_names_the_cpu_and_its_simd_extensions(tmp_path, bundle):
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nmodel name\t: Intel(R) Xeon(R)  Platinum 8370C\n"
+                   "flags\t\t: fpu sse sse2 avx f16c fma avx2 avx512f avx512bw\n")
+    assert provenance.build_machine(x86, "x86_64") == {
+        "arch": "x86_64", "cpu": "Intel(R) Xeon(R) Platinum 8370C", "isa": ["avx512f", "avx512bw", "avx2", "fma",
+                                                                            "f16c", "avx", "sse2"]}
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimdhp asimddp\nCPU part\t: 0xd0c\n")
+    assert provenance.build_machine(arm, "aarch64") == {"arch": "aarch64", "cpu": None,
+                                                        "isa": ["asimd", "asimdhp", "asimddp"]}
+    assert provenance.build_machine(tmp_path / "none", "riscv64") == {"arch": "riscv64", "cpu": None, "isa": []}
+    manifest = json.loads((bundle / "MANIFEST.json").read_text())
+    assert manifest["build_machines"] == [provenance.build_machine()]
+    assert f"on {provenance.build_machine()['cpu']} (" in (bundle / "RELEASE_NOTES.md").read_text()

@@ -40,6 +40,17 @@ def _gt(subject, psnr):
             "worst_psnr_db": psnr - 1, "ssim": 0.96}
 
 
+def _checkpoint_record(tmp_path, checkpoint, kind):
+    """The record the checkpoint job writes (rifebuild.checkpoint.record), for trained or synthetic weights."""
+    from rifebuild.checkpoint import record
+
+    source = {"official": record.official("https://example.org/flownet_v4.6.pkl", None),
+              "synthetic": {"kind": "synthetic", "seed": 7}}[kind]
+    out = tmp_path / f"checkpoint-{kind}.json"
+    record.write(out, checkpoint, "rife-v4.6", source)
+    return str(out)
+
+
 @pytest.fixture()
 def roles(tmp_path):
     fp32 = _record("fp32", [_check([64, 96], 3e-6, 128.0), _check([96, 128], 1e-5, 120.0)])
@@ -49,8 +60,10 @@ def roles(tmp_path):
     native8 = _record("int8", [_check([64, 96], 8e-3, 66.0, bound={"min_psnr_db": 30.0})],
                       runtime="rife-bench (host, C++ rife.Warp)")
     cross = _record("fp32", [_check([64, 64], 1.7e-4, 92.8, "host")], runtime="rife-bench (linux-arm64)")
+    checkpoint = _write(tmp_path, "flownet.pkl", size=1000)
     return {
-        "checkpoint": _write(tmp_path, "flownet.pkl", size=1000),
+        "checkpoint": checkpoint,
+        "checkpoint.record": _checkpoint_record(tmp_path, checkpoint, kind="official"),
         "ncnn-fp32.verify": _write(tmp_path, "fp32.json", fp32),
         "ncnn-fp32.model": _write(tmp_path, "fp32.bin", size=400),
         "ncnn-int8.verify": _write(tmp_path, "int8.json", int8),
@@ -136,13 +149,13 @@ def test_cli_writes_both_files(roles, tmp_path):
     assert main(["report", "build", "--input", "bad", "--out-md", str(md), "--out-json", str(js)]) == 2
 
 
-def test_readme_states_int8_in_the_words_of_the_report():
-    """One wording (rifebuild/report/wording.py) for the report, README and release notes."""
+def test_docs_state_int8_in_the_words_of_the_report():
+    """One wording (rifebuild/report/wording.py) for the report, the int8 page and release notes."""
     from conftest import REPO
 
-    readme = (REPO / "README.md").read_text()
-    assert INT8_CLIENT_NOTE in readme
-    assert "is not a drop-in for the stock client" in readme
+    page = (REPO / "docs" / "int8.md").read_text()
+    assert INT8_CLIENT_NOTE in page
+    assert "the int8 folder\n  does not load there" in (REPO / "README.md").read_text()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,3 +208,42 @@ def test_run_report_command(roles, tmp_path):
     assert json.loads((out / "report.json").read_text())["models"] == ["rife-v4.6", "rife-v4.17-lite"]
     assert main(["report", "build", f"--out-md={out / 'x.md'}", f"--out-json={out / 'x.json'}",
                  f"--input=checkpoint={roles['checkpoint']}"]) == 2
+
+
+def test_models_table_says_what_the_checkpoint_is(roles, tmp_path):
+    """Issue 20 item 3: official version, sha256 and URL, read from the checkpoint's record."""
+    from rifebuild.report import run
+
+    rep = run.build([f"rife-v4.6/{r}={p}" for r, p in roles.items()], md_dir=tmp_path)
+    text = run.render_markdown(rep)
+    row = next(line for line in text.splitlines() if line.startswith("| rife-v4.6 |"))
+    sha = rep["per_model"]["rife-v4.6"]["checkpoint_sha256"]
+    assert f"official v4.6, sha256 `{sha[:12]}`, https://example.org/flownet_v4.6.pkl" in row
+    assert "meaningless" not in text and "vs ground truth 64x96" in text
+
+
+def test_synthetic_weights_get_a_banner_and_no_ground_truth_scores(roles, tmp_path):
+    from rifebuild.report import run
+
+    roles = {**roles, "bench.quality-figure": _write(tmp_path, "figs/quality.png", size=10),
+             "checkpoint.record": _checkpoint_record(tmp_path, roles["checkpoint"], kind="synthetic")}
+    rep = run.build([f"rife-v4.6/{r}={p}" for r, p in roles.items()], md_dir=tmp_path)
+    text = run.render_markdown(rep)
+    lines = text.splitlines()
+    banner = next(i for i, line in enumerate(lines) if "quality vs ground truth is meaningless with random weights"
+                  in line)
+    assert banner < lines.index("## Models") and "seed 7" in lines[banner]
+    row = next(line for line in lines if line.startswith("| rife-v4.6 |"))
+    assert "synthetic (seed 7)" in row
+    assert "vs ground truth 64x96" not in text and "33.60 dB" not in text and "33.71" not in text
+    assert "quality.png" not in text and "ground-truth scores left out" in text
+    assert "| int8 vs fp32 ncnn | 64x96 |" in text  # comparisons between models stay
+
+
+def test_a_checkpoint_changed_after_its_record_is_refused(roles, tmp_path):
+    from rifebuild.core.errors import CheckpointError
+
+    with open(roles["checkpoint"], "ab") as f:
+        f.write(b"other weights")
+    with pytest.raises(CheckpointError, match=r"flownet.pkl: its sha256 is not the one its record .* names"):
+        report.build_report(report.parse_roles([f"{k}={v}" for k, v in roles.items()]), "rife-v4.6")

@@ -18,6 +18,8 @@ from pathlib import Path
 import yaml
 from conftest import REPO
 
+from rifebuild.cli import build_parser
+
 NASTY = "x' \"a b\" $(touch MARKER_1); touch MARKER_2; `touch MARKER_3` -y"
 SKIP_OPS = ["conv 1; touch MARKER_4", "-y", "$(touch MARKER_5)"]
 
@@ -86,3 +88,6 @@ def test_every_rule_passes_config_values_as_single_arguments(tmp_path):
         assert whole, f"{value!r} never reached a command as one argument"
     for call in argv:  # nothing that came from a nasty value became an argument of its own
         assert not any(a.startswith(("-y", "1;", "touch", "$(", "`")) for a in call), call
+    parser = build_parser()  # every rule's call is one the CLI takes (a renamed flag fails here, not in e2e)
+    for call in argv:
+        parser.parse_args(call)

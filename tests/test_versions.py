@@ -8,7 +8,7 @@ from rifebuild.checkpoint import load as weights
 from rifebuild.checkpoint.load import CheckpointError
 from rifebuild.core import config
 from rifebuild.core.errors import ConfigError
-from rifebuild.model import spec
+from rifebuild.model import pins, spec
 from rifebuild.model.ifnet import IFNet
 from rifebuild.report.family import check_sizes, flops
 
@@ -74,7 +74,7 @@ def test_aliases_share_one_architecture_and_nothing_else_does():
 def test_names_follow_rife_ncnn_vulkan_and_vs_rife(spelling, folder, asset):
     assert spec.model_dir_name(spelling) == folder
     if asset:
-        assert spec.get(spelling).official_url == spec.RELEASE_URL + asset
+        assert pins.load()[folder].url == "https://github.com/HolyWu/vs-rife/releases/download/model/" + asset
 
 
 def test_unknown_version_is_one_sentence_naming_the_key():
@@ -171,9 +171,9 @@ def test_ensemble_is_refused_where_the_version_has_none():
 
 
 def test_flops_count_convolutions_at_the_padded_size():
-    total, size = flops(spec.get("4.6").arch, 736, 1280)
+    total, size = flops("rife-v4.6", 736, 1280)
     assert size == (736, 1280) and 70e9 < total < 100e9
-    heavy, size = flops(spec.get("4.25-heavy").arch, 736, 1280)
+    heavy, size = flops("rife-v4.25-heavy", 736, 1280)
     assert size == (768, 1280) and heavy > 1.5 * total  # doubled widths
 
 

@@ -1,11 +1,12 @@
 // rife-bench: run a RIFE ncnn model (flownet.param/.bin, rife.Warp layer included) the way an app does.
 //   rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm
 //   rife-bench dump --model DIR|--param P [--bin B] --input NAME=FILE(.npy|.ppm)... [--output out0] --out OUT.npy
-//   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision fp32|fp16|int8]
+//   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision auto|fp32|fp16|int8]
 //   rife-bench interpolate --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: every frame pair of a folder
 //   rife-bench serve --model DIR --width W --height H [--warmup N]: one timed run per "run" line on stdin
-// Common options: --threads N (default 1), --precision fp32|fp16|int8 (default fp32), --gpu N (Vulkan builds:
-// run on Vulkan device N; every layer must have a Vulkan path).
+// Common options: --threads N (default 1), --precision auto|fp32|fp16|int8 (default auto: int8 for a model
+// whose convolutions carry int8 scales, else fp32), --gpu N (Vulkan builds: run on Vulkan device N; every
+// layer must have a Vulkan path). A stock model with GridSample on a baked grid runs only at the size of its grid.
 #include "imageio.h"
 #include "warp.h"
 
@@ -21,6 +22,8 @@
 #include <chrono>
 #include <dirent.h>
 #include <errno.h>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -65,7 +68,7 @@ void usage()
             "  rife-bench dump (--model DIR | --param P [--bin B]) --input NAME=FILE.npy|.ppm ... [--output out0] --out OUT.npy\n"
             "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
             "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
-            "common: [--threads 1] [--precision fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n"
+            "common: [--threads 1] [--precision auto|fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n"
             "        [--gpu N]  (Vulkan builds: run every layer on Vulkan device N)\n");
     exit(2);
 }
@@ -150,7 +153,7 @@ void set_precision(ncnn::Option& o, const std::string& precision, bool gpu)
         o.use_int8_inference = true;
     }
     else
-        fail("--precision must be fp32, fp16 or int8, got '" + precision + "'");
+        fail("--precision must be auto, fp32, fp16 or int8, got '" + precision + "'");
 }
 
 // --gpu N, or -1 (CPU). A CPU-only build refuses the option instead of silently timing the CPU.
@@ -218,7 +221,81 @@ void check_all_on_gpu(const ncnn::Net& net)
              + "; the model cannot run entirely on the GPU");
 }
 
-void load_net(ncnn::Net& net, const Args& a)
+// What the .param file says about how the model may run: int8 layers (Convolution, ConvolutionDepthWise or
+// InnerProduct with int8_scale_term, param 8, set: their weights are int8 and only int8 inference reads them),
+// and a fixed size (GridSample on a baked [2,H,W] MemoryData grid: the stock models of rife-v4.x-stock-HxW).
+struct ModelInfo
+{
+    bool int8 = false;
+    int fixed_w = 0, fixed_h = 0;
+};
+
+ModelInfo inspect_param(const std::string& param)
+{
+    ModelInfo info;
+    std::ifstream in(param);
+    std::string line;
+    bool grid_sample = false;
+    int grid_w = 0, grid_h = 0;
+    for (int n = 0; std::getline(in, line); n++)
+    {
+        std::istringstream tokens(line);
+        std::string type, name;
+        int nin = 0, nout = 0;
+        if (n < 2 || !(tokens >> type >> name >> nin >> nout))
+            continue; // the magic number and the counts line
+        std::string tok;
+        for (int i = 0; i < nin + nout && tokens >> tok; i++)
+            ;
+        std::map<int, std::string> kv;
+        while (tokens >> tok)
+        {
+            size_t eq = tok.find('=');
+            if (eq != std::string::npos)
+                kv[atoi(tok.substr(0, eq).c_str())] = tok.substr(eq + 1);
+        }
+        if ((type == "Convolution" || type == "ConvolutionDepthWise" || type == "InnerProduct") && kv.count(8)
+            && atoi(kv[8].c_str()) != 0)
+            info.int8 = true;
+        if (type == "GridSample")
+            grid_sample = true;
+        if (type == "MemoryData" && kv.count(0) && kv.count(1) && kv.count(2) && atoi(kv[2].c_str()) == 2)
+        {
+            grid_w = atoi(kv[0].c_str());
+            grid_h = atoi(kv[1].c_str());
+        }
+    }
+    if (grid_sample && grid_w > 0 && grid_h > 0)
+    {
+        info.fixed_w = grid_w;
+        info.fixed_h = grid_h;
+    }
+    return info;
+}
+
+// --precision, with auto resolved from the model; fp32 or fp16 on an int8 model would read int8 weights as
+// floats (a crash), so it is refused.
+std::string resolve_precision(const Args& a, const std::string& param, const ModelInfo& info)
+{
+    std::string precision = opt(a, "precision", "auto");
+    if (precision == "auto")
+        return info.int8 ? "int8" : "fp32";
+    if (info.int8 && precision != "int8")
+        fail("model " + param + " is an int8 model (its convolutions carry int8 scales) and runs only with --precision "
+             "int8, not " + precision + "; pass --precision int8 or leave --precision out");
+    return precision;
+}
+
+// A stock model computes its warp grid for one size: any other size would give a wrong frame silently.
+void check_fixed_size(const ModelInfo& info, const std::string& model, int w, int h)
+{
+    if (info.fixed_w && (w != info.fixed_w || h != info.fixed_h))
+        fail("model " + model + " is fixed to " + std::to_string(info.fixed_h) + "x" + std::to_string(info.fixed_w)
+             + " (HxW: a stock GridSample model), so it cannot run at " + std::to_string(h) + "x" + std::to_string(w)
+             + "; use the rife.Warp model (any size) or the stock model built for this size");
+}
+
+ModelInfo load_net(ncnn::Net& net, const Args& a)
 {
     std::string param, bin;
     if (a.opts.count("model"))
@@ -236,10 +313,11 @@ void load_net(ncnn::Net& net, const Args& a)
     if (!bin.empty() && !is_file(bin))
         fail("model file " + bin + " not found; point --model at a folder holding flownet.param and flownet.bin");
 
+    ModelInfo info = inspect_param(param);
     net.opt.num_threads = opt_int(a, "threads", "1");
     net.opt.lightmode = true;
     const int gpu = gpu_of(a);
-    set_precision(net.opt, opt(a, "precision", "fp32"), gpu >= 0);
+    set_precision(net.opt, resolve_precision(a, param, info), gpu >= 0);
     if (gpu >= 0)
         use_gpu(net, gpu);
     rife::register_warp(net);
@@ -251,6 +329,18 @@ void load_net(ncnn::Net& net, const Args& a)
         fail("cannot load weights " + bin + "; it does not match " + param + ", re-export both");
     if (gpu >= 0)
         check_all_on_gpu(net);
+    return info;
+}
+
+std::string model_name(const Args& a)
+{
+    return a.opts.count("model") ? a.opts.at("model") : opt(a, "param");
+}
+
+// The precision the net runs with (after auto), for the JSON records.
+const char* precision_of(const ncnn::Net& net)
+{
+    return net.opt.use_int8_inference ? "int8" : net.opt.use_fp16_storage ? "fp16" : "fp32";
 }
 
 bool has_input(const ncnn::Net& net, const char* name)
@@ -330,8 +420,10 @@ float timestep_of(const Args& a)
 }
 
 // One interpolated frame: pad right/bottom to the --align multiple by replicating the edge (like
-// rife-ncnn-vulkan), run, crop back and quantize to 8 bits. Thread-safe: one Extractor per call.
-rife::Image interpolate_pair(const ncnn::Net& net, const rife::Image& i0, const rife::Image& i1, float t, int align,
+// rife-ncnn-vulkan), run, crop back and quantize to 8 bits. Thread-safe: one Extractor per call. A model fixed
+// to one size (`info`, read from `model`) refuses a padded size other than its own.
+rife::Image interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const std::string& model,
+                             const rife::Image& i0, const rife::Image& i1, float t, int align,
                              const std::string& name0, const std::string& name1)
 {
     if (i0.w != i1.w || i0.h != i1.h)
@@ -339,6 +431,7 @@ rife::Image interpolate_pair(const ncnn::Net& net, const rife::Image& i0, const 
              + std::to_string(i1.w) + "x" + std::to_string(i1.h) + ") differ in size; both frames must have the same size");
     const int w = i0.w, h = i0.h;
     const int pw = (w + align - 1) / align * align, ph = (h + align - 1) / align * align;
+    check_fixed_size(info, model, pw, ph);
     ncnn::Mat m0, m1;
     ncnn::copy_make_border(image_to_mat(i0), m0, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
     ncnn::copy_make_border(image_to_mat(i1), m1, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
@@ -392,7 +485,7 @@ std::vector<std::string> ppm_files(const std::string& dir)
 // rate). --jobs workers each hold an Extractor and take pairs in turn, so one pair's upload, another's
 // GPU compute and a third's download and file I/O overlap -- the throughput a video user sees. The
 // first pair runs once untimed (pipeline creation, allocator warm-up); then every pair is timed as a whole.
-int interpolate_folder(const ncnn::Net& net, const Args& a, int gpu)
+int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu)
 {
     const std::string in_dir = opt(a, "in-dir"), out_dir = opt(a, "out-dir");
     const float t = timestep_of(a);
@@ -404,7 +497,7 @@ int interpolate_folder(const ncnn::Net& net, const Args& a, int gpu)
     const int pairs = (int)names.size() - 1;
     {
         rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]);
-        interpolate_pair(net, i0, i1, t, align, names[0], names[1]);
+        interpolate_pair(net, info, model_name(a), i0, i1, t, align, names[0], names[1]);
     }
     if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST)
         fail("cannot create --out-dir " + out_dir);
@@ -414,7 +507,7 @@ int interpolate_folder(const ncnn::Net& net, const Args& a, int gpu)
         {
             const std::string n0 = in_dir + "/" + names[i], n1 = in_dir + "/" + names[i + 1];
             rife::Image i0 = load_image(n0), i1 = load_image(n1);
-            rife::Image mid = interpolate_pair(net, i0, i1, t, align, n0, n1);
+            rife::Image mid = interpolate_pair(net, info, model_name(a), i0, i1, t, align, n0, n1);
             char out_name[32];
             snprintf(out_name, sizeof(out_name), "/%08d.ppm", 2 * i + 1);
             save_image(out_dir + out_name, mid);
@@ -437,7 +530,7 @@ int interpolate_folder(const ncnn::Net& net, const Args& a, int gpu)
     printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", "
            "\"jobs\": %d, \"threads\": %d, \"pairs\": %d, \"total_ms\": %.3f, \"ms_per_frame\": %.3f, "
            "\"fps\": %.3f, \"peak_rss_kb\": %ld}\n",
-           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu).c_str(), opt(a, "precision", "fp32").c_str(), jobs,
+           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu).c_str(), precision_of(net), jobs,
            net.opt.num_threads, pairs, ms, ms / pairs, pairs * 1000.0 / ms, peak_rss_kb());
     return 0;
 }
@@ -445,19 +538,20 @@ int interpolate_folder(const ncnn::Net& net, const Args& a, int gpu)
 int cmd_interpolate(const Args& a)
 {
     ncnn::Net net;
-    load_net(net, a);
+    const ModelInfo info = load_net(net, a);
     if (a.opts.count("in-dir"))
-        return interpolate_folder(net, a, gpu_of(a));
+        return interpolate_folder(net, info, a, gpu_of(a));
     const float t = timestep_of(a);
     const std::string n0 = opt(a, "in0"), n1 = opt(a, "in1");
-    save_image(opt(a, "out"), interpolate_pair(net, load_image(n0), load_image(n1), t, align_of(a), n0, n1));
+    save_image(opt(a, "out"),
+               interpolate_pair(net, info, model_name(a), load_image(n0), load_image(n1), t, align_of(a), n0, n1));
     return 0;
 }
 
 int cmd_dump(const Args& a)
 {
     ncnn::Net net;
-    load_net(net, a);
+    const ModelInfo info = load_net(net, a);
     std::vector<std::pair<std::string, ncnn::Mat> > inputs;
     for (const std::string& spec : a.inputs)
     {
@@ -482,6 +576,7 @@ int cmd_dump(const Args& a)
     {
         const ncnn::Mat& m = inputs[0].second;
         check_rife_size(a, m.w, m.h);
+        check_fixed_size(info, model_name(a), m.w, m.h);
         for (const auto& kv : inputs)
             if (kv.second.w != m.w || kv.second.h != m.h)
                 fail("input '" + kv.first + "' is " + std::to_string(kv.second.w) + "x" + std::to_string(kv.second.h)
@@ -548,7 +643,7 @@ int cmd_bench(const Args& a)
     if (loops < 1)
         fail("--loops must be at least 1");
     ncnn::Net net;
-    load_net(net, a);
+    check_fixed_size(load_net(net, a), model_name(a), w, h);
     ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
     std::vector<double> ms, cpu_ms;
     for (int i = 0; i < warmup + loops; i++)
@@ -570,7 +665,7 @@ int cmd_bench(const Args& a)
     printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"width\": %d, \"height\": %d, "
            "\"threads\": %d, \"precision\": \"%s\", \"warmup\": %d, \"loops\": %d, \"latency_ms\": [",
            RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
-           opt(a, "precision", "fp32").c_str(), warmup, loops);
+           precision_of(net), warmup, loops);
     for (size_t i = 0; i < n; i++)
         printf("%s%.3f", i ? ", " : "", ms[i]);
     printf("], \"cpu_ms\": [");
@@ -590,14 +685,14 @@ int cmd_serve(const Args& a)
     check_rife_size(a, w, h);
     const int warmup = opt_int(a, "warmup", default_warmup(a));
     ncnn::Net net;
-    load_net(net, a);
+    check_fixed_size(load_net(net, a), model_name(a), w, h);
     ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
     for (int i = 0; i < warmup; i++)
         run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
     printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"width\": %d, "
            "\"height\": %d, \"threads\": %d, \"precision\": \"%s\", \"warmup\": %d}\n",
            RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
-           opt(a, "precision", "fp32").c_str(), warmup);
+           precision_of(net), warmup);
     fflush(stdout);
     char buf[64];
     while (fgets(buf, sizeof(buf), stdin))

@@ -63,19 +63,33 @@ class Adb:
             return ""
 
 
-def bench_phone(serial: str | None, binary: Path | None, target: str, models: dict[str, Path],
-                sizes: list[tuple[int, int]], threads: list[int], warmup: int, loops: int, rounds: int,
-                log=print) -> dict:
-    """The phone record: results per precision, size and thread count, or the no-device note."""
+def connect(serial: str | None, binary: Path | None) -> Adb | None:
+    """The configured phone, checked (adb, an arm64 binary, the device attached and ready) before the host's
+    timing rounds, so a wrong bench.adb_serial fails at once instead of after them; None: no phone."""
     if not serial:
-        return {"device": None, "note": NO_DEVICE, "results": []}
+        return None
     if binary is None:
         raise BenchError(f"bench.adb_serial names device {serial!r} but no arm64 rife-bench is built; add "
                          "linux-arm64 (or android-arm64 with an NDK) to native.targets")
     adb = Adb(serial)
-    state = adb("get-state").strip()
+    try:
+        state = adb("get-state").strip()
+    except BenchError as exc:
+        raise BenchError(f"bench.adb_serial (or ANDROID_SERIAL) names device {serial!r}, which adb cannot reach "
+                         f"({str(exc).rpartition(': ')[2]}); check `adb devices` or fix the serial") from None
     if state != "device":
         raise BenchError(f"device {serial} is {state!r}, not ready; check `adb devices` (authorize the computer)")
+    return adb
+
+
+def bench_phone(serial: str | None, binary: Path | None, target: str, models: dict[str, Path],
+                sizes: list[tuple[int, int]], threads: list[int], warmup: int, loops: int, rounds: int,
+                log=print, adb: Adb | None = None) -> dict:
+    """The phone record: results per precision, size and thread count, or the no-device note. `adb`: the
+    device connect() checked already."""
+    if not serial:
+        return {"device": None, "note": NO_DEVICE, "results": []}
+    adb = adb or connect(serial, binary)
     device = {"serial": serial, "model": adb.getprop("ro.product.model"), "abi": adb.getprop("ro.product.cpu.abi")}
     adb.shell(f"rm -rf {REMOTE} && mkdir -p {REMOTE}/out")
     adb("push", str(binary), f"{REMOTE}/rife-bench")

@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, resolution, rife_model
+from rifebuild.core.args import PATH, action, model, out, resolution
 
-ROLE = (["--input"], {"action": "append", "default": [], "metavar": "ROLE=PATH"})
+ROLE = (["--input"], {"action": "append", "default": [], "metavar": "ROLE=PATH",
+                      "help": "an artifact or record of the run, as ROLE=PATH (the bench rule passes every one)"})
 
 
 def run(a) -> None:
@@ -14,19 +15,21 @@ def run(a) -> None:
     import json
     import time
 
-    from rifebuild.bench.adb import PRECISIONS, bench_phone, device_serial
+    from rifebuild.bench.adb import PRECISIONS, bench_phone, connect, device_serial
     from rifebuild.bench.matrix import resolve_threads
     from rifebuild.bench.suite import parse_roles, run_host
     from rifebuild.core.files import atomic_write_json
 
     roles = parse_roles(a.input)
+    phone_target = next((t for t in ("android-arm64", "linux-arm64") if f"native-{t}.binary" in roles), None)
+    serial, phone_binary = device_serial(a.adb_serial), roles.get(f"native-{phone_target}.binary")
+    device = connect(serial, phone_binary)  # a wrong serial fails now, not after the host's rounds
     job_threads = threads.count(1)
     record = run_host(roles, a.sizes, resolve_threads(a.bench_threads, job_threads), a.variants, a.warmup,
-                      a.rounds, job_threads, a.cores, rife_model=a.rife_model)
-    phone_target = next((t for t in ("android-arm64", "linux-arm64") if f"native-{t}.binary" in roles), None)
+                      a.rounds, job_threads, a.cores, model=a.model)
     models = {p: roles[f"ncnn-{p}.model"].parent for p in PRECISIONS if f"ncnn-{p}.model" in roles}
-    phone = bench_phone(device_serial(a.adb_serial), roles.get(f"native-{phone_target}.binary"), phone_target,
-                        models, a.sizes, a.phone_threads, a.warmup, a.phone_loops, a.phone_rounds)
+    phone = bench_phone(serial, phone_binary, phone_target, models, a.sizes, a.phone_threads, a.warmup,
+                        a.phone_loops, a.phone_rounds, adb=device)
     record["window"]["end"] = time.time()  # the phone run (qemu, with the stand-in adb) is in the window too
     atomic_write_json(a.phone_out, phone)
     atomic_write_json(a.out, record)
@@ -40,7 +43,7 @@ def worker(a) -> None:
     """One runtime in its own process, timed per `run` line on stdin (internal: `bench run` starts these)."""
     from rifebuild.bench.worker import serve
 
-    serve(a.runtime, a.model, a.size[0], a.size[1], threads.count(1), a.warmup, rife_model=a.rife_model)
+    serve(a.runtime, a.artifact, a.size[0], a.size[1], threads.count(1), a.warmup, model=a.model)
 
 
 def plots(a) -> None:
@@ -66,19 +69,30 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(actions) -> None:
-    action(actions, "run", run, ROLE, rife_model(),
+    action(actions, "run", run, ROLE, model(),
            (["--sizes"], {"type": resolution, "nargs": "+", "required": True, "help": "HxW sizes to time"}),
            (["--bench-threads"], {"nargs": "+", "default": ["1", "all"], "help": "thread counts or `all`"}),
-           (["--variants"], {"nargs": "+", "required": True}), (["--warmup"], {"type": int, "default": 1}),
-           (["--rounds"], {"type": int, "default": 5}),
+           (["--variants"], {"help": "what to time (bench.variants)", "nargs": "+", "required": True}),
+           (["--warmup"], {"help": "untimed runs per variant after loading", "type": int, "default": 1}),
+           (["--rounds"], {"help": "rounds; each variant runs once per round", "type": int, "default": 5}),
            (["--cores"], {"type": int, "required": True, "help": "the run's --cores (to tell whether all were held)"}),
-           (["--adb-serial"], {"default": ""}),
-           (["--phone-threads"], {"type": int, "nargs": "+", "default": [1, 4]}),
-           (["--phone-loops"], {"type": int, "default": 2}), (["--phone-rounds"], {"type": int, "default": 2}),
-           (["--out"], PATH), (["--phone-out"], PATH))
-    action(actions, "worker", worker, (["--runtime"], {"required": True}), (["--model"], {"required": True}),
-           rife_model(),
+           (["--adb-serial"], {"help": "phone to benchmark via adb; empty: $ANDROID_SERIAL, else none", "default": ""}),
+           (["--phone-threads"], {"help": "thread counts on the phone", "type": int, "nargs": "+", "default": [1, 4]}),
+           (["--phone-loops"], {"help": "timed runs per turn on the phone", "type": int, "default": 2}),
+           (["--phone-rounds"], {"help": "turns of fp32, fp16 and int8 on the phone", "type": int, "default": 2}),
+           out(), (["--phone-out"], {**PATH, "help": "phone.json to write"}))
+    action(actions, "worker", worker,
+           (["--runtime"], {"required": True,
+                            "help": "torch, onnxruntime, ncnn, mnn or sgemm"}),
+           (["--artifact"], {"required": True,
+                             "help": "what the runtime loads: checkpoint, ONNX, ncnn folder or .mnn (sgemm: -)"}),
+           model(required=False),
            (["--size"], {"type": _size, "required": True, "help": "HxW (sgemm: NxN)"}),
-           (["--warmup"], {"type": int, "default": 1}))
-    action(actions, "plots", plots, (["--bench"], PATH), (["--phone"], PATH), (["--latency-png"], PATH),
-           (["--quality-png"], PATH), (["--size-png"], PATH), (["--latency-tsv"], PATH), (["--phone-tsv"], PATH))
+           (["--warmup"], {"help": "untimed runs per variant after loading", "type": int, "default": 1}))
+    action(actions, "plots", plots, (["--bench"], {**PATH, "help": "bench.json (`bench run`)"}),
+           (["--phone"], {**PATH, "help": "phone.json (`bench run`)"}),
+           (["--latency-png"], {**PATH, "help": "latency figure to write"}),
+           (["--quality-png"], {**PATH, "help": "quality-vs-latency figure to write"}),
+           (["--size-png"], {**PATH, "help": "artifact size figure to write"}),
+           (["--latency-tsv"], {**PATH, "help": "latency table to write"}),
+           (["--phone-tsv"], {**PATH, "help": "phone table to write"}))

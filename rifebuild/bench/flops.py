@@ -13,20 +13,22 @@ import math
 from rifebuild.core.errors import BenchError
 
 
-def model_flops(height: int, width: int) -> int:
+def model_flops(model: str, height: int, width: int) -> int:
+    """FLOPs of one interpolation by RIFE version `model` at height x width (a multiple of its padding)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from rifebuild.model import spec
     from rifebuild.model.ifnet import ExportModel, IFNet
 
     with torch.device("meta"):
-        model = ExportModel(IFNet()).eval()
+        net = ExportModel(IFNet(spec.get(model).arch)).eval()
         args = [torch.zeros(1, c, height, width) for c in (3, 3, 1)]
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(*args)
+        net(*args)
     flops = counter.get_total_flops()
     if not (isinstance(flops, int) and flops > 0):
-        raise BenchError(f"torch's flop counter gave {flops} for {height}x{width}; cannot compute GFLOP/s")
+        raise BenchError(f"torch's flop counter gave {flops} for {model} at {height}x{width}; cannot compute GFLOP/s")
     return flops
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rifebuild.core.errors import BenchError
-from rifebuild.model.spec import DEFAULT
 from rifebuild.native.run import serve_args
 
 
@@ -28,7 +27,7 @@ class Variant:
 
 VARIANTS = (
     Variant("pytorch", "PyTorch fp32 (eager)", "torch", "fp32", "pytorch"),
-    Variant("onnxruntime", "onnxruntime fp32 (any-size ONNX)", "onnxruntime", "fp32", "onnx-dynamic"),
+    Variant("onnxruntime", "onnxruntime fp32 (any-size ONNX)", "onnxruntime", "fp32", "onnx"),
     Variant("ncnn-python", "ncnn Python fp32 (stock GridSample)", "ncnn", "fp32", "ncnn-stock"),
     Variant("rife-bench-fp32", "rife-bench fp32 (ncnn, rife.Warp)", "rife-bench", "fp32", "ncnn-fp32"),
     Variant("rife-bench-fp16", "rife-bench fp16 storage (ncnn, rife.Warp)", "rife-bench", "fp16", "ncnn-fp16"),
@@ -99,13 +98,13 @@ def _model_dir(roles: dict[str, Path], role: str) -> Path | None:
 
 
 def variant_run(variant: Variant, roles: dict[str, Path], height: int, width: int, threads: int,
-                warmup: int, rife_model: str = DEFAULT) -> Run | str:
+                warmup: int, *, model: str) -> Run | str:
     """The worker command for `variant` at this size, or the sentence saying why it cannot run."""
     if variant.runtime == "rife-bench":
-        binary, model = roles.get("native-host.binary"), _model_dir(roles, f"{variant.artifact}.model")
-        if binary is None or model is None:
+        binary, folder = roles.get("native-host.binary"), _model_dir(roles, f"{variant.artifact}.model")
+        if binary is None or folder is None:
             return "not built (no host rife-bench or no model in this configuration)"
-        return rife_bench_run(variant.key, binary, model, height, width, threads, warmup, variant.precision)
+        return rife_bench_run(variant.key, binary, folder, height, width, threads, warmup, variant.precision)
     if variant.key == "ncnn-python":
         role = f"ncnn-stock-{height}x{width}.model"
         if role not in roles:
@@ -113,13 +112,13 @@ def variant_run(variant: Variant, roles: dict[str, Path], height: int, width: in
                            if r.startswith("ncnn-stock-") and r.endswith(".model"))
             return (f"the stock GridSample model is fixed to one resolution (built for {', '.join(built) or 'none'}); "
                     f"add [{height}, {width}] to stock_resolutions to time it here")
-        model = roles[role].parent
+        artifact = roles[role].parent
     else:
         role = "checkpoint" if variant.key == "pytorch" else f"{variant.artifact}.model"
         if role not in roles:
             return "not built in this configuration"
-        model = roles[role]
-    return Run(variant.key, python_worker(variant.runtime, model, height, width, threads, warmup, rife_model))
+        artifact = roles[role]
+    return Run(variant.key, python_worker(variant.runtime, artifact, height, width, threads, warmup, model=model))
 
 
 def rife_bench_run(key: str, binary: Path, model: Path, height: int, width: int, threads: int, warmup: int,
@@ -128,12 +127,13 @@ def rife_bench_run(key: str, binary: Path, model: Path, height: int, width: int,
     return Run(key, [str(binary), *map(str, serve_args(model, width, height, threads, warmup, precision))])
 
 
-def python_worker(runtime: str, model: Path | str, height: int, width: int, threads: int, warmup: int,
-                  rife_model: str = DEFAULT) -> list[str]:
+def python_worker(runtime: str, artifact: Path | str, height: int, width: int, threads: int, warmup: int, *,
+                  model: str | None = None) -> list[str]:
     """`rifebuild --threads N bench worker ...` with this Python (the same venv as the stage); the PyTorch
     worker needs the RIFE version to build the network the checkpoint belongs to."""
     return [sys.executable, "-m", "rifebuild", "--threads", str(threads), "bench", "worker", f"--runtime={runtime}",
-            f"--model={model}", f"--rife-model={rife_model}", f"--size={height}x{width}", f"--warmup={warmup}"]
+            f"--artifact={artifact}", *([f"--model={model}"] if model else []), f"--size={height}x{width}",
+            f"--warmup={warmup}"]
 
 
 def sgemm_run(threads: int, warmup: int) -> Run:
@@ -141,7 +141,7 @@ def sgemm_run(threads: int, warmup: int) -> Run:
 
 
 def plan(roles: dict[str, Path], sizes: list[tuple[int, int]], threads: list[int], variants: list[str],
-         warmup: int, rife_model: str = DEFAULT) -> tuple[list[Cell], list[dict]]:
+         warmup: int, *, model: str) -> tuple[list[Cell], list[dict]]:
     """Cells (size x threads, each with its workers in variant order, the sgemm peak last) and the
     variants that cannot run, with the reason."""
     unknown = [v for v in variants if v not in BY_KEY]
@@ -154,7 +154,7 @@ def plan(roles: dict[str, Path], sizes: list[tuple[int, int]], threads: list[int
         for t in threads:
             runs = []
             for key in variants:
-                run = variant_run(BY_KEY[key], roles, height, width, t, warmup, rife_model)
+                run = variant_run(BY_KEY[key], roles, height, width, t, warmup, model=model)
                 if isinstance(run, Run):
                     runs.append(run)
                 elif t == threads[0]:  # one line per variant and size

@@ -21,7 +21,6 @@ from rifebuild.bench.peak import peak_gflops
 from rifebuild.bench.runner import GAP_S, summary, time_cell
 from rifebuild.core import args
 from rifebuild.core.errors import BenchError
-from rifebuild.model.spec import DEFAULT
 
 # variant -> (verification record, ground-truth subject in it) for the quality axis of the plots.
 # The int8 record also scored PyTorch and the fp32 ncnn model (which rife-bench fp32 and the stock
@@ -90,13 +89,13 @@ def rows(cell: matrix.Cell, timed: dict, flops: int, labels: dict[str, str]) -> 
 
 
 def run_host(roles: dict[str, Path], sizes: list[tuple[int, int]], threads: list[int], variants: list[str],
-             warmup: int, rounds: int, job_threads: int, cores: int, log=print, rife_model: str = DEFAULT) -> dict:
-    cells, not_run = matrix.plan(roles, sizes, threads, variants, warmup, rife_model)
+             warmup: int, rounds: int, job_threads: int, cores: int, *, model: str, log=print) -> dict:
+    cells, not_run = matrix.plan(roles, sizes, threads, variants, warmup, model=model)
     labels = {**{v.key: v.label for v in matrix.VARIANTS}, "sgemm": f"sgemm {matrix.SGEMM_N} (peak)"}
     flops = {}
     for cell in cells:
         if cell.size not in flops:
-            flops[cell.size] = model_flops(cell.height, cell.width)
+            flops[cell.size] = model_flops(model, cell.height, cell.width)
             log(f"{cell.size}: {flops[cell.size] / 1e9:.2f} GFLOP per frame")
     results, peaks = [], {}
     start = time.time()

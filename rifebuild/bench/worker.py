@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rifebuild.core.errors import BenchError
-from rifebuild.model.spec import DEFAULT
 
 RUNTIMES = ("torch", "onnxruntime", "ncnn", "mnn", "sgemm")
 
@@ -43,9 +42,10 @@ def inputs(height: int, width: int, seed: int = 0) -> dict:
             "in2": np.full((1, height, width), 0.5, np.float32)}
 
 
-def load(runtime: str, model: str, height: int, width: int, threads: int,
-         rife_model: str = DEFAULT) -> tuple[Callable[[], object], str]:
-    """A zero-argument callable running one inference, and the runtime's version."""
+def load(runtime: str, artifact: str, height: int, width: int, threads: int, *,
+         model: str | None = None) -> tuple[Callable[[], object], str]:
+    """A zero-argument callable running one inference of `artifact` (checkpoint, ONNX, ncnn folder or .mnn),
+    and the runtime's version; `model`, the RIFE version, builds the network a checkpoint belongs to."""
     if runtime == "sgemm":
         from rifebuild.bench.peak import sgemm
 
@@ -57,8 +57,10 @@ def load(runtime: str, model: str, height: int, width: int, threads: int,
         from rifebuild.checkpoint.load import load_ifnet
         from rifebuild.model.ifnet import ExportModel
 
+        if model is None:
+            raise BenchError("the torch runtime needs the RIFE version of its checkpoint: pass --model")
         torch.set_num_threads(threads)
-        net = ExportModel(load_ifnet(model, rife_model)).eval()
+        net = ExportModel(load_ifnet(artifact, model)).eval()
         args = [torch.from_numpy(feed[k])[None] for k in ("in0", "in1", "in2")]
 
         def infer():
@@ -71,28 +73,28 @@ def load(runtime: str, model: str, height: int, width: int, threads: int,
 
         from rifebuild.evaluate.runtimes import onnx_feed, onnx_session
 
-        session, batch = onnx_session(model, threads), onnx_feed(feed)
+        session, batch = onnx_session(artifact, threads), onnx_feed(feed)
         return (lambda: session.run(["out0"], batch)), onnxruntime.__version__
     if runtime == "ncnn":
         import ncnn
 
         from rifebuild.evaluate.runtimes import NcnnSession
 
-        model = Path(model)
-        session = NcnnSession(model / "flownet.param", model / "flownet.bin", threads)
+        folder = Path(artifact)
+        session = NcnnSession(folder / "flownet.param", folder / "flownet.bin", threads)
         return (lambda: session.run(feed)), ncnn.__version__
     if runtime == "mnn":
         from importlib.metadata import version
 
         from rifebuild.evaluate.mnn_runtime import forward, load_module
 
-        module = load_module(model, threads)
+        module = load_module(artifact, threads)
         return (lambda: forward(module, feed)), version("mnn")
     raise BenchError(f"unknown benchmark runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
 
 
-def serve(runtime: str, model: str, height: int, width: int, threads: int, warmup: int,
-          stdin=None, rife_model: str = DEFAULT) -> None:
+def serve(runtime: str, artifact: str, height: int, width: int, threads: int, warmup: int, *,
+          model: str | None = None, stdin=None) -> None:
     """Load, warm up, then answer `run` / `quit` lines (module docstring)."""
     proto = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout.flush()
@@ -103,7 +105,7 @@ def serve(runtime: str, model: str, height: int, width: int, threads: int, warmu
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    infer, version = load(runtime, model, height, width, threads, rife_model)
+    infer, version = load(runtime, artifact, height, width, threads, model=model)
     for _ in range(warmup):
         infer()
     send({"ready": True, "runtime": runtime, "version": version, "height": height, "width": width,

@@ -14,9 +14,17 @@ def data(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "data", data, (["--source"], {"required": True}),
-           (["--resolution"], {"type": resolution, "required": True}),
-           (["--eval-resolution"], {"type": resolution, "nargs": "*", "default": []}),
-           (["--calibration-size"], {"type": int, "required": True}),
-           (["--evaluation-size"], {"type": int, "required": True}),
-           (["--seed"], {"type": int, "default": 0}), (["--max-motion"], {"type": float, "default": 12.0}), out())
+    action(actions, "data", data,
+           (["--source"], {"required": True,
+                           "help": "builtin, a Vimeo-90K folder or a folder of video frames (calibration.data)"}),
+           (["--resolution"], {"type": resolution, "required": True,
+                               "help": "HxW of the calibration split (frames are centre-cropped)"}),
+           (["--eval-resolution"], {"type": resolution, "nargs": "*", "default": [],
+                                    "help": "HxW sizes the evaluation split is also rendered at"}),
+           (["--calibration-size"], {"help": "triplets in the calibration split", "type": int, "required": True}),
+           (["--evaluation-size"], {"type": int, "required": True,
+                                    "help": "triplets in the evaluation split (disjoint)"}),
+           (["--seed"], {"help": "builtin triplets: scene and motion seed", "type": int, "default": 0}),
+           (["--max-motion"], {"type": float, "default": 12.0,
+                               "help": "builtin triplets: motion in pixels per half interval at --resolution"}),
+           out())

@@ -139,6 +139,8 @@ def load_image(path: Path) -> np.ndarray:
     """An image file as float32 [3,H,W] in [0,1]: 8- and 16-bit, grayscale as 3 equal channels, alpha dropped."""
     from PIL import Image, UnidentifiedImageError
 
+    from rifebuild.core.images import too_large
+
     try:
         with Image.open(path) as image:
             if image.mode in INT_GRAY_MODES:  # 16-bit grayscale (PNG "I;16*"; "I" from other readers)
@@ -149,6 +151,8 @@ def load_image(path: Path) -> np.ndarray:
                 return np.ascontiguousarray(np.repeat(np.clip(gray, 0.0, 1.0)[None], 3, axis=0))
             # Pillow reads 16-bit RGB(A) PNGs as 8-bit RGB(A) (the high byte: correctly scaled)
             rgb = np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError:
+        raise CalibrationDataError(f"{too_large(path)}; scale it down or remove it from calibration.data") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise CalibrationDataError(
             f"{path}: not a readable image ({exc.__class__.__name__}); remove it or replace it with a PNG/JPEG") from None
@@ -370,11 +374,28 @@ def _read_sample(folder: Path) -> dict[str, np.ndarray]:
             sample["gt"] = load_image(folder / "im2.png")
         return sample
     if (folder / "in0.npy").is_file() and (folder / "in1.npy").is_file():
-        sample = {k: np.load(folder / f"{k}.npy").astype(np.float32) for k in ("in0", "in1")}
+        sample = {k: load_npy(folder / f"{k}.npy") for k in ("in0", "in1")}
         if (folder / "gt.npy").is_file():
-            sample["gt"] = np.load(folder / "gt.npy").astype(np.float32)
+            sample["gt"] = load_npy(folder / "gt.npy")
         return sample
     raise CalibrationDataError(f"{folder}: expected im1.png + im3.png (+ im2.png) or in0.npy + in1.npy")
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """A user's .npy frame as float32 [3,H,W]: never unpickled (no code runs), anything else one sentence."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        reason = "an object array, which is never unpickled" if "allow_pickle" in str(exc) else "not a valid .npy file"
+        raise CalibrationDataError(f"{path}: {reason}; save the frame with numpy.save as a float32 [3,H,W] array "
+                                   "in [0,1]") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu" or array.ndim != 3 or array.shape[0] != 3:
+        raise CalibrationDataError(f"{path}: holds a {getattr(array, 'dtype', type(array))} array of shape "
+                                   f"{getattr(array, 'shape', ())}, not a float32 [3,H,W] frame in [0,1]")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise CalibrationDataError(f"{path}: holds NaN or infinite values; save a finite frame in [0,1]")
+    return array
 
 
 def source_files(source: str) -> list[str]:

@@ -8,6 +8,7 @@ of another version fails the strict key check with the versions whose key layout
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import pickletools
@@ -29,7 +30,10 @@ PREFIX = "module."
 # Training-only parts some Practical-RIFE releases ship beside the IFNet (a distillation teacher block and
 # a timestep regressor): never part of inference, so they are dropped before the strict check.
 TRAINING_ONLY = ("teacher.", "caltime.")
-FETCH_ADVICE = ("check `weights_url` and the network, or download the file elsewhere and set `weights:` to its "
+# The largest RIFE v4 flownet.pkl is tens of MB: a file over this is refused before anything reads it.
+MAX_CHECKPOINT_BYTES = 1 << 30
+HEAD_BYTES = 1024  # what the error message inspects of a file torch refused
+FETCH_ADVICE = ("check the URL (the pins file or `weights_url`) and the network, or download the file elsewhere and set `weights:` to its "
                 "path, or use `weights: synthetic`")
 
 
@@ -41,8 +45,8 @@ def _use(version: spec.Version) -> str:
     return f"use the v{version.number} flownet.pkl (a dict of tensor names to tensors)"
 
 
-def fetch_checkpoint(url: str, dest: Path | str, sha256: str | None = None, deadline: float = 600,
-                     model: str = spec.DEFAULT) -> Path:
+def fetch_checkpoint(url: str, dest: Path | str, *, model: str, sha256: str | None = None,
+                     deadline: float = 600) -> Path:
     """Download the official checkpoint to `dest`; it is kept only if it matches the pin (when given)
     and loads as a checkpoint of `model`, so a wrong file served at the URL is never cached."""
     version = spec.get(model)
@@ -55,7 +59,7 @@ def fetch_checkpoint(url: str, dest: Path | str, sha256: str | None = None, dead
                                 f"so it was not kept; {FETCH_ADVICE}") from None
 
     return download(url, dest, sha256=sha256 or None, deadline=deadline, validate=validate,
-                    advice=FETCH_ADVICE, pin_name="`weights_sha256`", deadline_name="`download_deadline`")
+                    advice=FETCH_ADVICE, pin_name=f"{version.name}'s pin (pins.yaml or `weights_sha256`)", deadline_name="`download_deadline`")
 
 
 def _fail(path: Path | str, reason: str, fix: str) -> CheckpointError:
@@ -65,7 +69,7 @@ def _fail(path: Path | str, reason: str, fix: str) -> CheckpointError:
     return exc
 
 
-def synthetic_state_dict(seed: int, model: str = spec.DEFAULT) -> dict[str, torch.Tensor]:
+def synthetic_state_dict(seed: int, model: str) -> dict[str, torch.Tensor]:
     """Deterministic random init of `model`'s IFNet, keys in its official layout (`module.` prefix).
 
     Scaled so activations neither vanish nor explode through the blocks (the checks need finite,
@@ -100,12 +104,16 @@ def save_state_dict(state: dict[str, torch.Tensor], dest: Path | str) -> None:
     atomic_write_bytes(dest, buf.getvalue())
 
 
-def load_state_dict(path: Path | str, model: str = spec.DEFAULT) -> dict[str, torch.Tensor]:
+def load_state_dict(path: Path | str, model: str) -> dict[str, torch.Tensor]:
     """torch.load with weights_only=True (a pickle from the internet must never run code)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found; set `weights:` to an existing file, "
                               "`official` or `synthetic`")
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise _fail(path, f"it is {size / 2**30:.1f} GiB, far more than any RIFE checkpoint (at most "
+                    f"{MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB is read)", _use(spec.get(model)))
     try:
         with warnings.catch_warnings():  # torch's "please file an issue" note on plain pickles: not the user's to act on
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
@@ -132,7 +140,8 @@ def _a(noun: str) -> str:
 def _unreadable(path: Path, exc: Exception, version: spec.Version) -> CheckpointError:
     """Why torch refused `path`, in our words (torch's own message suggests weights_only=False: never that)."""
     try:
-        head = path.read_bytes()[:1024] if not zipfile.is_zipfile(path) else b""
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES) if not zipfile.is_zipfile(path) else b""
         foreign = _foreign_globals(path)
     except OSError as err:
         return _fail(path, f"the file cannot be read ({err.strerror or err})", "fix its permissions or path")
@@ -180,25 +189,47 @@ def _safe_global(name: str) -> bool:
 def _foreign_globals(path: Path) -> list[str] | None:
     """Globals other than torch's tensor rebuilders in the file's complete pickles ([] if only an
     object-building opcode gave it away); None if no complete pickle uses any. Reads opcodes only."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            streams = [z.read(n) for n in z.namelist() if n.endswith(".pkl")]
-    else:
-        streams = [path.read_bytes()]
     found: list[str] | None = None
-    for data in streams:
-        stream = io.BytesIO(data)
-        while stream.tell() < len(data):  # a legacy torch.save file is several pickles, then raw storage bytes
-            names = _pickle_globals(stream)
-            if names is None:
-                break
-            foreign = [n for n in names if not _safe_global(n)]  # "": a global not resolved from the opcodes
-            if foreign:
-                found = (found or []) + [n for n in foreign if n]
+    with contextlib.ExitStack() as stack:
+        if zipfile.is_zipfile(path):
+            z = stack.enter_context(zipfile.ZipFile(path))
+            streams = [(stack.enter_context(z.open(i)), i.file_size) for i in z.infolist() if i.filename.endswith(".pkl")]
+        else:
+            streams = [(stack.enter_context(open(path, "rb")), path.stat().st_size)]
+        for raw, size in streams:  # read as opcodes go: never the whole file at once
+            stream = _OpcodeReader(raw)
+            while stream.tell() < size:  # a legacy torch.save file is several pickles, then raw storage bytes
+                names = _pickle_globals(stream)
+                if names is None:
+                    break
+                foreign = [n for n in names if not _safe_global(n)]  # "": a global not resolved from the opcodes
+                if foreign:
+                    found = (found or []) + [n for n in foreign if n]
     return found
 
 
-def _pickle_globals(stream: io.BytesIO) -> list[str] | None:
+class _OpcodeReader:
+    """A file as pickletools.genops reads it, each read bounded: a garbage file's "argument" (a line with
+    no newline, a length field of gigabytes) ends the scan instead of being read into memory."""
+
+    MAX_ARG = 1 << 20
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self.MAX_ARG:
+            raise ValueError(f"an opcode argument of {n} bytes")
+        return self.raw.read(n)
+
+    def readline(self) -> bytes:
+        return self.raw.readline(self.MAX_ARG)  # no newline within it: genops raises ValueError
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+
+def _pickle_globals(stream) -> list[str] | None:
     """Dotted names of the globals one complete pickle imports; None if it is not a complete pickle."""
     names: list[str] = []
     pushed: list[object] = []
@@ -248,7 +279,7 @@ def inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY)}
 
 
-def load_ifnet(path: Path | str, model: str = spec.DEFAULT, ensemble: bool = False) -> IFNet:
+def load_ifnet(path: Path | str, model: str, ensemble: bool = False) -> IFNet:
     """Load a checkpoint of `model` into its IFNet strictly. A checkpoint of another version fails naming
     the version(s) whose layout it matches; an unknown layout fails with the key diff."""
     version = spec.get(model)

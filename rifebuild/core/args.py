@@ -38,18 +38,16 @@ def action(actions, name: str, func, *arguments: tuple[list[str], dict]) -> argp
 PATH = {"type": Path, "required": True}
 
 
-def out() -> tuple[list[str], dict]:
-    return (["--out"], PATH)
+def out(what: str = "the file to write") -> tuple[list[str], dict]:
+    return (["--out"], {**PATH, "help": what})
 
 
-def model() -> tuple[list[str], dict]:
-    """--model: which RIFE v4 version a checkpoint is (rifebuild.model.spec names; config key `model`)."""
-    return (["--model"], {"default": "rife-v4.6", "help": "RIFE version, e.g. rife-v4.6, rife-v4.13-lite"})
-
-
-def rife_model():
-    """--rife-model: the RIFE version, in actions where --model already names a model file or folder."""
-    return (["--rife-model"], {**model()[1], "dest": "rife_model"})
+def model(required: bool = True) -> tuple[list[str], dict]:
+    """--model: a RIFE version (rifebuild.model.spec names; config key `model`), the one meaning the flag has
+    in every action, and never a default: a forgotten flag must not silently build another version. Model
+    files and folders are --model-dir, --artifact, --mnn."""
+    return (["--model"], {"required": required, "metavar": "VERSION",
+                          "help": "RIFE version, e.g. rife-v4.6, rife-v4.13-lite (`rifebuild report family` lists them)"})
 
 
 def parse_pairs(values: list[str], flag: str, error: type[Exception], shape: str = "KEY=VALUE") -> list[tuple[str, str]]:

@@ -35,8 +35,9 @@ def coerce(instance, schema: dict, root: dict):
 
     `snakemake --config export='{height: 64}'` hands nested values over as strings ('64'), and a top-level
     `model_name=46` arrives as an int: read a string as YAML where the schema wants a number, boolean
-    or list ('null' where it allows null), and an int or float as text where it wants a string. Anything else is left for the
-    validator to reject with its usual message.
+    or list ('null' where it allows null; '[...]' where it takes a list or a name, as `models` does), and an
+    int or float as text where it wants a string. Anything else is left for the validator to reject with its
+    usual message.
     """
     while "$ref" in schema:
         schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]] | {k: v for k, v in schema.items() if k != "$ref"}
@@ -49,7 +50,8 @@ def coerce(instance, schema: dict, root: dict):
         return [coerce(item, schema.get("items", {}), root) for item in instance]
     if isinstance(instance, str) and "null" in types and instance in ("null", "~"):
         return None
-    if isinstance(instance, str) and types and "string" not in types:
+    listed = isinstance(instance, str) and instance.lstrip().startswith("[") and "array" in types
+    if isinstance(instance, str) and types and ("string" not in types or listed):
         try:
             parsed = yaml.safe_load(instance)
         except yaml.YAMLError:
@@ -73,13 +75,22 @@ def validate(config: dict) -> dict:
     if errors:
         raise ConfigError("; ".join(describe(e) for e in errors))
     check_pixels(config, schema)
-    config["models"] = config["models"] or [config["model"]]
+    config["models"] = expand_models(config["models"], schema) or [config["model"]]
     check_single_model_keys(config)
     data = config["calibration"]["data"]
     if data != "builtin" and not Path(data).is_dir():
         raise ConfigError(f"calibration.data: {data!r} is not an existing directory; use `builtin`, a Vimeo-90K "
                           "folder or a folder of consecutive video frames")
     return config
+
+
+def expand_models(models: list[str] | str, schema: dict) -> list[str]:
+    """`models: all` / `all-lite` as the versions they name: every version the schema knows, or its -lite
+    ones, in the schema's order; a list as is."""
+    if isinstance(models, list):
+        return models
+    names = schema["$defs"]["version"]["enum"]
+    return list(names) if models == "all" else [n for n in names if n.endswith("-lite")]
 
 
 def check_single_model_keys(config: dict) -> None:
@@ -126,6 +137,8 @@ def describe(error: jsonschema.ValidationError) -> str:
         return f"{where} = {error.instance}: must be a multiple of {error.validator_value} (RIFE needs it; pad your frames)"
     if error.validator == "maximum":
         return f"{where} = {error.instance}: at most {error.validator_value}; lower it"
+    if error.validator == "pattern" and "x-hint" in error.schema:
+        return f"{where} = {error.instance!r}: {error.schema['x-hint']}"
     if error.validator == "additionalProperties":
         return f"{where}: {error.message} (check the spelling against config.schema.yaml)"
     return f"{where}: {error.message}"

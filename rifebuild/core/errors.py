@@ -11,6 +11,10 @@ class RifeBuildError(Exception):
     """A failure the user can fix; the message names the file or key and the fix."""
 
 
+class OutputError(RifeBuildError):
+    """An output that cannot be written: a folder the user may not write to, a temp file removed meanwhile."""
+
+
 class ConfigError(RifeBuildError):
     """A config value that breaks the schema, with its key path and the rule it broke."""
 

@@ -1,25 +1,46 @@
-"""Atomic file outputs (a failed step must leave nothing that looks done) and file hashes."""
+"""Atomic file outputs (a failed step must leave nothing that looks done), file hashes, safe tar unpacking and
+the flock shared by processes that build or read one folder."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from rifebuild.core.errors import OutputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: Path | str):
-    """Yield a temp path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temp path beside `path`; rename it onto `path` only if the block succeeds.
+
+    The temp name carries this process's id and start time (core.stale.owner_tag): a start-up sweep of
+    another run removes it only once this process is gone."""
+    from rifebuild.core.stale import owner_tag
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{owner_tag()}.", suffix=".tmp", dir=path.parent)
+    except PermissionError:
+        folder = next(p for p in path.parents if p.is_dir() or p == p.parent)  # the one it could not write into
+        raise OutputError(f"cannot write {path}: the folder {folder} is not writable by this user; fix its "
+                          "permissions or run from a working directory you own") from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            raise OutputError(f"cannot write {path}: its temp file {tmp} was removed by another process while "
+                              "this step ran; run again") from None
+        except PermissionError:
+            raise OutputError(f"cannot write {path}: the folder {path.parent} is not writable by this user; fix "
+                              "its permissions") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -70,3 +91,24 @@ def extract_tar(tar, dest: Path | str) -> None:
                 or ((member.issym() or member.islnk()) and (os.path.isabs(member.linkname) or not inside(target)))):
             raise tarfile.TarError(f"member {member.name!r} would be written outside {dest}")
     tar.extractall(dest)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, shared: bool = False, log=None):
+    """flock `path` (created if missing, never deleted) for the block; waits, noting it in `log`, while
+    another process (or thread) holds it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log is not None:
+                log.write(f"# waiting for {path}: another build of this tree is running\n")
+                log.flush()
+            fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -24,30 +24,12 @@ def import_rifebuild_from(basedir: str) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [basedir, os.environ.get("PYTHONPATH", "")] if p)
 
 
-def code_files(*stages: str) -> list[str]:
-    """The Python files a `rifebuild <stage> ...` call runs: the stage's package and every rifebuild
-    package it imports, transitively. Rules list them as inputs, so editing a stage's code re-runs
-    exactly the rules that use it (Snakemake tracks shell commands, not the code they call)."""
-    import ast
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    seen: set[str] = set()
-    todo = list(stages)
-    while todo:
-        package = todo.pop()
-        if package in seen:
-            continue
-        seen.add(package)
-        for path in sorted((root / package).glob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text())):
-                names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
-                names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
-                for name in names:
-                    parts = name.split(".")
-                    if parts[0] == "rifebuild" and len(parts) > 1 and (root / parts[1]).is_dir():
-                        todo.append(parts[1])
-    files = [p for package in sorted(seen) for p in sorted((root / package).glob("*.py"))]
-    files += [root / "cli.py", root / "core" / "config.schema.yaml"]
-    return [str(p) for p in files]
-
+def unwritable_folders(folders: list[str]) -> list[str]:
+    """The folders (or their subfolders) among `folders` that exist and this user may not write into:
+    the workflow names them at start-up instead of a job failing later with PermissionError."""
+    found = []
+    for folder in folders:
+        for dirpath, _dirnames, _files in os.walk(folder):
+            if not os.access(dirpath, os.W_OK | os.X_OK):
+                found.append(dirpath)
+    return found

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, model, out, resolution, rife_model
+from rifebuild.core.args import PATH, action, model, optional_float, out, resolution
+from rifebuild.core.errors import VerificationError
 
 
 def reference(a) -> None:
@@ -15,17 +16,23 @@ def reference(a) -> None:
 
 
 def onnx(a) -> None:
-    """onnxruntime vs PyTorch at the export resolution."""
+    """onnxruntime vs PyTorch at every reference resolution (the record names the input dims: H and W
+    are symbolic in the any-size ONNX)."""
     from rifebuild.evaluate import verify
+    from rifebuild.export.dynamic_onnx import symbolic_dims
 
-    verify.verify_onnx(a.onnx, [a.reference], a.max_abs_err, threads.count(), a.out)
+    verify.verify_onnx(a.onnx, a.reference, a.max_abs_err, threads.count(), a.out,
+                       {"input_dims": symbolic_dims(a.onnx)})
 
 
 def ncnn(a) -> None:
     """ncnn (Python package; rife.Warp lowered to GridSample) vs PyTorch at every reference resolution."""
     from rifebuild.evaluate import verify
 
-    verify.verify_ncnn(a.model_dir, a.reference, a.precision, a.max_abs_err, threads.count(), a.out)
+    if (a.max_abs_err is None) == (a.min_psnr is None):
+        raise VerificationError("evaluate ncnn: give exactly one bound, --max-abs-err or --min-psnr")
+    bound = {"max_abs_err": a.max_abs_err} if a.min_psnr is None else {"min_psnr_db": a.min_psnr}
+    verify.verify_ncnn(a.model_dir, a.reference, a.precision, bound, threads.count(), a.out)
 
 
 def int8(a) -> None:
@@ -33,31 +40,58 @@ def int8(a) -> None:
     from rifebuild.evaluate import verify
 
     verify.verify_int8(a.model_dir, a.fp32_dir, a.checkpoint, a.data, threads.count(), a.min_psnr, a.out,
-                       a.min_worst_psnr, a.rife_model)
+                       model=a.model, min_worst_psnr=a.min_worst_psnr)
 
 
 def mnn(a) -> None:
     """MNN runtime vs PyTorch at every reference resolution, and vs ground truth."""
     from rifebuild.evaluate import verify
 
-    verify.verify_mnn(a.model, a.reference, a.out, a.eval, a.checkpoint, a.min_psnr, a.timestep, threads.count(),
-                      a.rife_model)
+    verify.verify_mnn(a.mnn, a.reference, a.out, a.eval, a.checkpoint, a.min_psnr, model=a.model,
+                      timestep=a.timestep, threads=threads.count())
 
 
 
 
 def register(actions) -> None:
-    action(actions, "reference", reference, (["--checkpoint"], PATH), model(),
-           (["--resolution"], {"type": resolution, "required": True}), (["--seed"], {"type": int, "default": 0}),
-           (["--timestep"], {"type": float, "default": 0.5}), out())
-    action(actions, "onnx", onnx, (["--onnx"], PATH), (["--reference"], PATH),
-           (["--max-abs-err"], {"type": float, "required": True}), out())
-    action(actions, "ncnn", ncnn, (["--model-dir"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
-           (["--precision"], {"choices": ["fp32", "fp16"], "required": True}),
-           (["--max-abs-err"], {"type": float, "required": True}), out())
-    action(actions, "int8", int8, (["--model-dir"], PATH), (["--fp32-dir"], PATH), (["--checkpoint"], PATH),
-           (["--data"], PATH), (["--min-psnr"], {"type": float, "required": True}),
-           (["--min-worst-psnr"], {"type": float, "default": None}), rife_model(), out())
-    action(actions, "mnn", mnn, (["--model"], PATH), (["--reference"], {**PATH, "nargs": "+"}),
-           (["--checkpoint"], PATH), (["--eval"], PATH), (["--min-psnr"], {"type": float, "required": True}),
-           (["--timestep"], {"type": float, "default": 0.5}), rife_model(), out())
+    action(actions, "reference", reference,
+           (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl of --model"}),
+           model(),
+           (["--resolution"], {"help": "HxW of the reference inputs", "type": resolution, "required": True}),
+           (["--seed"], {"help": "seed of the fixed random inputs", "type": int, "default": 0}),
+           (["--timestep"], {"help": "timestep t of the interpolated frame", "type": float, "default": 0.5}), out())
+    action(actions, "onnx", onnx, (["--onnx"], {**PATH, "help": "the ONNX model to check"}),
+           (["--reference"], {**PATH, "nargs": "+",
+                              "help": "reference .npz file(s) (inputs + PyTorch output) from `evaluate reference`"}),
+           (["--max-abs-err"], {"help": "largest allowed max abs error vs PyTorch", "type": float, "required": True}),
+           out())
+    action(actions, "ncnn", ncnn,
+           (["--model-dir"], {**PATH, "help": "ncnn model folder (flownet.param + flownet.bin)"}),
+           (["--reference"], {**PATH, "nargs": "+",
+                              "help": "reference .npz file(s) (inputs + PyTorch output) from `evaluate reference`"}),
+           (["--precision"], {"help": "the folder's weight storage", "choices": ["fp32", "fp16"], "required": True}),
+           (["--max-abs-err"], {"type": optional_float, "default": None,
+                                "help": "pass when every pixel is within this of PyTorch (fp32)"}),
+           (["--min-psnr"], {"type": optional_float, "default": None,
+                             "help": "pass when PSNR vs PyTorch is at least this, in dB (fp16)"}),
+           out())
+    action(actions, "int8", int8,
+           (["--model-dir"], {**PATH, "help": "ncnn model folder (flownet.param + flownet.bin)"}),
+           (["--fp32-dir"], {**PATH, "help": "the fp32 rife.Warp model folder the int8 one was made from"}),
+           (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl of --model"}),
+           (["--data"], {**PATH,
+                         "help": "calibration cache folder (results/calibration/pad<N>/) with its evaluation split"}),
+           (["--min-psnr"], {"type": float, "required": True,
+                             "help": "lowest allowed PSNR in dB (int8: mean vs fp32 ncnn; MNN: vs PyTorch)"}),
+           (["--min-worst-psnr"], {"type": float, "default": None,
+                                   "help": "lowest allowed PSNR (dB) of the worst frame vs PyTorch; unset: not gated"}),
+           model(), out())
+    action(actions, "mnn", mnn, (["--mnn"], {**PATH, "help": "the .mnn model to check"}),
+           (["--reference"], {**PATH, "nargs": "+",
+                              "help": "reference .npz file(s) (inputs + PyTorch output) from `evaluate reference`"}),
+           (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl of --model"}),
+           (["--eval"], {**PATH, "help": "triplet folder with ground truth for the ground-truth scores"}),
+           (["--min-psnr"], {"type": float, "required": True,
+                             "help": "lowest allowed PSNR in dB (int8: mean vs fp32 ncnn; MNN: vs PyTorch)"}),
+           (["--timestep"], {"help": "timestep t of the interpolated frame", "type": float, "default": 0.5}), model(),
+           out())

@@ -32,11 +32,11 @@ def verify_onnx(onnx_path, reference_paths, bound: float, threads: int, out, det
     return rec.finish(record, out, hint="the bound is verify.onnx_max_abs_err")
 
 
-def verify_ncnn(model_dir, reference_paths, precision: str, bound: float, threads: int, out) -> dict:
+def verify_ncnn(model_dir, reference_paths, precision: str, bound: dict, threads: int, out) -> dict:
     """Lower the rife.Warp model to stock GridSample at each reference's resolution and run it.
 
     Running at several resolutions from one rife.Warp model proves resolution independence. A stock
-    model (no rife.Warp) runs as it is.
+    model (no rife.Warp) runs as it is. `bound`: {"max_abs_err": x} (fp32) or {"min_psnr_db": x} (fp16).
     """
     model_dir = Path(model_dir)
     record = rec.new(model_dir, LOWERED, precision)
@@ -46,8 +46,9 @@ def verify_ncnn(model_dir, reference_paths, precision: str, bound: float, thread
         with tempfile.TemporaryDirectory(prefix="rife-verify-") as tmp:
             lowered = lowered_pair(model_dir, int(h), int(w), Path(tmp), "flownet")
             output = run_ncnn(*lowered, inputs, threads, fp16=precision == "fp16")
-        record["checks"].append(_vs_reference(output, reference_path, inputs, reference, {"max_abs_err": bound}))
-    return rec.finish(record, out, hint=f"the bound is verify.{precision}_max_abs_err")
+        record["checks"].append(_vs_reference(output, reference_path, inputs, reference, bound))
+    key = "fp16_min_psnr_db" if "min_psnr_db" in bound else f"{precision}_max_abs_err"
+    return rec.finish(record, out, hint=f"the bound is verify.{key}")
 
 
 def lowered_pair(model_dir: Path, height: int, width: int, folder: Path, name: str) -> tuple[Path, Path]:
@@ -58,8 +59,8 @@ def lowered_pair(model_dir: Path, height: int, width: int, folder: Path, name: s
     return param, bin_
 
 
-def verify_int8(int8_dir, fp32_dir, checkpoint, data_root, threads: int, min_psnr: float, out,
-                min_worst_psnr: float | None = None, rife_model: str = "rife-v4.6") -> dict:
+def verify_int8(int8_dir, fp32_dir, checkpoint, data_root, threads: int, min_psnr: float, out, *, model: str,
+                min_worst_psnr: float | None = None) -> dict:
     """int8 vs fp32 ncnn and vs PyTorch on the evaluation split at every size it was rendered at, and
     vs ground truth. Gates: the mean PSNR vs fp32 ncnn, and the worst frame's PSNR vs PyTorch (a mean
     hides the one frame with large motion where int8 flow goes wrong, as it did in the client at 720p)."""
@@ -67,7 +68,7 @@ def verify_int8(int8_dir, fp32_dir, checkpoint, data_root, threads: int, min_psn
     from rifebuild.checkpoint.load import load_ifnet
 
     int8_dir, fp32_dir, root = Path(int8_dir), Path(fp32_dir), Path(data_root)
-    net = load_ifnet(checkpoint, rife_model)
+    net = load_ifnet(checkpoint, model)
     record = rec.new(int8_dir, LOWERED, "int8", [int8_dir / n for n in ("flownet.param", "flownet.bin", "flownet.table")])
     record["details"]["evaluation_data"] = str(root)
     for folder in sorted((root / "evaluation").iterdir(), key=lambda p: [int(v) for v in p.name.split("x")]):
@@ -100,22 +101,22 @@ def verify_int8(int8_dir, fp32_dir, checkpoint, data_root, threads: int, min_psn
                                         "int8.min_worst_psnr_vs_pytorch")
 
 
-def verify_mnn(model, reference_paths, out, eval_dir, checkpoint, min_psnr: float, timestep: float = 0.5,
-               threads: int = 2, rife_model: str = "rife-v4.6") -> dict:
+def verify_mnn(mnn_path, reference_paths, out, eval_dir, checkpoint, min_psnr: float, *, model: str,
+               timestep: float = 0.5, threads: int = 2) -> dict:
     """MNN runtime vs PyTorch at every reference resolution (gate: min PSNR), and both vs ground truth."""
     from rifebuild.calibration.triplets import center_crop, read_triplets
     from rifebuild.checkpoint.load import load_ifnet
     from rifebuild.evaluate.mnn_runtime import forward, load_module
 
-    module = load_module(model, threads)
-    record = rec.new(model, "MNN (Python package)", _mnn_precision(model))
+    module = load_module(mnn_path, threads)
+    record = rec.new(mnn_path, "MNN (Python package)", _mnn_precision(mnn_path))
     for reference_path in reference_paths:
         inputs, reference = load_reference(reference_path)
         record["checks"].append(_vs_reference(forward(module, inputs), reference_path, inputs, reference,
                                               {"min_psnr_db": min_psnr}))
     samples = [s for s in read_triplets(eval_dir) if "gt" in s]
     if samples:
-        net = load_ifnet(checkpoint, rife_model)
+        net = load_ifnet(checkpoint, model)
         pad = net.spec.padding
         outputs, torch_outputs, truth = [], [], []
         for sample in samples:

@@ -1,9 +1,12 @@
-"""Export the PyTorch model: TorchScript (pnnx's input) and ONNX + onnxsim at the export resolution."""
+"""Export the PyTorch model: TorchScript (pnnx's input, at the export resolution) and the any-size ONNX."""
 from __future__ import annotations
 
 from rifebuild.core.args import PATH, action, model, out
 
-DIMS = ((["--height"], {"type": int, "required": True}), (["--width"], {"type": int, "required": True}))
+DIMS = ((["--height"], {"type": int, "required": True,
+                        "help": "export (trace) height, a multiple of the version's padding"}),
+        (["--width"], {"type": int, "required": True,
+                       "help": "export (trace) width, a multiple of the version's padding"}))
 
 
 def torchscript(a) -> None:
@@ -15,7 +18,15 @@ def torchscript(a) -> None:
 
 
 def onnx(a) -> None:
-    """ONNX (opset >= 16, GridSample warp) simplified with onnxsim, fixed to the export resolution."""
+    """The ONNX artifact: any size (H/W dynamic, warp grid from the runtime shape), onnxsim-simplified."""
+    from rifebuild.checkpoint.load import load_ifnet
+    from rifebuild.export.dynamic_onnx import export_dynamic_onnx
+
+    export_dynamic_onnx(load_ifnet(a.checkpoint, a.model), a.out, a.opset)
+
+
+def onnx_fixed(a) -> None:
+    """ONNX fixed to one resolution (constant warp grid), on request only: the any-size one serves all."""
     from rifebuild.checkpoint.load import load_ifnet
     from rifebuild.export.trace import export_onnx
 
@@ -23,5 +34,8 @@ def onnx(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "torchscript", torchscript, (["--checkpoint"], PATH), model(), *DIMS, out())
-    action(actions, "onnx", onnx, (["--checkpoint"], PATH), model(), *DIMS, (["--opset"], {"type": int, "default": 17}), out())
+    checkpoint = (["--checkpoint"], {**PATH, "help": "the validated flownet.pkl (results/checkpoint/<model>/)"})
+    opset = (["--opset"], {"type": int, "default": 17, "help": "ONNX opset (>= 16: GridSample)"})
+    action(actions, "torchscript", torchscript, checkpoint, model(), *DIMS, out())
+    action(actions, "onnx", onnx, checkpoint, model(), opset, out())
+    action(actions, "onnx-fixed", onnx_fixed, checkpoint, model(), *DIMS, opset, out())

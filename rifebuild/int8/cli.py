@@ -6,7 +6,8 @@ import argparse
 from rifebuild.core import threads
 from rifebuild.core.args import PATH, action, out
 
-MODEL_IN = ((["--param"], PATH), (["--bin"], PATH))
+MODEL_IN = ((["--param"], {**PATH, "help": "fp32 rife.Warp model .param"}),
+            (["--bin"], {**PATH, "help": "fp32 rife.Warp model .bin"}))
 
 
 def calibrate(a) -> None:
@@ -33,13 +34,27 @@ def quantize(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "calibrate", calibrate, *MODEL_IN, (["--data"], PATH),
-           (["--method"], {"choices": ["kl", "aciq", "eq"], "required": True}),
-           (["--eq-frames"], {"type": int, "default": 4}), (["--eq-steps"], {"type": int, "default": 32}),
-           (["--out-table"], PATH), (["--out-json"], PATH))
-    action(actions, "sensitivity", sensitivity, *MODEL_IN, (["--table"], PATH), (["--data"], PATH),
-           (["--frames"], {"type": int, "default": 4}), (["--keep-float"], {"type": int, "default": 0}), out())
-    action(actions, "quantize", quantize, *MODEL_IN, (["--table"], PATH),
-           (["--float-layers"], {"nargs": "*", "default": []}), (["--sensitivity"], {}),
-           (["--keep-float"], {"type": int, "default": 0}), (["--requantize"], {"action": argparse.BooleanOptionalAction, "default": True}),
-           (["--out-param"], PATH), (["--out-bin"], PATH), (["--out-json"], PATH))
+    action(actions, "calibrate", calibrate, *MODEL_IN,
+           (["--data"], {**PATH, "help": "calibration cache folder (`calibration data`)"}),
+           (["--method"], {"choices": ["kl", "aciq", "eq"], "required": True,
+                           "help": "threshold search: kl, aciq, or eq (KL refined per layer)"}),
+           (["--eq-frames"], {"help": "eq: frames of the per-layer search", "type": int, "default": 4}),
+           (["--eq-steps"], {"help": "eq: candidate scales per layer", "type": int, "default": 32}),
+           (["--out-table"], {**PATH, "help": "calibration table to write (ncnn's format)"}),
+           (["--out-json"], {**PATH, "help": "JSON record to write"}))
+    action(actions, "sensitivity", sensitivity, *MODEL_IN,
+           (["--table"], {**PATH, "help": "calibration table (`int8 calibrate`)"}),
+           (["--data"], {**PATH, "help": "calibration cache folder (`calibration data`)"}),
+           (["--frames"], {"help": "calibration frames the sensitivity is measured on", "type": int, "default": 4}),
+           (["--keep-float"], {"help": "keep the N most sensitive Convolutions float", "type": int, "default": 0}),
+           out())
+    action(actions, "quantize", quantize, *MODEL_IN,
+           (["--table"], {**PATH, "help": "calibration table (`int8 calibrate`)"}),
+           (["--float-layers"], {"help": "Convolution names kept float", "nargs": "*", "default": []}),
+           (["--sensitivity"], {"help": "sensitivity.tsv (needed when --keep-float > 0)"}),
+           (["--keep-float"], {"help": "keep the N most sensitive Convolutions float", "type": int, "default": 0}),
+           (["--requantize"], {"action": argparse.BooleanOptionalAction, "default": True,
+                               "help": "fuse requantize where an int8 conv feeds only int8 convs"}),
+           (["--out-param"], {**PATH, "help": "int8 .param to write"}),
+           (["--out-bin"], {**PATH, "help": "int8 .bin to write"}),
+           (["--out-json"], {**PATH, "help": "JSON record to write"}))

@@ -1,4 +1,4 @@
-"""MNN branch: dynamic-shape ONNX -> fp32 / fp16 / weight-int8 / full-int8 .mnn (rules/mnn.smk).
+"""MNN branch: the any-size ONNX (rifebuild.export.dynamic_onnx) -> fp32 / fp16 / weight-int8 / full-int8 .mnn (rules/mnn.smk).
 
 Verification of the models lives in rifebuild.evaluate (one evaluator for every runtime).
 """
@@ -19,23 +19,6 @@ VARIANT_FILES = {"fp32": "flownet.mnn", "fp16": "flownet-fp16.mnn", "wq8": "flow
                  "int8": "flownet-int8.mnn"}
 
 
-def build_onnx(checkpoint, out, check_out, references, opset: int = 17, max_abs_err: float = 1e-3,
-               threads: int = 2, model: str = "rife-v4.6") -> None:
-    """Export the dynamic-shape ONNX and prove it with onnxruntime on every reference (size); a model
-    that misses the bound is removed, so nothing downstream converts a wrong export."""
-    from rifebuild.checkpoint.load import load_ifnet
-    from rifebuild.core.errors import VerificationError
-    from rifebuild.evaluate.verify import verify_onnx
-    from rifebuild.mnn.dynamic_onnx import export_dynamic_onnx, symbolic_dims
-
-    export_dynamic_onnx(load_ifnet(checkpoint, model), out, opset)
-    try:
-        verify_onnx(out, references, max_abs_err, threads, check_out, {"input_dims": symbolic_dims(out)})
-    except VerificationError:
-        Path(out).unlink()
-        raise
-
-
 def build_variant(onnx_path, variant: str, out, log=None) -> None:
     if variant not in CONVERT_OPTIONS:
         raise ValueError(f"variant {variant!r} is unknown; use one of {', '.join(CONVERT_OPTIONS)} "
@@ -48,9 +31,30 @@ def build_calibration(frames, out, size, max_samples: int, timestep: float = 0.5
     return write_sequence_samples(samples, out, size[0], size[1], timestep)
 
 
+def op_names(model: Path | str) -> dict[str, str]:
+    """Op name -> op type of an .mnn model (MNN names each op after its output), read with MNN.expr."""
+    import MNN.expr as expr
+
+    return {var.name: var.op_type for var in expr.load_as_list(str(model))}
+
+
+def check_skip_ops(src: Path | str, skip_ops) -> None:
+    """Every mnn.int8.skip_ops name must be an op of the model: MNN's quantizer ignores unknown names, so a
+    typo would quietly quantize the op it was meant to keep float."""
+    if not skip_ops:
+        return
+    ops = op_names(src)
+    unknown = [op for op in skip_ops if op not in ops]
+    if unknown:
+        example = next((name for name, kind in ops.items() if kind == "Convolution"), next(iter(ops), ""))
+        raise CalibrationError(f"mnn.int8.skip_ops: {unknown[0]!r} is not an op of {src}; use the names of its ops "
+                               f"(named after their outputs, e.g. {example!r})")
+
+
 def build_int8(src, samples_dir, out, config_out, feature_method: str, weight_method: str,
                batch_size: int = 8, skip_ops=None, log=None) -> None:
     """Write the quantizer config next to the model, then run MNN's offline quantizer."""
+    check_skip_ops(src, skip_ops)
     samples_dir = Path(samples_dir)
     count = len([p for p in samples_dir.iterdir() if p.is_dir()]) if samples_dir.is_dir() else 0
     if count == 0:

@@ -1,15 +1,7 @@
-"""MNN branch: dynamic-shape ONNX, fp32/fp16/wq8 conversion, quantizer samples, int8 (timed by `rifebuild bench`)."""
+"""MNN branch: the any-size ONNX -> fp32/fp16/wq8 conversion, quantizer samples, int8 (timed by `rifebuild bench`)."""
 from __future__ import annotations
 
-from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, model, out, resolution
-
-
-def onnx(a) -> None:
-    """Dynamic-shape ONNX (warp grid from the runtime shape), proved with onnxruntime at every size."""
-    from rifebuild.mnn.build import build_onnx
-
-    build_onnx(a.checkpoint, a.out, a.check_out, a.reference, a.opset, a.max_abs_err, threads.count(), a.model)
+from rifebuild.core.args import PATH, action, out, resolution
 
 
 def convert(a) -> None:
@@ -36,16 +28,20 @@ def quantize(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "onnx", onnx, (["--checkpoint"], PATH), model(), (["--reference"], {**PATH, "nargs": "+"}),
-           (["--opset"], {"type": int, "default": 17}), (["--max-abs-err"], {"type": float, "default": 1e-3}),
-           out(), (["--check-out"], PATH))
-    action(actions, "convert", convert, (["--onnx"], PATH),
-           (["--variant"], {"choices": ["fp32", "fp16", "wq8"], "required": True}), out(), (["--tool-log"], {"default": None}))
-    action(actions, "samples", samples, (["--frames"], PATH), out(),
-           (["--resolution"], {"type": resolution, "default": (256, 448)}),
-           (["--max-samples"], {"type": int, "default": 16}), (["--timestep"], {"type": float, "default": 0.5}))
-    action(actions, "quantize", quantize, (["--src"], PATH), (["--samples"], PATH), out(), (["--config-out"], PATH),
-           (["--feature-method"], {"choices": ["KL", "ADMM", "EMA"], "default": "EMA"}),
-           (["--weight-method"], {"choices": ["MAX_ABS", "ADMM"], "default": "MAX_ABS"}),
-           (["--batch-size"], {"type": int, "default": 8}), (["--skip-op"], {"action": "append", "default": []}),
-           (["--tool-log"], {"default": None}))
+    action(actions, "convert", convert, (["--onnx"], {**PATH, "help": "the any-size ONNX (results/export/<model>/flownet.onnx)"}),
+           (["--variant"], {"choices": ["fp32", "fp16", "wq8"], "required": True,
+                            "help": "fp32, fp16 weights or int8 weights only (wq8)"}),
+           out(), (["--tool-log"], {"help": "where the MNN tool's own output goes", "default": None}))
+    action(actions, "samples", samples, (["--frames"], {**PATH, "help": "frame triplet folder to sample from"}), out(),
+           (["--resolution"], {"help": "HxW the samples are cropped to", "type": resolution, "default": (256, 448)}),
+           (["--max-samples"], {"help": "most samples written", "type": int, "default": 16}),
+           (["--timestep"], {"help": "timestep input of the samples", "type": float, "default": 0.5}))
+    action(actions, "quantize", quantize, (["--src"], {**PATH, "help": "the fp32 .mnn model"}),
+           (["--samples"], {**PATH, "help": "sample folder (`mnn samples`)"}), out(),
+           (["--config-out"], {**PATH, "help": "quantizer config JSON to write"}),
+           (["--feature-method"], {"choices": ["KL", "ADMM", "EMA"], "default": "EMA",
+                                   "help": "activation method (KL crashes MNN 3.6.1 on RIFE's Resize)"}),
+           (["--weight-method"], {"help": "weight method", "choices": ["MAX_ABS", "ADMM"], "default": "MAX_ABS"}),
+           (["--batch-size"], {"help": "EMA batch size", "type": int, "default": 8}),
+           (["--skip-op"], {"help": "op name kept float (repeat for each)", "action": "append", "default": []}),
+           (["--tool-log"], {"help": "where the MNN tool's own output goes", "default": None}))

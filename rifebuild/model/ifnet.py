@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rifebuild.model.spec import V4_6, ArchSpec, HeadSpec
+from rifebuild.model.spec import ArchSpec, HeadSpec
 
 
 def activation(kind: str, channels: int) -> nn.Module:
@@ -39,7 +39,7 @@ class ResConv(nn.Module):
 class IFBlock(nn.Module):
     """One coarse-to-fine step: features of the (downscaled) inputs -> flow delta, mask, block features."""
 
-    def __init__(self, in_planes: int, c: int, spec: ArchSpec = V4_6):
+    def __init__(self, in_planes: int, c: int, spec: ArchSpec):
         super().__init__()
         self.shuffle = spec.shuffle
         self.skip = spec.convblock_skip
@@ -139,7 +139,7 @@ class IFNet(nn.Module):
     ensemble=True also runs every block on the swapped pair (1 - t) and averages (versions that support it).
     """
 
-    def __init__(self, spec: ArchSpec = V4_6, ensemble: bool = False):
+    def __init__(self, spec: ArchSpec, ensemble: bool = False):
         super().__init__()
         if ensemble and not spec.ensemble:
             raise ValueError("this RIFE version has no ensemble mode")

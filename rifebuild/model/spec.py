@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 from rifebuild.core.errors import ConfigError
 
-RELEASE_URL = "https://github.com/HolyWu/vs-rife/releases/download/model/"  # vs-rife's model release
-
 
 @dataclass(frozen=True)
 class HeadSpec:
@@ -86,7 +84,7 @@ class ArchSpec:
 
 @dataclass(frozen=True)
 class Version:
-    """One published version: its number, architecture, and where its release checkpoint lives."""
+    """One published version: its number and architecture (its official checkpoint: rifebuild.model.pins)."""
 
     number: str  # "4.6", "4.13-lite", "4.26-heavy"
     arch: ArchSpec
@@ -95,15 +93,6 @@ class Version:
     def name(self) -> str:
         """rife-ncnn-vulkan's model folder name: rife-v4 (4.0), rife-v4.7, rife-v4.13-lite, rife-v4.26-heavy."""
         return "rife-v4" if self.number == "4.0" else f"rife-v{self.number}"
-
-    @property
-    def release_file(self) -> str:
-        """vs-rife's release asset name: flownet_v4.6.pkl, flownet_v4.13.lite.pkl."""
-        return f"flownet_v{self.number.replace('-', '.')}.pkl"
-
-    @property
-    def official_url(self) -> str:
-        return RELEASE_URL + self.release_file
 
 
 SCALES4 = (8, 4, 2, 1)
@@ -146,7 +135,6 @@ _TABLE = (
     ("4.26-heavy", V4_26_HEAVY),
 )
 VERSIONS: dict[str, Version] = {v.name: v for v in (Version(n, a) for n, a in _TABLE)}
-DEFAULT = "rife-v4.6"
 
 
 def model_dir_name(version: str) -> str:

@@ -8,8 +8,6 @@ tree take turns through an exclusive flock on its `rifebuild.lock`.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -17,7 +15,8 @@ import time
 from pathlib import Path
 
 from rifebuild.core.errors import NativeError
-from rifebuild.core.files import atomic_path
+from rifebuild.core.files import atomic_path, file_lock
+from rifebuild.native.source import source_in_use
 from rifebuild.native.targets import NATIVE_SRC, Target, ncnn_cmake_options, profiling_variant, target_spec
 
 LOCK = "rifebuild.lock"
@@ -35,27 +34,6 @@ def _run(cmd: list[str], log, cwd: Path | None = None) -> None:
 def tree_key(src: Path, args: list[str]) -> str:
     """A short hash of what a CMake tree builds: its source folder and its configure arguments."""
     return hashlib.sha256("\n".join([str(src), *map(str, args)]).encode()).hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, shared: bool = False, log=None):
-    """flock `path` (created if missing, never deleted) for the block; waits, noting it in `log`, while
-    another process (or thread) holds it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if log is not None:
-                log.write(f"# waiting for {path}: another build of this tree is running\n")
-                log.flush()
-            fcntl.flock(handle, mode)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _configure(src: Path, build: Path, args: list[str], log) -> None:
@@ -78,9 +56,26 @@ def _configure(src: Path, build: Path, args: list[str], log) -> None:
     stamp.write_text(want)
 
 
+def shared_toolchain_args(cmake_args: tuple[str, ...], build_root: Path) -> list[str]:
+    """`cmake_args` with a toolchain file from this clone's native/ replaced by a copy named by its content
+    in `build_root`/toolchains: clones sharing native.build_dir then key (and reuse) one libncnn tree."""
+    out = []
+    for arg in cmake_args:
+        name, _, value = arg.partition("=")
+        if name == "-DCMAKE_TOOLCHAIN_FILE" and Path(value).is_relative_to(NATIVE_SRC):
+            data = Path(value).read_bytes()
+            copy = Path(build_root) / "toolchains" / f"{hashlib.sha256(data).hexdigest()[:16]}-{Path(value).name}"
+            if not copy.is_file():
+                with atomic_path(copy) as tmp:
+                    tmp.write_bytes(data)
+            arg = f"{name}={copy}"
+        out.append(arg)
+    return out
+
+
 def ncnn_tree(target: Target, ncnn_root: Path, version: str, build_root: Path) -> tuple[Path, list[str]]:
     """The keyed folder of the slim libncnn build for `target` and its configure args (less the prefix)."""
-    args = [*target.cmake_args, *ncnn_cmake_options(target, ncnn_root, version)]
+    args = [*shared_toolchain_args(target.cmake_args, build_root), *ncnn_cmake_options(target, ncnn_root, version)]
     return Path(build_root) / f"ncnn-{tree_key(ncnn_root, args)}", args
 
 
@@ -128,7 +123,7 @@ def build_target(name: str, ncnn_root: Path, version: str, out_bin: Path, build_
     build_root.mkdir(parents=True, exist_ok=True)
     log_path = Path(log_path or build_root / "build.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log:
+    with open(log_path, "a") as log, source_in_use(ncnn_root, log=log):
         t0 = time.monotonic()
         prefix = build_ncnn(target, ncnn_root, version, build_root, jobs, log)
         t1 = time.monotonic()

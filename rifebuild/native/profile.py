@@ -3,7 +3,7 @@
 Why a second libncnn: ncnn prints per-layer times only when built with NCNN_BENCHMARK=ON, and that
 build times every layer (a little slower), so the benchmarked rife-bench stays without it. The
 profiling build lives in <build_dir>/host-profile and is made only when a profile is asked for.
-With --baseline-model the two models run alternately in one process group, so their per-layer
+With --baseline-model-dir the two models run alternately in one process group, so their per-layer
 numbers are comparable (fp32 vs int8: which layers gain, which stay float, what is left over).
 """
 from __future__ import annotations

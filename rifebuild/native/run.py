@@ -5,7 +5,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from rifebuild.core.errors import NativeError
+from rifebuild.core.errors import NativeError, NcnnModelError
 from rifebuild.core.files import atomic_path
 
 
@@ -62,22 +62,45 @@ def dump(binary: Path, inputs: dict, model_dir: Path | None = None, param: Path 
         return np.load(Path(tmp) / "out.npy")
 
 
+def model_precision(model_dir: Path) -> str:
+    """The precision a model folder is built for, from its weight tags: int8, fp16 (storage) or fp32
+    (`auto`, rife-bench's own choice, for a folder without its files)."""
+    from rifebuild.ncnn import graph
+
+    param, bin_ = Path(model_dir) / "flownet.param", Path(model_dir) / "flownet.bin"
+    if not (param.is_file() and bin_.is_file()):
+        return "auto"  # rife-bench names the missing file
+    try:
+        model = graph.read(param, bin_)
+    except NcnnModelError:
+        return "auto"  # layers graph.py does not know: rife-bench tells int8 from fp32 by the .param alone
+    tags = {w.tag for layer in model.layers for w in layer.weights}
+    return "int8" if graph.TAG_INT8 in tags else "fp16" if graph.TAG_FP16 in tags else "fp32"
+
+
 def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: Path, timestep: float = 0.5,
-                threads: int = 1, precision: str = "fp32", runner: tuple[str, ...] = (), align: int = 32,
+                threads: int = 1, precision: str = "auto", runner: tuple[str, ...] = (), align: int = 32,
                 gpu: int | None = None) -> Path:
     """PNG/JPEG frames -> interpolated PNG. Pillow converts to/from PPM, the format rife-bench reads;
-    rife-bench pads the frames to `align` (the version's padding multiple) and crops back."""
+    rife-bench pads the frames to `align` (the version's padding multiple) and crops back. `auto`: the
+    precision the folder is built for (an int8 model run as fp32 would crash; fp16 weights run as fp16)."""
     import tempfile
 
     from PIL import Image, UnidentifiedImageError
 
+    from rifebuild.core.images import too_large
+
     out = Path(out)
+    if precision == "auto":
+        precision = model_precision(model_dir)
     with tempfile.TemporaryDirectory(prefix="rife-interp-") as tmp:
         ppm = []
         for i, frame in enumerate((frame0, frame1)):
             try:
                 with Image.open(frame) as img:
                     img.convert("RGB").save(Path(tmp) / f"in{i}.ppm")
+            except Image.DecompressionBombError:
+                raise NativeError(f"{too_large(frame)}; pass smaller frames.") from None
             except (OSError, UnidentifiedImageError) as exc:
                 raise NativeError(f"Cannot read image {frame} ({exc}); pass a PNG or JPEG file.") from exc
             ppm.append(Path(tmp) / f"in{i}.ppm")

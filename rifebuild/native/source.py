@@ -7,6 +7,7 @@ written here: the index URL comes from pip's own configuration.
 """
 from __future__ import annotations
 
+import contextlib
 import html.parser
 import json
 import os
@@ -14,12 +15,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import urllib.parse
 from pathlib import Path
 
 from rifebuild.core.download import download, fetch_bytes
 from rifebuild.core.errors import DownloadError, SourceError
-from rifebuild.core.files import extract_tar, sha256_of
+from rifebuild.core.files import extract_tar, file_lock, sha256_of
 from rifebuild.native.targets import REPO
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -120,31 +122,49 @@ def fetch_sdist(version: str, sha256: str, dest_dir: Path, url: str | None = Non
     return fetch(url, dest, sha256)
 
 
+def lock_path(dest: Path) -> Path:
+    """The lock file beside an unpacked source: builds hold it shared while they read the tree, an unpack
+    holds it exclusively (so it never replaces a tree that a build is reading)."""
+    return Path(dest).with_name(f".{Path(dest).name}.lock")
+
+
 def unpack(archive: Path, dest: Path) -> Path:
-    """Unpack the archive into `dest` (atomically) and return the folder holding ncnn's CMakeLists.txt.
+    """Unpack the archive into `dest` once and return the folder holding ncnn's CMakeLists.txt.
 
-    `dest` may be shared by several working directories (native.build_dir): a lock file beside it makes
-    a second unpack wait for the first, then find it complete, instead of deleting it half-way.
+    `dest` may be shared by several working directories (native.build_dir). A complete unpack is never
+    touched again; a missing or incomplete one is unpacked into a private folder beside it and renamed
+    into place, under the exclusive lock, so a second unpack waits and then finds it complete.
     """
-    from rifebuild.native.build import file_lock
-
     dest = Path(dest)
-    if (dest / ".complete").exists():
-        return source_root(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(dest.with_name(f".{dest.name}.lock")):
-        if not (dest / ".complete").exists():
-            _unpack_locked(Path(archive), dest)
+    if unpacked_sha256(dest) is None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(lock_path(dest)):
+            if unpacked_sha256(dest) is None:
+                _unpack_locked(Path(archive), dest)
     return source_root(dest)
 
 
+@contextlib.contextmanager
+def source_in_use(root: Path, log=None):
+    """Hold the unpack that `root` (a source root) lies in, shared, while the block reads it: an unpack waits
+    for the block before it replaces anything there. A source tree of the user's own (no unpack) needs none."""
+    root = Path(root)
+    dest = next((p for p in (root, root.parent) if (p / ".complete").exists()), None)
+    if dest is None:
+        yield root
+        return
+    with file_lock(lock_path(dest), shared=True, log=log):
+        yield root
+
+
 def _unpack_locked(archive: Path, dest: Path) -> None:
+    """Unpack beside `dest`, then rename into place. Holding the exclusive lock, nobody reads `dest` (it is
+    incomplete: a killed unpack's leftover) or the `.part` folders of earlier, killed unpacks."""
     import zipfile
 
-    tmp = dest.with_name(dest.name + ".part")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    for leftover in dest.parent.glob(f".{dest.name}.*.part"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
     try:
         if str(archive).endswith(".zip"):
             with zipfile.ZipFile(archive) as z:
@@ -158,8 +178,10 @@ def _unpack_locked(archive: Path, dest: Path) -> None:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise SourceError(f"{archive}: cannot be unpacked into {dest} ({reason}); free disk space, or delete the "
                           "archive so that it is downloaded again") from None
-    if dest.exists():
-        shutil.rmtree(dest)
+    if dest.exists():  # incomplete (no build reads it: see source_in_use): moved aside first, then removed
+        stale = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+        os.replace(dest, stale / "old")
+        shutil.rmtree(stale, ignore_errors=True)
     os.replace(tmp, dest)
 
 

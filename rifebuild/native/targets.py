@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,18 +80,50 @@ class Target:
     vulkan: bool = False  # ncnn's Vulkan backend (bundled glslang, loader opened at run time)
 
 
+NDK_TOOLCHAIN = "build/cmake/android.toolchain.cmake"
+NDK_VARS = ("ANDROID_NDK", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT")
+
+
+def ndk_problem(folder: str) -> str | None:
+    """Why `folder` is not an Android NDK (None: it is one)."""
+    path = Path(folder)
+    if not path.is_dir():
+        return "no such folder"
+    if not (path / NDK_TOOLCHAIN).is_file():
+        return f"a folder without {NDK_TOOLCHAIN}, so not an NDK"
+    return None
+
+
 def find_ndk(configured: str | None = None) -> Path | None:
-    """The Android NDK from config or $ANDROID_NDK / $ANDROID_NDK_HOME / $ANDROID_NDK_ROOT, if any."""
-    for cand in (configured, os.environ.get("ANDROID_NDK"), os.environ.get("ANDROID_NDK_HOME"),
-                 os.environ.get("ANDROID_NDK_ROOT")):
-        if cand and (Path(cand) / "build/cmake/android.toolchain.cmake").is_file():
+    """The Android NDK from config or $ANDROID_NDK / $ANDROID_NDK_HOME / $ANDROID_NDK_ROOT, if any.
+
+    A configured native.android_ndk that is no NDK is an error naming it, never a silent fallback."""
+    if configured:
+        problem = ndk_problem(configured)
+        if problem:
+            raise NativeError(f"native.android_ndk = {configured!r}: {problem}; set it to the NDK folder (the one "
+                              f"holding {NDK_TOOLCHAIN}) or leave it empty")
+        return Path(configured)
+    for cand in (os.environ.get(var) for var in NDK_VARS):
+        if cand and ndk_problem(cand) is None:
             return Path(cand)
     return None
 
 
+# What building and running linux-arm64 here takes (Debian: crossbuild-essential-arm64, qemu-user-static;
+# `make setup-dev` installs them, `make setup` does not: the default run needs none of them).
+ARM64_TOOLS = ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++", "qemu-aarch64-static")
+
+
+def missing_arm64_tools() -> list[str]:
+    return [tool for tool in ARM64_TOOLS if shutil.which(tool) is None]
+
+
 def default_targets(ndk: str | None = None) -> list[str]:
-    """host and linux-arm64 always; android-arm64 only when an NDK is found."""
-    return ["host", "linux-arm64"] + (["android-arm64"] if find_ndk(ndk) else [])
+    """host always; linux-arm64 when its cross toolchain and qemu are installed; android-arm64 when an
+    NDK is found (a target a machine cannot build is asked for by naming it in native.targets)."""
+    return (["host"] + ([] if missing_arm64_tools() else ["linux-arm64"])
+            + (["android-arm64"] if find_ndk(ndk) else []))
 
 
 def host_isa(cpuinfo: str = "/proc/cpuinfo") -> str:
@@ -123,16 +156,24 @@ def target_spec(name: str, ndk: str | None = None, isa: str = "auto") -> Target:
             raise NativeError(f"native.host_isa must be auto, {', '.join(X86_ISAS)}; got {isa!r}.")
         return Target(name, (), X86_ISAS[isa])
     if name == "linux-arm64":
+        if missing_arm64_tools():
+            raise NativeError(
+                f"Target linux-arm64 needs {', '.join(missing_arm64_tools())}: run `make setup-dev` (Debian packages "
+                "crossbuild-essential-arm64 and qemu-user-static), or drop linux-arm64 from native.targets."
+            )
         tc = NATIVE_SRC / "cmake/aarch64-linux-gnu.toolchain.cmake"
         return Target(name, (f"-DCMAKE_TOOLCHAIN_FILE={tc}",), ARM64_V82, ("qemu-aarch64-static",))
     if name == "android-arm64":
         root = find_ndk(ndk)
         if root is None:
+            unusable = [f"{var}={os.environ[var]!r} ({ndk_problem(os.environ[var])})" for var in NDK_VARS
+                        if os.environ.get(var)]
+            seen = f" ({'; '.join(unusable)})" if unusable else ""
             raise NativeError(
-                "Target android-arm64 needs the Android NDK: set ANDROID_NDK (or native.android_ndk in "
+                f"Target android-arm64 needs the Android NDK{seen}: set ANDROID_NDK (or native.android_ndk in "
                 "config.yaml) to an NDK folder, or drop android-arm64 from native.targets."
             )
-        tc = root / "build/cmake/android.toolchain.cmake"
+        tc = root / NDK_TOOLCHAIN
         args = (f"-DCMAKE_TOOLCHAIN_FILE={tc}", "-DANDROID_ABI=arm64-v8a",
                 "-DANDROID_PLATFORM=android-24", "-DANDROID_STL=c++_static")
         return Target(name, args, ARM64_V82)
@@ -175,7 +216,7 @@ def runner_for(target: str) -> tuple[str, ...]:
 
 
 def native_targets(native: dict) -> list[str]:
-    """`native.targets`, or by default host + linux-arm64, + android-arm64 when an NDK is found. The
+    """`native.targets`, or by default host (+ linux-arm64, android-arm64 where they can be built). The
     host-vulkan build that the Vulkan checks need is built for them, but released only when listed
     here: the bundle must not depend on whether the building machine has a Vulkan device."""
     return list(native["targets"] or default_targets(native["android_ndk"]))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from rifebuild.core.args import PATH, action, model, resolution
 
-MODEL_IN = ((["--param"], PATH), (["--bin"], PATH))
-MODEL_OUT = ((["--out-param"], PATH), (["--out-bin"], PATH))
+MODEL_IN = ((["--param"], {**PATH, "help": "input model .param"}), (["--bin"], {**PATH, "help": "input model .bin"}))
+MODEL_OUT = ((["--out-param"], {**PATH, "help": "the .param to write"}),
+             (["--out-bin"], {**PATH, "help": "the .bin to write"}))
 
 
 def pnnx(a) -> None:
@@ -39,9 +40,15 @@ def lower(a) -> None:
 
 
 def register(actions) -> None:
-    action(actions, "pnnx", pnnx, (["--torchscript"], PATH), (["--height"], {"type": int, "required": True}),
-           (["--width"], {"type": int, "required": True}), *MODEL_OUT, (["--pnnx-log"], PATH))
-    action(actions, "warp-rewrite", warp_rewrite, model(), *MODEL_IN, *MODEL_OUT, (["--fp16-param"], PATH),
-           (["--fp16-bin"], PATH))
-    action(actions, "lower", lower, *MODEL_IN, (["--resolution"], {"type": resolution, "required": True}),
+    action(actions, "pnnx", pnnx,
+           (["--torchscript"], {**PATH, "help": "TorchScript of the export form (`export torchscript`)"}),
+           (["--height"], {"help": "export height the TorchScript was traced at", "type": int, "required": True}),
+           (["--width"], {"help": "export width the TorchScript was traced at", "type": int, "required": True}),
+           *MODEL_OUT, (["--pnnx-log"], {**PATH, "help": "where pnnx's own output goes"}))
+    action(actions, "warp-rewrite", warp_rewrite, model(),
+           *MODEL_IN, *MODEL_OUT, (["--fp16-param"], {**PATH, "help": ".param of the fp16-storage copy"}),
+           (["--fp16-bin"], {**PATH, "help": ".bin of the fp16-storage copy"}))
+    action(actions, "lower", lower, *MODEL_IN,
+           (["--resolution"], {"type": resolution, "required": True,
+                               "help": "HxW the stock GridSample model is fixed to"}),
            *MODEL_OUT)

@@ -9,7 +9,7 @@ from pathlib import Path
 from rifebuild.core.errors import ReleaseError
 from rifebuild.core.files import atomic_write_bytes
 from rifebuild.release import manifest as manifests
-from rifebuild.release import notes, provenance, sums, tarball
+from rifebuild.release import notes, provenance, sbom, sums, tarball
 from rifebuild.release.reproducible import strip_measurements
 
 
@@ -18,8 +18,9 @@ def bundled_report(report: dict) -> dict[str, bytes]:
     its wall-clock measurements."""
     from rifebuild.report.run import render_markdown
 
-    kept = strip_measurements(report)
-    return {"report.json": manifests.dumps(kept), "report.md": render_markdown(kept).encode()}
+    data = manifests.dumps(strip_measurements(report))
+    # report.md from report.json as bundled (keys sorted), as `release merge` reads it back: the same text
+    return {"report.json": data, "report.md": render_markdown(json.loads(data)).encode()}
 
 
 def build_bundle(models: list[str], files: dict[str, dict[str, Path]], tarballs: dict[str, Path], report_path: Path,
@@ -45,17 +46,36 @@ def build_bundle(models: list[str], files: dict[str, dict[str, Path]], tarballs:
                                "(snakemake) to make it")
     epoch = provenance.source_date_epoch(repo)
     names = {kind: Path(path).name for kind, path in tarballs.items()}
-    manifest = manifests.build(models, {k: members.get(k, {}) for k in tarballs}, names, report, config,
-                               provenance.git_state(repo), epoch, records)
+    git = provenance.git_state(repo)
+    manifest = manifests.build(models, {k: members.get(k, {}) for k in tarballs}, names, report, config, git, epoch,
+                               records)
+    targets = sorted({inside.split("/")[0] for inside in members.get("native", {})})
+    bom = sbom.render(sbom.LOCK, config["native"], targets, git)
+    manifest["sbom"] = manifests.file_entry(sbom.NAME, bom)
+    manifest["build_machines"] = [provenance.build_machine()]
+    write_bundle(manifest, {Path(path): members.get(kind, {}) for kind, path in tarballs.items()},
+                 manifest_out, sums_out, notes_out, {sbom.NAME: bom})
+    return manifest
+
+
+def write_bundle(manifest: dict, tarballs: dict[Path, dict[str, Path | bytes]], manifest_out: Path, sums_out: Path,
+                 notes_out: Path, beside: dict[str, bytes]) -> None:
+    """The bundle's files from its manifest, each tarball's members (path inside -> file or content) and the
+    files `beside` them (name -> content: the SBOM): the one writer of bundles, for `release build` and
+    `release merge` alike, so both give the same bytes."""
+    manifests.check(manifest, "the MANIFEST.json being built")  # what verify will require of it
     data = manifests.dumps(manifest)
-    for kind, path in sorted(tarballs.items()):
-        tarball.write(path, {**members.get(kind, {}), manifests.NAME: data}, epoch)
+    for path, members in sorted(tarballs.items()):
+        tarball.write(path, {**members, manifests.NAME: data}, manifest["source_date_epoch"])
+    for name, content in sorted(beside.items()):
+        atomic_write_bytes(Path(manifest_out).parent / name, content)
     atomic_write_bytes(manifest_out, data)
-    atomic_write_bytes(notes_out, notes.render(manifest, {Path(p).name: Path(p).stat().st_size
-                                                          for p in tarballs.values()}).encode())
-    listed = [Path(p) for p in tarballs.values()] + [Path(manifest_out), Path(notes_out)]
+    # the notes from MANIFEST.json as written (keys sorted), as `release merge` reads it back: the same text
+    atomic_write_bytes(notes_out, notes.render(json.loads(data), {Path(p).name: Path(p).stat().st_size
+                                                          for p in tarballs}).encode())
+    listed = [Path(p) for p in tarballs] + [Path(manifest_out), Path(notes_out)]
+    listed += [Path(manifest_out).parent / name for name in beside]
     if any(p.parent != Path(sums_out).parent for p in listed):
         raise ReleaseError(f"{sums_out}: SHA256SUMS must lie in the same folder as the tarballs, MANIFEST.json "
                            "and the release notes it lists")
     atomic_write_bytes(sums_out, sums.render(listed))
-    return manifest

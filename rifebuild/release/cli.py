@@ -45,6 +45,15 @@ def build(a) -> None:
           f"SOURCE_DATE_EPOCH {manifest['source_date_epoch']}")
 
 
+def merge(a) -> None:
+    """Merge release folders built for disjoint model sets into one bundle (as one run of all of them gives)."""
+    from rifebuild.release.merge import merge as merge_parts
+
+    manifest = merge_parts(a.parts, a.out)
+    print(f"{a.out}: {', '.join(m['model'] for m in manifest['models'])} ({len(manifest['tarballs'])} tarballs) "
+          f"from {len(a.parts)} parts")
+
+
 def verify(a) -> None:
     """Check a bundle folder or one tarball against its MANIFEST.json; name each missing/extra/changed file.
 
@@ -55,22 +64,35 @@ def verify(a) -> None:
     for line in ok + problems:
         print(line)
     if problems:
-        counts = {kind: sum(p.startswith(f"{kind}:") for p in problems) for kind in ("missing", "extra", "changed")}
-        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {counts['missing']} missing, "
-                           f"{counts['extra']} extra, {counts['changed']} changed (listed above); download the "
+        counts = {kind: sum(p.startswith(f"{kind}:") for p in problems)
+                  for kind in ("missing", "extra", "changed", "unsafe", "duplicate")}
+        listed = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n or kind in ("missing", "extra", "changed"))
+        raise ReleaseError(f"{a.path} does not match its MANIFEST.json: {listed} (listed above); download the "
                            "bundle again")
     print(f"{a.path}: matches its MANIFEST.json")
 
 
 def register(actions) -> None:
-    action(actions, "build", build, (["--model"], {"action": "append", "default": [], "metavar": "NAME",
-                                                   "help": "a RIFE version in the bundle (repeat for each)"}),
-           (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE"}),
-           (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz"}),
+    action(actions, "build", build,
+           (["--model"], {"action": "append", "default": [], "metavar": "NAME",
+                          "help": "a RIFE version in the bundle (repeat for each)"}),
+           (["--file"], {"action": "append", "default": [], "metavar": "KIND:PATH_IN_TARBALL=FILE",
+                         "help": "a file to bundle: tarball KIND, its path inside, the file"}),
+           (["--tarball"], {"action": "append", "default": [], "metavar": "KIND=OUT.tar.gz",
+                            "help": "a tarball to write, per KIND"}),
            (["--record"], {"action": "append", "default": [], "metavar": "MODEL/KEY=RECORD",
                            "help": "verification record of a bundled artifact the report has no row for"}),
-           (["--report"], PATH), (["--config-json"], {"required": True}),
+           (["--report"], {**PATH, "help": "results/report.json (bundled without wall-clock timings)"}),
+           (["--config-json"], {"help": "the effective config as JSON (recorded in the manifest)", "required": True}),
            (["--repo"], {"type": Path, "default": None,
                           "help": "the project checkout for the commit and its time (default: this code's)"}),
-           (["--manifest"], PATH), (["--sums"], PATH), (["--notes"], PATH))
-    action(actions, "verify", verify, (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL"}))
+           (["--manifest"], {**PATH, "help": "MANIFEST.json to write"}),
+           (["--sums"], {**PATH, "help": "SHA256SUMS to write"}),
+           (["--notes"], {**PATH, "help": "RELEASE_NOTES.md to write"}))
+    action(actions, "merge", merge,
+           (["parts"], {"nargs": "+", "type": Path, "metavar": "PART",
+                        "help": "a release folder built for some of the models (results/release/ of a run)"}),
+           (["--out"], {**PATH, "help": "a new folder for the merged bundle"}))
+    action(actions, "verify", verify,
+           (["path"], {"type": Path, "metavar": "DIR_OR_TARBALL",
+                       "help": "a folder of release assets or one tarball"}))

@@ -15,7 +15,10 @@ from rifebuild.core.errors import ReleaseError
 from rifebuild.core.files import sha256_of
 from rifebuild.release.reproducible import EXCLUDED
 
-SCHEMA_VERSION = 2  # 2: several models per bundle (`models`), tarball kinds per model
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+# 2: several models per bundle (`models`), tarball kinds per model; 3: checkpoint record; 4: `sbom`. The
+# number lives in the schema alone (its schema_version const).
+SCHEMA_VERSION = json.loads(SCHEMA_PATH.read_text())["properties"]["schema_version"]["const"]
 NAME = "MANIFEST.json"
 
 
@@ -35,17 +38,19 @@ def file_entry(name: str, source: Path | bytes) -> dict:
     return {"path": name, "size": Path(source).stat().st_size, "sha256": sha256_of(source)}
 
 
-def checkpoint_source(config: dict, model: str) -> dict:
-    """Where `model`'s weights came from, as the config chose them."""
-    from rifebuild.model import spec
+def checkpoint(page: dict, config: dict, model: str) -> dict:
+    """`model`'s checkpoint as the job that built it recorded it (through the report), refused when the
+    config now asks for other weights: the bundle would name weights that built none of its files."""
+    from rifebuild.checkpoint.record import mismatch
 
-    weights = config["weights"]
-    if weights == "synthetic":
-        return {"kind": "synthetic", "seed": config["synthetic_seed"]}
-    if weights == "official":
-        return {"kind": "official", "url": config["weights_url"] or spec.get(model).official_url,
-                "sha256_pin": config["weights_sha256"] or None}
-    return {"kind": "file", "path": weights}
+    record = page.get("checkpoint")
+    if not record:
+        raise ReleaseError(f"the report has no checkpoint record for {model} (results/checkpoint/{model}/"
+                           "flownet.json); re-run the workflow so the checkpoint job writes it")
+    problem = mismatch(record, config)
+    if problem:
+        raise ReleaseError(problem)
+    return record
 
 
 def kind_of(tarball_kind: str, models: list[str]) -> tuple[str | None, str]:
@@ -73,12 +78,17 @@ def read_record(path: Path, role: str) -> dict:
 def tool_versions(records: dict[str, Path]) -> dict[str, str]:
     """Union of the tool versions the verification records hold (they ran in one venv, so they agree;
     if two ever differ, both are kept, joined by ' | ')."""
+    return union_versions(read_record(path, role).get("tool_versions", {}) for role, path in sorted(records.items())
+                          if role.endswith((".verify", ".verify-int8")) or ".cross_check" in role)
+
+
+def union_versions(maps) -> dict[str, str]:
+    """tool -> version maps joined into one; a tool with several versions keeps them all, sorted and joined
+    by ' | ' (a map that is itself such a union is split first, so merging bundles gives the same text)."""
     seen: dict[str, set[str]] = {}
-    for role, path in sorted(records.items()):
-        if not role.endswith((".verify", ".verify-int8")) and ".cross_check" not in role:
-            continue
-        for tool, version in read_record(path, role).get("tool_versions", {}).items():
-            seen.setdefault(tool, set()).add(version)
+    for versions in maps:
+        for tool, version in versions.items():
+            seen.setdefault(tool, set()).update(version.split(" | "))
     return {tool: " | ".join(sorted(versions)) for tool, versions in sorted(seen.items())}
 
 
@@ -141,8 +151,7 @@ def build(models: list[str], files: dict[str, dict[str, Path | bytes]], names: d
         extra = records.get(model, {})
         every_record.update({f"{model}/{r}": Path(p) for r, p in page.get("records", {}).items()})
         every_record.update({f"{model}/{k}.verify": p for k, p in extra.items()})
-        entries.append({"model": model, "checkpoint": {"sha256": page.get("checkpoint_sha256"),
-                                                       "source": checkpoint_source(config, model)},
+        entries.append({"model": model, "checkpoint": checkpoint(page, config, model),
                         "artifacts": artifacts(page) + record_artifacts(extra),
                         "native_checks": page.get("native_checks", [])})
     tarballs = {}
@@ -163,12 +172,39 @@ def build(models: list[str], files: dict[str, dict[str, Path | bytes]], names: d
     }
 
 
-def load(data: bytes, where: str) -> dict:
+# A MANIFEST.json is tens of kB; anything near this is not one, and is never read whole.
+SIZE_LIMIT = 16 << 20
+
+
+def check(manifest, where: str) -> dict:
+    """`manifest` against manifest.schema.json: what `release verify` relies on is there, with the right
+    types, before anything reads it."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
     try:
-        manifest = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReleaseError(f"{where}: not valid JSON ({exc}); download the bundle again") from None
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION or "tarballs" not in manifest:
-        raise ReleaseError(f"{where}: not a rife-build MANIFEST.json (schema_version {SCHEMA_VERSION}); "
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(manifest))
+    except RecursionError:
+        error = "it is nested too deeply"
+    if error is not None:
+        if not isinstance(error, str):
+            at = "/".join(str(p) for p in error.absolute_path) or "the top level"
+            error = f"at {at[:200]}: {' '.join(error.message.split())[:200]}"
+        raise ReleaseError(f"{where}: not a rife-build MANIFEST.json (schema_version {SCHEMA_VERSION}) -- {error}; "
                            "download the bundle again")
     return manifest
+
+
+def load(data: bytes, where: str) -> dict:
+    """Parse and check a MANIFEST.json; anything malformed is one sentence naming `where`."""
+    if len(data) > SIZE_LIMIT:
+        raise ReleaseError(f"{where}: {len(data)} bytes, too large for a MANIFEST.json (at most {SIZE_LIMIT}); "
+                           "download the bundle again")
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5000-digit number, 200k nested '['
+        reason = ("nested too deeply" if isinstance(exc, RecursionError) else
+                  "a number with thousands of digits" if "int_max_str_digits" in str(exc) else
+                  " ".join(str(exc).split())[:160])
+        raise ReleaseError(f"{where}: not valid JSON ({reason}); download the bundle again") from None
+    return check(manifest, where)

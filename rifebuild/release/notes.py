@@ -12,9 +12,9 @@ USAGE = {
     "mnn": ("MNN models (fp32, fp16 weights, int8 weights, full int8)",
             "Load `{model}/flownet*.mnn` with MNN; inputs `in0`, `in1` (RGB in [0,1]) and `in2` (timestep), "
             "any size that is a multiple of the version's padding (32; 64 for 4.25/4.26, 128 for 4.25-lite)."),
-    "onnx": ("ONNX models: fixed to the export size, and any-size (dynamic H/W)",
-             "`{model}/flownet.onnx` runs at the export resolution only; `{model}/flownet-dynamic.onnx` at any "
-             "multiple of 32 (onnxruntime, or a converter of your own)."),
+    "onnx": ("ONNX model, any size (dynamic H/W)",
+             "`{model}/flownet.onnx` runs at any multiple of the version's padding (onnxruntime, or a converter "
+             "of your own); inputs `in0`, `in1` (RGB in [0,1]) and `in2` (timestep)."),
     "native": ("`rife-bench` per target: static ncnn benchmark/interpolation program with `rife.Warp`",
                "`<target>/rife-bench --help`; on a phone: `adb push android-arm64/rife-bench /data/local/tmp/`, "
                "with the ncnn model folder next to it."),
@@ -29,13 +29,22 @@ def _mb(n: int | None) -> str:
 
 
 def _scores(scores: dict, key: str, fmt: str) -> str:
-    return ", ".join(f"{res}: {v[key]:{fmt}}" for res, v in scores.items() if v.get(key) is not None) or "–"
+    """Per size, smallest first (by area: a manifest read back from JSON has its keys sorted as text)."""
+    from rifebuild.report.page import pixels
+
+    return ", ".join(f"{res}: {scores[res][key]:{fmt}}" for res in sorted(scores, key=pixels)
+                     if scores[res].get(key) is not None) or "–"
 
 
-def _origin(source: dict) -> str:
-    return {"synthetic": lambda: f"synthetic weights (seed {source.get('seed')}), not the trained model",
-            "official": lambda: f"the official release `{source.get('url')}`",
-            "file": lambda: f"the local file `{source.get('path')}`"}[source["kind"]]()
+def _origin(record: dict) -> str:
+    from rifebuild.checkpoint.record import describe
+
+    return describe(record) + (", not a trained model" if record["kind"] == "synthetic" else "")
+
+
+def _machines(machines: list[dict]) -> str:
+    return "; ".join(f"{m['cpu'] or 'an unnamed CPU'} ({m['arch']}: {', '.join(m['isa']) or 'no listed ISA extensions'})"
+                     for m in machines)
 
 
 def render(manifest: dict, sizes: dict[str, int]) -> str:
@@ -45,8 +54,8 @@ def render(manifest: dict, sizes: dict[str, int]) -> str:
     commit = "an unknown commit (not a git checkout)" if not git["commit"] else (
         f"commit `{git['commit'][:12]}`" + (" with uncommitted changes" if git["dirty"] else ""))
     out = [f"# {', '.join(models)} release bundle", "",
-           f"Built by rife-build from {commit}. Config sha256 `{manifest['config_sha256']}` (the whole effective "
-           "config is in MANIFEST.json).", "",
+           f"Built by rife-build from {commit}, on {_machines(manifest['build_machines'])}. Config sha256 "
+           f"`{manifest['config_sha256']}` (the whole effective config is in MANIFEST.json).", "",
            "## Files", "", "| file | size | contents |", "|---|---|---|"]
     for name, entry in sorted(manifest["tarballs"].items()):
         who = f"{entry['model']}: " if entry.get("model") else ""
@@ -69,7 +78,7 @@ def render(manifest: dict, sizes: dict[str, int]) -> str:
 
 def _model_section(entry: dict) -> list[str]:
     ckpt = entry["checkpoint"]
-    out = [f"## {entry['model']}", "", f"Checkpoint: {_origin(ckpt['source'])}, sha256 `{ckpt['sha256']}`.", "",
+    out = [f"## {entry['model']}", "", f"Checkpoint: {_origin(ckpt)}, sha256 `{ckpt['sha256']}`.", "",
            "PSNR (dB) against the PyTorch model on the fixed verification inputs, per resolution; against "
            "ground-truth middle frames on the evaluation split; int8 also against fp32 ncnn.", "",
            "| artifact | size | PSNR vs PyTorch | max abs err vs PyTorch | PSNR vs ground truth | vs fp32 ncnn | "

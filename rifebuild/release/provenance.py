@@ -1,5 +1,5 @@
-"""Where a bundle came from: the project's git commit (and whether the tree was dirty) and the one
-timestamp the tarballs carry.
+"""Where a bundle came from: the project's git commit (and whether the tree was dirty), the one
+timestamp the tarballs carry, and the CPU that built it.
 
 The timestamp is SOURCE_DATE_EPOCH when set (the reproducible-builds convention), else the commit
 time of HEAD, else 0: never the clock, so two builds of one commit give the same bytes.
@@ -7,6 +7,8 @@ time of HEAD, else 0: never the clock, so two builds of one commit give the same
 from __future__ import annotations
 
 import os
+import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -45,3 +47,24 @@ def source_date_epoch(repo: Path | str, environ: dict | None = None) -> int:
         return int(value)
     commit_time = _git(Path(repo), "log", "-1", "--format=%ct")
     return int(commit_time.strip()) if commit_time and commit_time.strip().isdigit() else 0
+
+
+# The instruction-set extensions that choose ncnn's and torch's SIMD code paths (x86: /proc/cpuinfo `flags`;
+# arm64: `Features`), the ones a build machine's record names.
+ISA_FLAGS = {"x86_64": ("avx512f", "avx512bw", "avx512_vnni", "avx2", "fma", "f16c", "avx", "sse4_2", "sse2"),
+             "aarch64": ("asimd", "asimdhp", "asimddp", "i8mm", "bf16", "sve", "sve2")}
+
+
+def build_machine(cpuinfo: Path | str = "/proc/cpuinfo", arch: str | None = None) -> dict:
+    """{"arch", "cpu" (model name, None where the kernel names none), "isa" (the ISA_FLAGS it has)}: what
+    SIMD paths the build ran, so that a bundle's numbers can be traced to a CPU (issue 21 item 5)."""
+    arch = arch or platform.machine()
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        text = ""
+    model = re.search(r"^(?:model name|Model|Hardware)\s*:\s*(.+)$", text, flags=re.M)
+    flags = re.search(r"^(?:flags|Features)\s*:(.*)$", text, flags=re.M)
+    have = set(flags.group(1).split()) if flags else set()
+    return {"arch": arch, "cpu": " ".join(model.group(1).split()) if model else None,
+            "isa": [f for f in ISA_FLAGS.get(arch, ()) if f in have]}

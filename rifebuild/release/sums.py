@@ -8,7 +8,9 @@ from pathlib import Path
 from rifebuild.core.errors import ReleaseError
 from rifebuild.core.files import sha256_of
 
-LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
+# A bare file name (the files lie beside SHA256SUMS): no folder, no control characters.
+LINE = re.compile(r"([0-9a-f]{64}) [ *]([^/\x00-\x1f\x7f]+)")
+SIZE_LIMIT = 1 << 20  # one line per file of a bundle: a few kB
 
 
 def render(paths: list[Path]) -> bytes:
@@ -17,13 +19,21 @@ def render(paths: list[Path]) -> bytes:
 
 
 def parse(path: Path) -> dict[str, str]:
-    """name -> sha256; a malformed line is an error naming the file and the line."""
+    """name -> sha256; a malformed line or file is an error naming the file (and the line)."""
+    fix = "download SHA256SUMS again"
+    if path.stat().st_size > SIZE_LIMIT:
+        raise ReleaseError(f"{path}: {path.stat().st_size} bytes, too large for a SHA256SUMS; {fix}")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReleaseError(f"{path}: not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); {fix}") from None
     out = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         match = LINE.fullmatch(line.strip())
-        if not match:
-            raise ReleaseError(f"{path}:{number}: not a `sha256sum` line ({line[:80]!r}); download SHA256SUMS again")
+        if not match or match.group(2) in (".", ".."):
+            raise ReleaseError(f"{path}:{number}: not a `sha256sum` line of a file beside it ({line[:80]!r}); {fix}")
         out[match.group(2)] = match.group(1)
     return out

@@ -12,6 +12,9 @@ import hashlib
 import io
 import stat
 import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from rifebuild.core.errors import ReleaseError
@@ -64,26 +67,64 @@ def _name(member: tarfile.TarInfo) -> str:
     return name
 
 
-def _files(path: Path | str):
-    """(path inside, content) of every regular file; anything but files and folders is an error."""
+CHUNK = 1 << 20  # members are hashed a chunk at a time: a 3 GiB member needs no 3 GiB of memory
+KEEP_LIMIT = 16 << 20  # the most `scan` returns whole (a MANIFEST.json is tens of kB)
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str  # as the manifest writes it (no leading ./; a folder without its trailing /)
+    folder: bool
+    mode: int
+    size: int  # as the member's header says
+    sha256: str | None = None  # None: not read (not declared, or larger than declared)
+    data: bytes | None = None  # the content of the member `scan` was asked to keep
+
+
+def scan(path: Path | str, declared: dict[str, int] | None = None, keep: str | None = None) -> Iterator[Member]:
+    """Every member of a tarball in order, streamed. A file is hashed in chunks when `declared` is None or
+    its header size is at most `declared[name]` (a name not there is not read at all); the member named
+    `keep` is also returned whole, if at most KEEP_LIMIT. Anything but files and folders is an error."""
     try:
         with tarfile.open(path, mode="r:gz") as tar:
             for member in tar:
+                name = _name(member)
                 if member.isdir():
+                    yield Member(name, True, member.mode, 0)
                     continue
                 if not member.isfile():
                     raise ReleaseError(f"{path}: member {member.name!r} is not a regular file; a bundle holds "
                                        "only files and folders (download it again)")
-                yield _name(member), tar.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
+                limit = member.size if declared is None else declared.get(name, -1)
+                read = member.size <= limit
+                kept = name == keep and member.size <= KEEP_LIMIT
+                if not (read or kept):
+                    yield Member(name, False, member.mode, member.size)
+                    continue
+                digest, content = hashlib.sha256(), [] if kept else None
+                source = tar.extractfile(member)
+                for chunk in iter(lambda: source.read(CHUNK), b""):
+                    digest.update(chunk)
+                    if content is not None:
+                        content.append(chunk)
+                yield Member(name, False, member.mode, member.size, digest.hexdigest() if read else None,
+                             b"".join(content) if content is not None else None)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ReleaseError(f"{path}: not a readable .tar.gz ({exc}); download it again") from None
 
 
 def digests(path: Path | str) -> dict[str, dict]:
-    """Every regular file in a tarball: path -> {size, sha256}; what `release verify` compares."""
-    return {name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in _files(path)}
+    """Every regular file in a tarball: path -> {size, sha256}."""
+    return {m.name: {"size": m.size, "sha256": m.sha256} for m in scan(path) if not m.folder}
 
 
 def read_member(path: Path | str, name: str) -> bytes | None:
-    """One file of a tarball, or None when it has no such member."""
-    return next((data for member, data in _files(path) if member == name), None)
+    """One (small) file of a tarball, the first of that name (verify names duplicates), or None when it has
+    no such member; a member over KEEP_LIMIT is an error. Stops reading there."""
+    for member in scan(path, declared={}, keep=name):
+        if member.name == name and not member.folder:
+            if member.data is None:
+                raise ReleaseError(f"{path}: its {name} is {member.size} bytes, more than such a file can be "
+                                   f"(at most {KEEP_LIMIT}); download it again")
+            return member.data
+    return None

@@ -2,6 +2,7 @@
 naming every missing, extra or changed file rather than stopping at the first."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from rifebuild.core.errors import ReleaseError
@@ -13,21 +14,57 @@ SUMS = "SHA256SUMS"
 NOTES = "RELEASE_NOTES.md"
 
 
+def unsafe(member: tarball.Member) -> str | None:
+    """Why extracting `member` could harm the machine (or None): a path out of the target folder, or a mode
+    no bundle member has (set-id, sticky, writable by group or others)."""
+    if member.name.startswith("/") or ".." in member.name.split("/"):
+        return "a path outside the folder it is extracted to"
+    if member.mode & 0o7022:
+        return f"mode {member.mode & 0o7777:o}: set-id, sticky or writable by others"
+    return None
+
+
 def compare_tarball(path: Path, entry: dict, manifest_bytes: bytes | None) -> list[str]:
-    """Problems of one tarball against its manifest entry (and the bundle's manifest bytes, if any)."""
+    """Problems of one tarball against its manifest entry (and the bundle's manifest bytes, if any): every
+    member, folders included, is listed or named. Members are streamed and hashed in chunks, and none is
+    read beyond the size the manifest declares for it."""
     name = path.name
     want = {f["path"]: f for f in entry["files"]}
-    have = tarball.digests(path)
-    inner = have.pop(manifests.NAME, None)
-    problems = [f"missing: {name}: {p}" for p in sorted(set(want) - set(have))]
-    problems += [f"extra: {name}: {p}" for p in sorted(set(have) - set(want))]
+    if len(want) != len(entry["files"]):
+        raise ReleaseError(f"{path}: its MANIFEST.json entry lists a path twice; download the bundle again")
+    folders = {"."} | {"/".join(p.split("/")[:i]) for p in want for i in range(1, p.count("/") + 1)}
+    have: dict[str, tarball.Member] = {}
+    inner, counts, bad, extra = None, Counter(), [], []
+    for member in tarball.scan(path, {p: f["size"] for p, f in want.items()}, keep=manifests.NAME):
+        shown = member.name + ("/" if member.folder else "")
+        why = unsafe(member)
+        if why:
+            bad.append(f"unsafe: {name}: {shown} ({why})")
+            continue
+        counts[shown] += 1
+        if member.folder:
+            if member.name not in folders:
+                extra.append(shown)
+        elif member.name == manifests.NAME:
+            inner = member
+        elif member.name in want:
+            have[member.name] = member  # the last one, as extracting leaves it
+        else:
+            extra.append(shown)
+    problems = bad + [f"duplicate: {name}: {p} ({n} members of that name; extracting keeps the last)"
+                      for p, n in counts.items() if n > 1]
+    problems += [f"missing: {name}: {p}" for p in sorted(set(want) - set(have))]
+    problems += [f"extra: {name}: {p}" for p in sorted(set(extra))]
     for p in sorted(set(want) & set(have)):
-        if have[p]["sha256"] != want[p]["sha256"] or have[p]["size"] != want[p]["size"]:
-            problems.append(f"changed: {name}: {p} (sha256 {have[p]['sha256'][:12]}…, {have[p]['size']} bytes; "
-                            f"manifest {want[p]['sha256'][:12]}…, {want[p]['size']} bytes)")
+        got, declared = have[p], want[p]
+        if got.sha256 is None:  # larger than declared: not read
+            problems.append(f"changed: {name}: {p} ({got.size} bytes; manifest {declared['size']} bytes)")
+        elif got.sha256 != declared["sha256"] or got.size != declared["size"]:
+            problems.append(f"changed: {name}: {p} (sha256 {got.sha256[:12]}…, {got.size} bytes; "
+                            f"manifest {declared['sha256'][:12]}…, {declared['size']} bytes)")
     if inner is None:
         problems.append(f"missing: {name}: {manifests.NAME}")
-    elif manifest_bytes is not None and tarball.read_member(path, manifests.NAME) != manifest_bytes:
+    elif manifest_bytes is not None and inner.data != manifest_bytes:
         problems.append(f"changed: {name}: {manifests.NAME} (differs from the bundle's {manifests.NAME})")
     return problems
 
@@ -51,6 +88,9 @@ def verify_dir(folder: Path) -> tuple[list[str], list[str]]:
     if not manifest_path.is_file():
         raise ReleaseError(f"{folder}: has no {manifests.NAME}; point `release verify` at the bundle folder "
                            "(results/release/ or the downloaded release assets) or at one of its tarballs")
+    if manifest_path.stat().st_size > manifests.SIZE_LIMIT:
+        raise ReleaseError(f"{manifest_path}: {manifest_path.stat().st_size} bytes, too large for a "
+                           f"{manifests.NAME}; download the bundle again")
     data = manifest_path.read_bytes()
     manifest = manifests.load(data, str(manifest_path))
     ok, problems = [], []
@@ -81,7 +121,12 @@ def verify_dir(folder: Path) -> tuple[list[str], list[str]]:
                 problems.append(f"changed: {name} (sha256 differs from {SUMS})")
             elif name not in manifest["tarballs"]:
                 ok.append(f"ok: {name}")
-    known = set(manifest["tarballs"]) | set(listed) | {manifests.NAME, SUMS, NOTES}
+    bom = folder / manifest["sbom"]["path"]
+    if not bom.is_file():
+        problems.append(f"missing: {bom.name}")
+    elif bom.stat().st_size != manifest["sbom"]["size"] or sha256_of(bom) != manifest["sbom"]["sha256"]:
+        problems.append(f"changed: {bom.name} (differs from {manifests.NAME})")
+    known = set(manifest["tarballs"]) | set(listed) | {manifests.NAME, SUMS, NOTES, manifest["sbom"]["path"]}
     problems += [f"extra: {p.name}" for p in sorted(folder.iterdir()) if p.name not in known]
     return ok, problems
 

@@ -60,17 +60,22 @@ def family(a) -> None:
 
 def register(actions) -> None:
     action(actions, "build", build,
-           (["--input"], {"action": "append", "default": [], "metavar": "MODEL/ROLE=PATH"}),
-           (["--out-md"], PATH), (["--out-json"], PATH))
-    action(actions, "family", family, (["--models"], {"nargs": "*", "default": []}),
+           (["--input"], {"action": "append", "default": [], "metavar": "MODEL/ROLE=PATH",
+                          "help": "a record of one model, as MODEL/ROLE=PATH (the report rule passes every one)"}),
+           (["--out-md"], {**PATH, "help": "markdown to write"}),
+           (["--out-json"], {**PATH, "help": "report.json to write"}))
+    action(actions, "family", family,
+           (["--models"], {"nargs": "*", "default": [],
+                           "help": "RIFE versions in the table (none: all 36)"}),
            (["--int8"], {"nargs": "*", "default": None,
                          "help": "versions also calibrated and quantized to int8 (no names: every version)"}),
            (["--latency"], {"action": "store_true",
                             "help": "time fp32 and int8 (so every version is quantized) with the host rife-bench"}),
            (["--latency-size"], {"type": resolution, "default": (736, 1280),
                                  "help": "HxW, rounded up to each version's padding multiple"}),
-           (["--latency-threads"], {"type": int, "default": 2}),
+           (["--latency-threads"], {"help": "rife-bench threads of the timed runs", "type": int, "default": 2}),
            (["--latency-runs"], {"type": int, "default": 8,
                                   "help": "timed runs of each model, after 1 warm-up (3 left ratios at 0.72-1.16)"}),
-           (["--latency-bin"], {"type": Path, "default": HOST_BIN}),
-           out(), (["--out-md"], {"type": Path, "default": None}))
+           (["--latency-bin"], {"type": Path, "default": HOST_BIN,
+                                "help": "the host rife-bench (`snakemake results/native/host/rife-bench`)"}),
+           out("the table as JSON"), (["--out-md"], {"help": "markdown to write", "type": Path, "default": None}))

@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from rifebuild.bench.flops import model_flops
 from rifebuild.checkpoint import load as checkpoint
 from rifebuild.evaluate.reference import fixed_inputs
 from rifebuild.evaluate.runtimes import NcnnSession, run_torch
 from rifebuild.export.trace import export_torchscript
-from rifebuild.model import spec
+from rifebuild.model import pins, spec
 from rifebuild.model.ifnet import IFNet
 from rifebuild.ncnn import graph, passes
 from rifebuild.ncnn.pnnx import convert_with_pnnx
@@ -95,17 +95,10 @@ def int8_model(converted: Converted, frames: int = 2, threads: int = 2) -> graph
     return model
 
 
-def flops(arch: spec.ArchSpec, height: int, width: int) -> tuple[int, tuple[int, int]]:
+def flops(name: str, height: int, width: int) -> tuple[int, tuple[int, int]]:
     """Convolution FLOPs of one interpolation at height x width padded to the version's multiple."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    h, w = spec.round_up(height, width, arch.padding)
-    with torch.device("meta"):
-        net = IFNet(arch)
-        frame, timestep = torch.empty(1, 3, h, w), torch.empty(1, 1, h, w)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        net(frame, frame, timestep)
-    return counter.get_total_flops(), (h, w)
+    h, w = spec.round_up(height, width, spec.get(name).arch.padding)
+    return model_flops(name, h, w), (h, w)
 
 
 def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
@@ -114,10 +107,10 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
     times the fp32 model and the int8 one (quantized for it even without `int8`) with rife-bench."""
     version = spec.get(name)
     arch = version.arch
-    total, flops_at = flops(arch, *FLOPS_SIZE)
+    total, flops_at = flops(version.name, *FLOPS_SIZE)
     row = {"model": version.name, "number": version.number, "padding": arch.padding,
            "params": sum(int(np.prod(s)) for s in checkpoint.layout(arch).values()),
-           "flops": total, "flops_size": list(flops_at), "official": version.official_url,
+           "flops": total, "flops_size": list(flops_at), "official": pins.load()[version.name].url,
            "same_architecture": spec.same_architecture(version), "notes": notes(arch)}
     try:
         converted = convert(version.name, work)
@@ -147,7 +140,7 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
 def same_as(row: dict, version: spec.Version) -> dict:
     """`row` for another version of the same architecture: its synthetic checkpoint, and so every model
     converted from it, is identical, so the measurements are not repeated."""
-    return {**row, "model": version.name, "number": version.number, "official": version.official_url,
+    return {**row, "model": version.name, "number": version.number, "official": pins.load()[version.name].url,
             "notes": "; ".join(filter(None, [row["notes"], f"converts exactly as {row['model']}"]))}
 
 

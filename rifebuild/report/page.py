@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from rifebuild.bench import tables as bench_tables
+from rifebuild.checkpoint import record
 from rifebuild.core import args
 from rifebuild.core.errors import ReportError
 from rifebuild.core.files import sha256_of
@@ -39,6 +40,7 @@ def _number(text: str):
 
 
 DASH = "–"
+RANDOM_WEIGHTS = "Synthetic weights: quality vs ground truth is meaningless with random weights"
 
 
 
@@ -77,7 +79,7 @@ def record_row(name: str, record: dict) -> dict:
             "vs_ground_truth": _scores(record["ground_truth"], lambda g: g["subject"] == "artifact")}
 
 
-ROW_NAMES = {"onnx": "ONNX (onnxsim)", "ncnn-fp32": "ncnn fp32 (rife.Warp)", "ncnn-fp16": "ncnn fp16 storage (rife.Warp)",
+ROW_NAMES = {"onnx": "ONNX any size (onnxsim)", "ncnn-fp32": "ncnn fp32 (rife.Warp)", "ncnn-fp16": "ncnn fp16 storage (rife.Warp)",
              "ncnn-int8": "ncnn int8 (rife.Warp)", "mnn-fp32": "MNN fp32", "mnn-fp16": "MNN fp16",
              "mnn-wq8": "MNN wq8", "mnn-int8": "MNN int8"}
 
@@ -204,10 +206,24 @@ def int8_evaluation(record: dict) -> list[dict]:
     return rows
 
 
+def checkpoint(roles: dict[str, Path]) -> dict | None:
+    """The checkpoint's provenance record, checked to describe the checkpoint file (its sha256)."""
+    if "checkpoint.record" not in roles:
+        return None
+    return record.read(roles["checkpoint.record"], roles.get("checkpoint"))
+
+
+def synthetic(report: dict) -> bool:
+    """Random weights: scores against ground truth say nothing about the model (only vs PyTorch does)."""
+    return (report.get("checkpoint") or {}).get("kind") == "synthetic"
+
+
 def build_report(roles: dict[str, Path], model_name: str, md_dir: Path | None = None) -> dict:
     tools = next((_json(roles, r)["tool_versions"] for r in ("ncnn-fp32.verify", "onnx.verify") if r in roles), {})
-    return {"model_name": model_name,
-            "checkpoint_sha256": sha256_of(roles["checkpoint"]) if "checkpoint" in roles else None,
+    ckpt = checkpoint(roles)
+    return {"model_name": model_name, "checkpoint": ckpt,
+            "checkpoint_sha256": ckpt["sha256"] if ckpt else sha256_of(roles["checkpoint"]) if "checkpoint" in roles
+            else None,
             "tool_versions": tools, "artifacts": artifact_rows(roles), "benchmark": benchmark(roles, md_dir),
             "native_checks": native_checks(roles), "int8": int8_summary(roles),
             "records": {role: str(path) for role, path in sorted(roles.items())}}
@@ -234,12 +250,17 @@ def _bound(bound: dict | None) -> str:
 
 def render_markdown(report: dict) -> str:
     out = [f"# {report['model_name']} build report", ""]
+    random = synthetic(report)
     if report["checkpoint_sha256"]:
-        out += [f"Checkpoint sha256 `{report['checkpoint_sha256']}`. Tools: "
+        origin = f"from {record.describe(report['checkpoint'])}, " if report.get("checkpoint") else ""
+        out += [f"Checkpoint {origin}sha256 `{report['checkpoint_sha256']}`. Tools: "
                 + ", ".join(f"{k} {v}" for k, v in report["tool_versions"].items()) + ".", ""]
+    if random:
+        out += [f"{RANDOM_WEIGHTS}: ground-truth scores left out (the comparisons with PyTorch and between "
+                "the models hold).", ""]
     arts = report["artifacts"]
     resolutions = list(dict.fromkeys(r for a in arts for r in a["vs_pytorch"]))
-    gt_res = list(dict.fromkeys(r for a in arts for r in a.get("vs_ground_truth", {})))
+    gt_res = [] if random else list(dict.fromkeys(r for a in arts for r in a.get("vs_ground_truth", {})))
     if arts:
         out += ["## Artifacts: size and quality", "",
                 "PSNR against the PyTorch model on the fixed reference inputs (max abs error where the "
@@ -274,7 +295,8 @@ def render_markdown(report: dict) -> str:
                                 for r, v in int8["vs_fp32_ncnn"].items()) + ".", ""]
     if report["benchmark"]:
         b = report["benchmark"]
-        out += bench_tables.markdown(b["record"], b["phone"], b["figures"])
+        figures = {k: v for k, v in b["figures"].items() if not (random and k == "quality")}  # PSNR vs ground truth
+        out += bench_tables.markdown(b["record"], b["phone"], figures)
     if report["native_checks"]:
         out += ["## Native rife-bench checks", ""]
         rows = [[c["target"], c["check"], c["precision"], c["size"], f"{c['max_abs_err']:.2e}",
@@ -288,7 +310,7 @@ def render_markdown(report: dict) -> str:
                     "size), mean PSNR over its frames and the worst frame's:", ""]
             rows = [[e["comparison"], e["size"], str(e["frames"]), f"{e['psnr_db']:.2f}",
                      _f(e["worst_psnr_db"], ".2f"), _f(e["max_abs_err"], ".3f"),
-                     _bound(e["bound"])] for e in q["evaluation"]]
+                     _bound(e["bound"])] for e in q["evaluation"] if not (random and "ground truth" in e["comparison"])]
             out += _table(["comparison", "size", "frames", "mean dB", "worst frame dB", "max abs err", "bound"], rows)
         out += [f"{q['int8_layers']} Convolutions int8, float: {', '.join(q['float_layers']) or 'none'}; "
                 f"{q['requantize_fused']} requantize fusions; weights {100 * q['bin_size_ratio']:.1f}% of fp32."]

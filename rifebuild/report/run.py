@@ -38,7 +38,12 @@ def split_roles(pairs: list[str]) -> dict[str, dict[str, Path]]:
 
 
 def build(pairs: list[str], md_dir: Path | None = None) -> dict:
-    per_model = {model: page.build_report(roles, model, md_dir) for model, roles in split_roles(pairs).items()}
+    return assemble({model: page.build_report(roles, model, md_dir) for model, roles in split_roles(pairs).items()})
+
+
+def assemble(per_model: dict[str, dict]) -> dict:
+    """The report of these versions' pages (model -> page, in table order). Each page depends on its own
+    version's records only, so `release merge` rebuilds a several-run report from the runs' pages."""
     return {"models": list(per_model), "summary": [summary_row(r) for r in per_model.values()],
             "per_model": per_model}
 
@@ -47,6 +52,7 @@ def summary_row(report: dict) -> dict:
     """One version at a glance, from its page's figures (nothing new is read or measured)."""
     arts = {a["key"]: a for a in report["artifacts"]}
     row = {"model": report["model_name"], "checkpoint_sha256": report["checkpoint_sha256"],
+           "checkpoint": report.get("checkpoint"),
            "verified": bool(arts) and all(a["passed"] for a in arts.values())
            and all(c["passed"] for c in report["native_checks"]),
            "vs_pytorch": {label: {res: {"max_abs_err": c["max_abs_err"], "psnr_db": c["psnr_db"]}
@@ -89,15 +95,35 @@ def _errors(row: dict, size: str) -> str:
     return " / ".join(parts)
 
 
+def checkpoint_cell(row: dict) -> str:
+    """What the weights are, from the checkpoint's record: official version + sha256 + URL, local file, or
+    synthetic + seed (just the sha256 for a report without a record)."""
+    ckpt, sha = row.get("checkpoint"), f"sha256 `{(row['checkpoint_sha256'] or DASH)[:12]}`"
+    if not ckpt:
+        return sha if row["checkpoint_sha256"] else DASH
+    if ckpt["kind"] == "official":
+        return f"official v{spec.get(row['model']).number}, {sha}, {ckpt['url']}"
+    if ckpt["kind"] == "local":
+        return f"local file `{ckpt['path']}`, {sha}"
+    return f"synthetic (seed {ckpt['seed']}): random weights"
+
+
 def render_markdown(report: dict) -> str:
-    out = ["# rife-build report", "", "## Models", "",
+    out = ["# rife-build report", ""]
+    random = [r for r in report["summary"] if page.synthetic(r)]
+    if random:
+        out += ["> **" + page.RANDOM_WEIGHTS + "** ("
+                + ", ".join(f"{r['model']}: seed {r['checkpoint']['seed']}" for r in random) + "). These artifacts "
+                "show that the conversion is faithful (the errors vs PyTorch hold); ground-truth scores and the "
+                "quality plot are left out. Set `weights: official` (or a trained flownet.pkl) for a real model.", ""]
+    out += ["## Models", "",
            "Max abs error vs PyTorch of the ncnn models at each verified size (int8: PSNR), the int8 model's "
            "size as a share of fp32, and native latency (median of the benchmark rounds, this build machine).",
            ""]
     # sizes differ between versions (each rounded to its padding multiple): the Nth verified size of each
     rows, columns = [], max((len(_sizes(r)) for r in report["summary"]), default=0)
     for r in report["summary"]:
-        cells = [r["model"], (r["checkpoint_sha256"] or DASH)[:12]]
+        cells = [r["model"], checkpoint_cell(r)]
         sizes = _sizes(r)
         for i in range(columns):
             cells.append(DASH if i >= len(sizes) else f"{sizes[i]}: {_errors(r, sizes[i])}")

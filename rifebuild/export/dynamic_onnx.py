@@ -3,7 +3,9 @@
 The default export bakes the export resolution into warp (a constant base grid and the
 (W-1)/2, (H-1)/2 divisors), so the model silently breaks at any other size. Here warp builds its
 pixel grid from the flow tensor's shape (Shape/Range ops) and the export declares H and W dynamic,
-so one ONNX (and the MNN models made from it) serves every resolution.
+so one ONNX (and the MNN models made from it) serves every resolution: the ONNX artifact of a run
+(results/export/<model>/flownet.onnx, verified at every verify size). The fixed-size form is made only
+on request (rule onnx_fixed).
 """
 from __future__ import annotations
 
