@@ -106,6 +106,17 @@ def test_whole_model_on_the_gpu_matches_pytorch(gpu_binary, vulkan_models, net, 
         assert result["max_abs_err"] <= (FP32_MAX_ABS_ERR if precision == "fp32" else FP16_MAX_ABS_ERR)
 
 
+def test_auto_precision_on_the_gpu_runs_the_int8_model_as_int8(gpu_binary, vulkan_models):
+    """--precision auto (the default) reads int8 from the .param on the GPU too, and fp32 on the int8
+    model is refused there as on the CPU (it would read int8 weights as floats)."""
+    for folder, want in ((vulkan_models["int8"], "int8"), (vulkan_models["float"], "fp32")):
+        out = json.loads(native_run.call(gpu_binary, ["bench", "--model", folder, "--width", TINY_W,
+                                                      "--height", TINY_H, "--loops", 1, "--gpu", GPU]))
+        assert out["precision"] == want and out["device"] != "cpu"
+    with pytest.raises(NativeError, match="is an int8 model"):
+        native_run.bench(gpu_binary, vulkan_models["int8"], TINY_W, TINY_H, loops=1, precision="fp32", gpu=GPU)
+
+
 def test_a_layer_without_vulkan_path_fails_naming_it(gpu_binary, tmp_path):
     (tmp_path / "g.param").write_text("7767517\n3 3\nInput image 0 1 image\nInput grid 0 1 grid\n"
                                       "GridSample gs_0 2 1 image grid out0\n")
@@ -142,6 +153,7 @@ def test_interpolate_folder_on_the_gpu(gpu_binary, blend_model, tmp_path):
     out = json.loads(native_run.call(gpu_binary, ["interpolate", "--model", blend_model, "--in-dir", frames,
                                                   "--out-dir", tmp_path / "out", "--jobs", 2, "--gpu", GPU]))
     assert out["pairs"] == 2 and out["jobs"] == 2 and out["device"] != "cpu" and out["ms_per_frame"] > 0
+    assert out["precision"] == "fp32"  # auto, resolved from the model
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == [f"{i:08d}.ppm" for i in range(5)]
     for i in range(2):
