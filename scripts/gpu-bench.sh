@@ -30,5 +30,5 @@ for h, w in ((256, 448), (736, 1280)):
     write_reference(net, h, w, 0, 0.5, f"{sys.argv[2]}/ref-{h}x{w}.npz")' "$5" "$build"
     refs=(--references "$build/ref-256x448.npz" "$build/ref-736x1280.npz")
 fi
-python3 -m rifebuild.native.gpu_bench --bin "$build/rife-bench" --model "$model" --int8-model "$int8" \
+python3 -m rifebuild.native.gpu_bench --bin "$build/rife-bench" --model-dir "$model" --int8-model-dir "$int8" \
     "${refs[@]}" --out "$out/gpu-bench.json" | tee "$out/gpu-bench.md"

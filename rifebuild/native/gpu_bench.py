@@ -115,17 +115,18 @@ def table(record: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bin", type=Path, required=True)
-    parser.add_argument("--model", type=Path, required=True, help="fp32 model folder (fp32 and fp16 runs)")
-    parser.add_argument("--int8-model", type=Path, default=None)
-    parser.add_argument("--gpu", type=int, default=0)
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--loops", type=int, default=20)
+    parser.add_argument("--bin", type=Path, required=True, help="the host-vulkan rife-bench binary")
+    parser.add_argument("--model-dir", type=Path, required=True,
+                        help="rife.Warp fp32 model folder (flownet.param + flownet.bin; the fp32 and fp16 runs)")
+    parser.add_argument("--int8-model-dir", type=Path, default=None, help="the int8 model folder; none: no int8 runs")
+    parser.add_argument("--gpu", type=int, default=0, help="Vulkan device index")
+    parser.add_argument("--frames", type=int, default=16, help="frames of the interpolate throughput folder")
+    parser.add_argument("--loops", type=int, default=20, help="timed single-frame runs per size and precision")
     parser.add_argument("--sizes", nargs="+", type=resolution, default=list(SIZES), help="HxW, e.g. 736x1280")
     parser.add_argument("--references", type=Path, nargs="*", default=[], help="PyTorch reference npz files")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the JSON record to write")
     a = parser.parse_args(argv)
-    models = {"fp32": a.model, "fp16": a.model, **({"int8": a.int8_model} if a.int8_model else {})}
+    models = {"fp32": a.model_dir, "fp16": a.model_dir, **({"int8": a.int8_model_dir} if a.int8_model_dir else {})}
     record = run(a.bin, models, a.sizes, gpu=a.gpu, frames=a.frames, loops=a.loops)
     record["accuracy"] = accuracy(a.bin, models, a.references, a.gpu)
     a.out.write_text(json.dumps(record, indent=1) + "\n")
