@@ -10,6 +10,7 @@ from rifebuild.checkpoint.record import intended
 from rifebuild.core.imports import action_code, files_code
 from rifebuild.model import spec
 from rifebuild.native.targets import native_sources, native_targets
+from rifebuild.native.vulkan import verify_on_vulkan
 
 MODELS = config["models"]
 THREADS = config["threads"]
@@ -19,7 +20,11 @@ INT8 = "results/ncnn/{model}-int8"
 MNN = "results/mnn/{model}"
 CHECKPOINT = "results/checkpoint/{model}/flownet.pkl"
 CHECKPOINT_RECORD = "results/checkpoint/{model}/flownet.json"  # what built it (rifebuild.checkpoint.record)
+# Verify on Vulkan (native.vulkan.verify: auto = when this machine has a Vulkan device; CI=true needs one).
+VULKAN_VERIFY = verify_on_vulkan(config["native"]["vulkan"]["verify"])
 NATIVE_TARGETS = native_targets(config["native"])
+# The Vulkan precisions checked against PyTorch: verify-vulkan{suffix}.json.
+VULKAN_PRECISIONS = {"": "fp32", "-fp16": "fp16", "-int8": "int8"}
 # Targets checked against the host binary (linux-arm64 under qemu; an Android binary needs a phone).
 CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
 
@@ -188,6 +193,10 @@ def records(model):
             f"native-{t}.cross_check{v}": f"results/native/{t}/{model}/cross_check{v}.json"
             for t in CROSS_TARGETS
             for v in ("", "-int8")
+        },
+        **{
+            f"native-host-vulkan.verify-vulkan{v}": f"results/native/host-vulkan/{model}/verify-vulkan{v}.json"
+            for v in (VULKAN_PRECISIONS if VULKAN_VERIFY else ())
         },
     }
 

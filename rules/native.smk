@@ -5,7 +5,7 @@ NATIVE = config["native"]
 
 
 wildcard_constraints:
-    native_target="host|linux-arm64|android-arm64",
+    native_target="host|linux-arm64|android-arm64|host-vulkan|android-arm64-vulkan",
 
 
 rule native_source:
@@ -125,3 +125,40 @@ rule native_cross_check:
         "rifebuild native cross-check --host-bin={input.host:q} --bin={input.bench:q}"
         " --target={wildcards.native_target:q} --model-dir={params.model:q} --precision={params.precision:q}"
         " --min-psnr={params.min_psnr:q} --out={output:q} > {log:q} 2>&1"
+
+
+rule native_verify_vulkan:
+    input:
+        bench="results/native/host-vulkan/rife-bench",
+        param=lambda wildcards: f"{INT8 if wildcards.variant == '-int8' else NCNN}/flownet.param",
+        bin=lambda wildcards: f"{INT8 if wildcards.variant == '-int8' else NCNN}/flownet.bin",
+        references=lambda wildcards: references(wildcards.model),
+    output:
+        "results/native/host-vulkan/{model}/verify-vulkan{variant}.json",
+    log:
+        "logs/native/{model}/host-vulkan.verify-vulkan{variant}.log",
+    benchmark:
+        f"{BENCH}/native/{{model}}/host-vulkan.verify-vulkan{{variant}}.tsv"
+    wildcard_constraints:
+        variant=r"(-fp16|-int8)?",
+    conda:
+        "../envs/rifebuild.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        code=action_code("native", "verify"),
+        model=lambda wildcards, input: os.path.dirname(input.param),
+        precision=lambda wildcards: VULKAN_PRECISIONS[wildcards.variant],
+        device=NATIVE["vulkan"]["device"],
+        tolerance=lambda wildcards: NATIVE["vulkan"][
+            "fp16_max_abs_err" if wildcards.variant == "-fp16" else "fp32_max_abs_err"
+        ],
+        min_psnr=lambda wildcards: (
+            NATIVE["vulkan"]["int8_min_psnr"] if wildcards.variant == "-int8" else ""
+        ),
+    shell:
+        "rifebuild native verify --bin={input.bench:q} --model-dir={params.model:q} --out={output:q}"
+        " --target=host-vulkan --gpu={params.device:q} --precision={params.precision:q}"
+        " --tolerance={params.tolerance:q} --min-psnr={params.min_psnr:q}"
+        " -- {input.references:q} > {log:q} 2>&1"

@@ -3,14 +3,18 @@
 # with pinned versions. Fast when nothing changed (a stamp holds the pin hash).
 #   scripts/setup.sh       what the default run needs (make run): the host compiler and CMake
 #   scripts/setup.sh dev   + the linux-arm64 cross toolchain and qemu (the tests build and run that
-#                          target), shellcheck (make lint): make setup-dev, make test, make lint
+#                          target), shellcheck (make lint), the Vulkan loader + lavapipe (the host-vulkan
+#                          tests): make setup-dev, make test, make lint
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(cmake g++ make)
 case "${1:-run}" in
   run) ;;
-  dev) APT_PACKAGES+=(crossbuild-essential-arm64 qemu-user-static shellcheck) ;;
+  # shellcheck: tests/test_workflows.py lints scripts/ci/ with it. libvulkan1 + mesa-vulkan-drivers: the Vulkan
+  # loader and Mesa's software Vulkan (lavapipe) for the host-vulkan tests; the default run skips the Vulkan
+  # checks on a machine without a Vulkan device (native.vulkan.verify: auto).
+  dev) APT_PACKAGES+=(crossbuild-essential-arm64 qemu-user-static shellcheck libvulkan1 mesa-vulkan-drivers) ;;
   *) echo "setup: error: unknown layer '$1'; use run (default) or dev" >&2; exit 2 ;;
 esac
 

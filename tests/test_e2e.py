@@ -19,6 +19,7 @@ from conftest import PROXY, REPO, skip_unless_ci
 
 from rifebuild.core.files import sha256_of
 from rifebuild.evaluate.record import validate
+from rifebuild.native.vulkan import count_devices
 from rifebuild.release import tarball
 from rifebuild.release.verify import verify as verify_bundle
 
@@ -177,6 +178,22 @@ def test_native_runs_the_int8_model(finished_run):
         assert all(c["psnr_db"] >= 30 for c in verify["checks"])
         cross = json.loads((native / "linux-arm64" / name / "cross_check-int8.json").read_text())
         assert cross["passed"] and cross["checks"][0]["psnr_db"] >= 30
+
+
+@pytest.mark.parametrize("name", BY_MODEL)
+def test_vulkan_verifies_every_precision_on_the_gpu(request, name):
+    """A machine with a Vulkan device (lavapipe in CI; CI=true without one fails) verifies fp32, fp16 and
+    int8 with every layer on the GPU, at both verify sizes, and the report lists them."""
+    if count_devices() == 0:
+        skip_unless_ci("no Vulkan device here (Debian: apt-get install mesa-vulkan-drivers libvulkan1)")
+    finished_run = run_with(request, name)
+    native = finished_run / "results" / "native" / "host-vulkan"
+    for suffix, precision in (("", "fp32"), ("-fp16", "fp16"), ("-int8", "int8")):
+        record = json.loads((native / name / f"verify-vulkan{suffix}.json").read_text())
+        assert record["passed"] and record["precision"] == precision
+        assert {f"{c['resolution'][0]}x{c['resolution'][1]}" for c in record["checks"]} == set(SIZES[name])
+    report = json.loads((finished_run / "results" / "report.json").read_text())["per_model"][name]
+    assert {c["precision"] for c in report["native_checks"] if c["target"] == "host-vulkan"} == {"fp32", "fp16", "int8"}
 
 
 @pytest.mark.parametrize("name", BY_MODEL)

@@ -2,21 +2,31 @@
 //   rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm
 //   rife-bench dump --model DIR|--param P [--bin B] --input NAME=FILE(.npy|.ppm)... [--output out0] --out OUT.npy
 //   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision auto|fp32|fp16|int8]
+//   rife-bench interpolate --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: every frame pair of a folder
 //   rife-bench serve --model DIR --width W --height H [--warmup N]: one timed run per "run" line on stdin
 // Common options: --threads N (default 1), --precision auto|fp32|fp16|int8 (default auto: int8 for a model
-// whose convolutions carry int8 scales, else fp32). A stock model with GridSample on a baked grid runs only
-// at the size of its grid.
+// whose convolutions carry int8 scales, else fp32), --gpu N (Vulkan builds: run on Vulkan device N; every
+// layer must have a Vulkan path). A stock model with GridSample on a baked grid runs only at the size of its grid.
 #include "imageio.h"
 #include "warp.h"
 
 #include <net.h>
 #include <platform.h>
 
+#if NCNN_VULKAN
+#include <gpu.h>
+#endif
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <dirent.h>
+#include <errno.h>
 #include <fstream>
 #include <sstream>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string>
@@ -41,6 +51,8 @@ struct Args
     std::vector<std::string> inputs; // --input NAME=FILE, in order
 };
 
+long peak_rss_kb();
+
 [[noreturn]] void fail(const std::string& msg)
 {
     fprintf(stderr, "rife-bench: %s.\n", msg.c_str());
@@ -52,10 +64,12 @@ void usage()
     fprintf(stderr,
             "usage:\n"
             "  rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm\n"
+            "  rife-bench interpolate --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]   (every pair of *.ppm, in name order)\n"
             "  rife-bench dump (--model DIR | --param P [--bin B]) --input NAME=FILE.npy|.ppm ... [--output out0] --out OUT.npy\n"
             "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
             "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
-            "common: [--threads 1] [--precision auto|fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n");
+            "common: [--threads 1] [--precision auto|fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n"
+            "        [--gpu N]  (Vulkan builds: run every layer on Vulkan device N)\n");
     exit(2);
 }
 
@@ -107,11 +121,22 @@ bool ends_with(const std::string& s, const std::string& suffix)
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Net options for a precision mode: fp32, fp16 storage (weights + blobs, fp32 arithmetic), int8 inference.
-void set_precision(ncnn::Option& o, const std::string& precision)
+// Net options for a precision mode. CPU: fp32, fp16 storage (weights + blobs, fp32 arithmetic), int8
+// inference. Vulkan (gpu): fp32; fp16 = fp16 storage and arithmetic (ncnn's Vulkan default, what GPU clients
+// run); int8 = int8 convolutions, every float layer fp16 as in the fp16 mode. On Vulkan a layer's
+// int8_scale_term alone selects its int8 path; use_int8_inference keeps the CPU side consistent.
+void set_precision(ncnn::Option& o, const std::string& precision, bool gpu)
 {
     o.use_bf16_storage = false;
+    o.use_bf16_packed = false;
     o.use_fp16_arithmetic = false;
+    if (gpu && (precision == "fp16" || precision == "int8"))
+    {
+        o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = o.use_fp16_uniform = true;
+        o.use_int8_inference = precision == "int8";
+        return;
+    }
+    o.use_fp16_uniform = false;
     if (precision == "fp32")
     {
         o.use_fp16_packed = o.use_fp16_storage = false;
@@ -129,6 +154,71 @@ void set_precision(ncnn::Option& o, const std::string& precision)
     }
     else
         fail("--precision must be auto, fp32, fp16 or int8, got '" + precision + "'");
+}
+
+// --gpu N, or -1 (CPU). A CPU-only build refuses the option instead of silently timing the CPU.
+int gpu_of(const Args& a)
+{
+    if (!a.opts.count("gpu"))
+        return -1;
+    const int gpu = opt_int(a, "gpu");
+#if !NCNN_VULKAN
+    fail("--gpu needs a Vulkan build of rife-bench; this one (" RIFE_TARGET ") is CPU-only: build the " RIFE_TARGET
+         "-vulkan target");
+#endif
+    return gpu;
+}
+
+// What runs the model: "cpu", or the Vulkan device's name and API version.
+std::string device_of(int gpu)
+{
+#if NCNN_VULKAN
+    if (gpu >= 0)
+    {
+        const ncnn::GpuInfo& info = ncnn::get_gpu_info(gpu);
+        const uint32_t v = info.api_version();
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s (Vulkan %u.%u.%u, device %d)", info.device_name(), v >> 22, (v >> 12) & 0x3ff,
+                 v & 0xfff, gpu);
+        return buf;
+    }
+#endif
+    (void)gpu;
+    return "cpu";
+}
+
+// Point the net at Vulkan device `gpu`; one sentence when the machine has no Vulkan loader or device.
+void use_gpu(ncnn::Net& net, int gpu)
+{
+#if NCNN_VULKAN
+    const int count = ncnn::get_gpu_count();
+    if (count == 0)
+        fail("--gpu " + std::to_string(gpu) + ": no Vulkan device found; install a Vulkan driver and its loader "
+             "libvulkan.so.1 (Debian: mesa-vulkan-drivers libvulkan1 for the software lavapipe) or run without --gpu");
+    if (gpu >= count)
+        fail("--gpu " + std::to_string(gpu) + ": this machine has " + std::to_string(count) + " Vulkan device(s), "
+             "numbered from 0");
+    net.opt.use_vulkan_compute = true;
+    net.opt.vulkan_device_index = gpu;
+    net.set_vulkan_device(gpu);
+    fprintf(stderr, "rife-bench: device %s\n", device_of(gpu).c_str());
+#else
+    (void)net;
+    (void)gpu;
+#endif
+}
+
+// On a GPU every layer must run there: a layer without a Vulkan path (or whose parameters its Vulkan
+// path rejects) would silently run on the CPU, with a download/upload around it, and falsify timings.
+void check_all_on_gpu(const ncnn::Net& net)
+{
+    std::string cpu;
+    for (const ncnn::Layer* layer : net.layers())
+        if (!layer->support_vulkan && layer->type != "Input")
+            cpu += (cpu.empty() ? "" : ", ") + layer->name + " (" + layer->type + ")";
+    if (!cpu.empty())
+        fail("--gpu: these layers have no Vulkan path in this build and would run on the CPU: " + cpu
+             + "; the model cannot run entirely on the GPU");
 }
 
 // What the .param file says about how the model may run: int8 layers (Convolution, ConvolutionDepthWise or
@@ -226,7 +316,10 @@ ModelInfo load_net(ncnn::Net& net, const Args& a)
     ModelInfo info = inspect_param(param);
     net.opt.num_threads = opt_int(a, "threads", "1");
     net.opt.lightmode = true;
-    set_precision(net.opt, resolve_precision(a, param, info));
+    const int gpu = gpu_of(a);
+    set_precision(net.opt, resolve_precision(a, param, info), gpu >= 0);
+    if (gpu >= 0)
+        use_gpu(net, gpu);
     rife::register_warp(net);
     if (net.load_param(param.c_str()) != 0)
         fail("cannot parse model file " + param + "; re-export it (layer types this build lacks are listed above)");
@@ -234,6 +327,8 @@ ModelInfo load_net(ncnn::Net& net, const Args& a)
         net.load_model((const unsigned char*)""); // a weightless graph (e.g. Input + rife.Warp)
     else if (net.load_model(bin.c_str()) != 0)
         fail("cannot load weights " + bin + "; it does not match " + param + ", re-export both");
+    if (gpu >= 0)
+        check_all_on_gpu(net);
     return info;
 }
 
@@ -273,6 +368,13 @@ void check_rife_size(const Args& a, int w, int h)
              "height must be positive multiples of " + std::to_string(align) + " (interpolate pads automatically)");
 }
 
+// Untimed runs before timing: on a GPU the first runs still allocate and upload (pipelines are created
+// at load), so a GPU warms up for 3.
+std::string default_warmup(const Args& a)
+{
+    return a.opts.count("gpu") ? "3" : "1";
+}
+
 ncnn::Mat timestep_map(int w, int h, float t)
 {
     ncnn::Mat m(w, h, 1);
@@ -309,23 +411,27 @@ rife::Image load_image(const std::string& path)
     return img;
 }
 
-int cmd_interpolate(const Args& a)
+float timestep_of(const Args& a)
 {
-    ncnn::Net net;
-    const ModelInfo info = load_net(net, a);
-    rife::Image i0 = load_image(opt(a, "in0"));
-    rife::Image i1 = load_image(opt(a, "in1"));
-    if (i0.w != i1.w || i0.h != i1.h)
-        fail("frames " + opt(a, "in0") + " (" + std::to_string(i0.w) + "x" + std::to_string(i0.h) + ") and " + opt(a, "in1") + " ("
-             + std::to_string(i1.w) + "x" + std::to_string(i1.h) + ") differ in size; both frames must have the same size");
     float t = (float)atof(opt(a, "t", "0.5").c_str());
     if (!(t >= 0.f && t <= 1.f))
         fail("--t must be in [0, 1]");
+    return t;
+}
 
-    // Pad right/bottom to the --align multiple by replicating the edge (like rife-ncnn-vulkan), crop back after.
-    const int w = i0.w, h = i0.h, align = align_of(a);
+// One interpolated frame: pad right/bottom to the --align multiple by replicating the edge (like
+// rife-ncnn-vulkan), run, crop back and quantize to 8 bits. Thread-safe: one Extractor per call. A model fixed
+// to one size (`info`, read from `model`) refuses a padded size other than its own.
+rife::Image interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const std::string& model,
+                             const rife::Image& i0, const rife::Image& i1, float t, int align,
+                             const std::string& name0, const std::string& name1)
+{
+    if (i0.w != i1.w || i0.h != i1.h)
+        fail("frames " + name0 + " (" + std::to_string(i0.w) + "x" + std::to_string(i0.h) + ") and " + name1 + " ("
+             + std::to_string(i1.w) + "x" + std::to_string(i1.h) + ") differ in size; both frames must have the same size");
+    const int w = i0.w, h = i0.h;
     const int pw = (w + align - 1) / align * align, ph = (h + align - 1) / align * align;
-    check_fixed_size(info, model_name(a), pw, ph);
+    check_fixed_size(info, model, pw, ph);
     ncnn::Mat m0, m1;
     ncnn::copy_make_border(image_to_mat(i0), m0, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
     ncnn::copy_make_border(image_to_mat(i1), m1, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
@@ -348,9 +454,97 @@ int cmd_interpolate(const Args& a)
                 res.rgb[((size_t)y * w + x) * 3 + q] = (unsigned char)v;
             }
     }
-    std::string err = rife::write_ppm(opt(a, "out"), res);
+    return res;
+}
+
+void save_image(const std::string& path, const rife::Image& img)
+{
+    std::string err = rife::write_ppm(path, img);
     if (!err.empty())
         fail(err);
+}
+
+// The *.ppm files of a folder, in name order (a video's frames, numbered).
+std::vector<std::string> ppm_files(const std::string& dir)
+{
+    DIR* d = opendir(dir.c_str());
+    if (!d)
+        fail("--in-dir " + dir + " is not a readable folder");
+    std::vector<std::string> names;
+    while (struct dirent* e = readdir(d))
+        if (ends_with(e->d_name, ".ppm"))
+            names.push_back(e->d_name);
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    if (names.size() < 2)
+        fail("--in-dir " + dir + " holds " + std::to_string(names.size()) + " .ppm frame(s); interpolation needs at least 2");
+    return names;
+}
+
+// Folder mode: frames f0..fn-1 -> OUT/%08d.ppm = f0, mid(f0,f1), f1, ... (2n-1 frames, a doubled frame
+// rate). --jobs workers each hold an Extractor and take pairs in turn, so one pair's upload, another's
+// GPU compute and a third's download and file I/O overlap -- the throughput a video user sees. The
+// first pair runs once untimed (pipeline creation, allocator warm-up); then every pair is timed as a whole.
+int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu)
+{
+    const std::string in_dir = opt(a, "in-dir"), out_dir = opt(a, "out-dir");
+    const float t = timestep_of(a);
+    const int align = align_of(a);
+    const int jobs = opt_int(a, "jobs", gpu >= 0 ? "2" : "1");
+    if (jobs < 1)
+        fail("--jobs must be at least 1");
+    const std::vector<std::string> names = ppm_files(in_dir);
+    const int pairs = (int)names.size() - 1;
+    {
+        rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]);
+        interpolate_pair(net, info, model_name(a), i0, i1, t, align, names[0], names[1]);
+    }
+    if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST)
+        fail("cannot create --out-dir " + out_dir);
+    std::atomic<int> next(0);
+    auto worker = [&]() {
+        for (int i = next++; i < pairs; i = next++)
+        {
+            const std::string n0 = in_dir + "/" + names[i], n1 = in_dir + "/" + names[i + 1];
+            rife::Image i0 = load_image(n0), i1 = load_image(n1);
+            rife::Image mid = interpolate_pair(net, info, model_name(a), i0, i1, t, align, n0, n1);
+            char out_name[32];
+            snprintf(out_name, sizeof(out_name), "/%08d.ppm", 2 * i + 1);
+            save_image(out_dir + out_name, mid);
+            snprintf(out_name, sizeof(out_name), "/%08d.ppm", 2 * i);
+            save_image(out_dir + out_name, i0);
+            if (i + 1 == pairs)
+            {
+                snprintf(out_name, sizeof(out_name), "/%08d.ppm", 2 * i + 2);
+                save_image(out_dir + out_name, i1);
+            }
+        }
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int j = 0; j < jobs; j++)
+        threads.emplace_back(worker);
+    for (std::thread& th : threads)
+        th.join();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", "
+           "\"jobs\": %d, \"threads\": %d, \"pairs\": %d, \"total_ms\": %.3f, \"ms_per_frame\": %.3f, "
+           "\"fps\": %.3f, \"peak_rss_kb\": %ld}\n",
+           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu).c_str(), precision_of(net), jobs,
+           net.opt.num_threads, pairs, ms, ms / pairs, pairs * 1000.0 / ms, peak_rss_kb());
+    return 0;
+}
+
+int cmd_interpolate(const Args& a)
+{
+    ncnn::Net net;
+    const ModelInfo info = load_net(net, a);
+    if (a.opts.count("in-dir"))
+        return interpolate_folder(net, info, a, gpu_of(a));
+    const float t = timestep_of(a);
+    const std::string n0 = opt(a, "in0"), n1 = opt(a, "in1");
+    save_image(opt(a, "out"),
+               interpolate_pair(net, info, model_name(a), load_image(n0), load_image(n1), t, align_of(a), n0, n1));
     return 0;
 }
 
@@ -445,7 +639,7 @@ int cmd_bench(const Args& a)
 {
     const int w = opt_int(a, "width"), h = opt_int(a, "height");
     check_rife_size(a, w, h);
-    const int warmup = opt_int(a, "warmup", "1"), loops = opt_int(a, "loops", "5");
+    const int warmup = opt_int(a, "warmup", default_warmup(a)), loops = opt_int(a, "loops", "5");
     if (loops < 1)
         fail("--loops must be at least 1");
     ncnn::Net net;
@@ -468,9 +662,10 @@ int cmd_bench(const Args& a)
     std::sort(sorted.begin(), sorted.end());
     size_t n = sorted.size();
     double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"width\": %d, \"height\": %d, \"threads\": %d, "
-           "\"precision\": \"%s\", \"warmup\": %d, \"loops\": %d, \"latency_ms\": [",
-           RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, precision_of(net), warmup, loops);
+    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"width\": %d, \"height\": %d, "
+           "\"threads\": %d, \"precision\": \"%s\", \"warmup\": %d, \"loops\": %d, \"latency_ms\": [",
+           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
+           precision_of(net), warmup, loops);
     for (size_t i = 0; i < n; i++)
         printf("%s%.3f", i ? ", " : "", ms[i]);
     printf("], \"cpu_ms\": [");
@@ -488,15 +683,16 @@ int cmd_serve(const Args& a)
 {
     const int w = opt_int(a, "width"), h = opt_int(a, "height");
     check_rife_size(a, w, h);
-    const int warmup = opt_int(a, "warmup", "1");
+    const int warmup = opt_int(a, "warmup", default_warmup(a));
     ncnn::Net net;
     check_fixed_size(load_net(net, a), model_name(a), w, h);
     ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
     for (int i = 0; i < warmup; i++)
         run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
-    printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", \"width\": %d, \"height\": %d, "
-           "\"threads\": %d, \"precision\": \"%s\", \"warmup\": %d}\n",
-           RIFE_TARGET, NCNN_VERSION_STRING, w, h, net.opt.num_threads, precision_of(net), warmup);
+    printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"width\": %d, "
+           "\"height\": %d, \"threads\": %d, \"precision\": \"%s\", \"warmup\": %d}\n",
+           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
+           precision_of(net), warmup);
     fflush(stdout);
     char buf[64];
     while (fgets(buf, sizeof(buf), stdin))
@@ -528,17 +724,19 @@ int main(int argc, char** argv)
         usage();
     std::string cmd = argv[1];
     Args a = parse(argc, argv);
-    if (cmd == "interpolate")
-        return cmd_interpolate(a);
-    if (cmd == "dump")
-        return cmd_dump(a);
-    if (cmd == "bench")
-        return cmd_bench(a);
-    if (cmd == "serve")
-        return cmd_serve(a);
+    int (*command)(const Args&) = cmd == "interpolate" ? cmd_interpolate : cmd == "dump" ? cmd_dump
+                                  : cmd == "bench" ? cmd_bench : cmd == "serve" ? cmd_serve : 0;
+    if (command)
+    {
+        const int rc = command(a); // its Net is gone here: the GPU instance may go
+#if NCNN_VULKAN
+        ncnn::destroy_gpu_instance();
+#endif
+        return rc;
+    }
     if (cmd == "version")
     {
-        printf("rife-bench %s ncnn %s\n", RIFE_TARGET, NCNN_VERSION_STRING);
+        printf("rife-bench %s ncnn %s%s\n", RIFE_TARGET, NCNN_VERSION_STRING, NCNN_VULKAN ? " vulkan" : "");
         return 0;
     }
     usage();

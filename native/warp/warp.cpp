@@ -12,6 +12,23 @@ Warp::Warp()
     one_blob_only = false;
     support_inplace = false;
     support_packing = false;
+#if NCNN_VULKAN
+    // On Vulkan: pack1 or pack4 images (feature maps arrive packed), fp32/fp16 storage -- warp.comp.
+    support_vulkan = true;
+    support_vulkan_packing = true;
+    pipeline_pack1 = 0;
+    pipeline_pack4 = 0;
+#endif
+}
+
+int Warp::load_param(const ncnn::ParamDict& /*pd*/)
+{
+#if NCNN_VULKAN
+    // ncnn hands a GPU device only to the layers of a net that computes on Vulkan; without one this
+    // instance is the CPU layer (ncnn then recreates it and never calls the Vulkan forward).
+    support_vulkan = vkdev != 0;
+#endif
+    return 0;
 }
 
 int Warp::forward(const std::vector<ncnn::Mat>& bottom_blobs, std::vector<ncnn::Mat>& top_blobs,

@@ -21,6 +21,11 @@ def optional_float(text: str) -> float | None:
     return None if text == "" else float(text)
 
 
+def optional_int(text: str) -> int | None:
+    """An integer, or the empty string for "not set"."""
+    return None if text == "" else int(text)
+
+
 def action(actions, name: str, func, *arguments: tuple[list[str], dict]) -> argparse.ArgumentParser:
     """Add `rifebuild <stage> <name>`, running func(args); help text is func's docstring's first line."""
     parser = actions.add_parser(name, help=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else None)

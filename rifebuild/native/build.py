@@ -98,7 +98,7 @@ def build_rife_bench(target: Target, prefix: Path, build_root: Path, jobs: int, 
     if cmake_dir is None:
         raise NativeError(f"{prefix} holds no lib*/cmake/ncnn after the ncnn install; see {log.name}.")
     args = [*target.cmake_args, "-DCMAKE_BUILD_TYPE=Release", f"-Dncnn_DIR={cmake_dir}",
-            f"-DRIFE_TARGET={target.name}"]
+            f"-DRIFE_TARGET={target.name}", *(["-DRIFE_VULKAN=ON"] if target.vulkan else [])]
     tree = Path(build_root) / f"rife-bench-{tree_key(NATIVE_SRC, args)}"
     # shared on the ncnn tree: its install must not change while rife-bench links against it
     with file_lock(Path(prefix).parent / LOCK, shared=True, log=log), file_lock(tree / LOCK, log=log):

@@ -15,21 +15,25 @@ def _bound(tolerance: float, min_psnr: float | None) -> dict:
     return {"max_abs_err": tolerance} if min_psnr is None else {"min_psnr_db": min_psnr}
 
 
-def _new(binary: Path, model_dir: Path, precision: str, runner: tuple[str, ...], target: str) -> dict:
+def _new(binary: Path, model_dir: Path, precision: str, runner: tuple[str, ...], target: str,
+         gpu: int | None = None) -> dict:
     model_dir = Path(model_dir)
-    record = rec.new(model_dir, f"rife-bench ({target}, C++ rife.Warp)", precision,
+    where = "C++ rife.Warp" if gpu is None else f"Vulkan device {gpu}, every layer on the GPU"
+    record = rec.new(model_dir, f"rife-bench ({target}, {where})", precision,
                      [model_dir / "flownet.param", model_dir / "flownet.bin", Path(binary)])
     record["details"].update({"binary": str(binary), "version": call(binary, ["version"], runner).strip()})
     return record
 
 
 def verify(binary: Path, model_dir: Path, references: list[Path], out: Path, tolerance: float = 1e-3,
-           precision: str = "fp32", min_psnr: float | None = None, threads: int = 2) -> dict:
-    """Run the rife.Warp model on each PyTorch reference (npz of in0, in1, in2, out0) and compare."""
-    record = _new(binary, model_dir, precision, (), "host")
+           precision: str = "fp32", min_psnr: float | None = None, threads: int = 2, gpu: int | None = None,
+           target: str = "host") -> dict:
+    """Run the rife.Warp model on each PyTorch reference (npz of in0, in1, in2, out0) and compare; with
+    `gpu`, on that Vulkan device (rife-bench fails if any layer would run on the CPU)."""
+    record = _new(binary, model_dir, precision, (), target, gpu)
     for reference_path in references:
         inputs, reference = load_reference(reference_path)
-        got = dump(binary, inputs, model_dir=model_dir, threads=threads, precision=precision)
+        got = dump(binary, inputs, model_dir=model_dir, threads=threads, precision=precision, gpu=gpu)
         record["checks"].append(rec.check("pytorch", reference.shape[1:], compare(got, reference.reshape(got.shape)),
                                           _bound(tolerance, min_psnr), inputs=reference_path,
                                           inputs_sha256=inputs_digest(inputs)))

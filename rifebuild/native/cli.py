@@ -5,12 +5,14 @@ import json
 from pathlib import Path
 
 from rifebuild.core import threads
-from rifebuild.core.args import PATH, action, model, optional_float, out
+from rifebuild.core.args import PATH, action, model, optional_float, optional_int, out
 from rifebuild.core.files import atomic_write_json
 from rifebuild.native.targets import HOST_BIN, REPO, TARGETS, X86_ISAS
 
 PRECISION = (["--precision"], {"default": "fp32", "choices": ["fp32", "fp16", "int8"],
                                "help": "how rife-bench runs the model"})
+GPU = (["--gpu"], {"type": optional_int, "default": None,
+                   "help": "Vulkan device index (needs a -vulkan build of rife-bench); empty: the CPU"})
 SOURCE = ((["--version"], {"help": "ncnn version (native.ncnn_version)", "required": True}),
           (["--sha256"], {"help": "sha256 of the ncnn source archive (native.ncnn_sha256)", "required": True}),
           (["--url"], {"default": None,
@@ -54,14 +56,15 @@ def interpolate(a) -> None:
     from rifebuild.native.run import interpolate as run_interpolate
 
     run_interpolate(a.bin, a.model_dir, a.frame0, a.frame1, a.out, a.t, threads.count(1), a.precision,
-                    align=spec.get(a.model).arch.padding)
+                    align=spec.get(a.model).arch.padding, gpu=a.gpu)
 
 
 def verify(a) -> None:
     """rife.Warp model through rife-bench vs PyTorch references."""
     from rifebuild.native.check import verify as run_verify
 
-    run_verify(a.bin, a.model_dir, a.references, a.out, a.tolerance, a.precision, a.min_psnr)
+    run_verify(a.bin, a.model_dir, a.references, a.out, a.tolerance, a.precision, a.min_psnr, gpu=a.gpu,
+               target=a.target)
 
 
 def cross_check(a) -> None:
@@ -109,12 +112,14 @@ def register(actions) -> None:
            (["frame1"], {"type": Path, "help": "second frame"}), (["out"], {"type": Path, "help": "the PNG to write"}),
            (["--t"], {"help": "timestep of the interpolated frame", "type": float, "default": 0.5}),
            (["--precision"], {"default": "auto", "choices": ["auto", "fp32", "fp16", "int8"],
-                              "help": "auto: what the model folder is built for"}), model())
+                              "help": "auto: what the model folder is built for"}), model(), GPU)
     action(actions, "verify", verify, (["--bin"], {**PATH, "help": "the rife-bench binary"}),
            (["--model-dir"], {**PATH, "help": "rife.Warp model folder (flownet.param + flownet.bin)"}), out(),
            (["--tolerance"], {"type": float, "default": 1e-3,
                               "help": "largest allowed max abs error vs PyTorch"}), PRECISION,
            (["--min-psnr"], {"type": optional_float, "default": None, "help": "pass on PSNR (quantized models)"}),
+           GPU, (["--target"], {"default": "host", "choices": TARGETS,
+                                "help": "the target rife-bench was built for (recorded)"}),
            (["references"], {"type": Path, "nargs": "+", "help": "reference .npz files (inputs + PyTorch output)"}))
     action(actions, "cross-check", cross_check,
            (["--host-bin"], {**PATH, "help": "the host rife-bench the other target is compared with"}),

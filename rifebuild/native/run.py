@@ -33,17 +33,23 @@ def _save_npy(path: Path, array) -> Path:
     return path
 
 
+def gpu_args(gpu: int | None) -> list:
+    """rife-bench's --gpu N (Vulkan builds), or nothing for the CPU."""
+    return [] if gpu is None else ["--gpu", gpu]
+
+
 def dump(binary: Path, inputs: dict, model_dir: Path | None = None, param: Path | None = None,
          bin_: Path | None = None, output: str = "out0", threads: int = 1, precision: str = "fp32",
-         runner: tuple[str, ...] = ()):
-    """Run the model on float32 arrays (name -> [C,H,W] or [1,C,H,W]) and return `output` as an array."""
+         runner: tuple[str, ...] = (), gpu: int | None = None):
+    """Run the model on float32 arrays (name -> [C,H,W] or [1,C,H,W]) and return `output` as an array;
+    `gpu`: on that Vulkan device, every layer there."""
     import tempfile
 
     import numpy as np
 
     with tempfile.TemporaryDirectory(prefix="rife-dump-") as tmp:
         args = ["dump", "--threads", threads, "--precision", precision, "--output", output,
-                "--out", Path(tmp) / "out.npy"]
+                "--out", Path(tmp) / "out.npy", *gpu_args(gpu)]
         if model_dir is not None:
             args += ["--model", model_dir]
         else:
@@ -73,7 +79,8 @@ def model_precision(model_dir: Path) -> str:
 
 
 def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: Path, timestep: float = 0.5,
-                threads: int = 1, precision: str = "auto", runner: tuple[str, ...] = (), align: int = 32) -> Path:
+                threads: int = 1, precision: str = "auto", runner: tuple[str, ...] = (), align: int = 32,
+                gpu: int | None = None) -> Path:
     """PNG/JPEG frames -> interpolated PNG. Pillow converts to/from PPM, the format rife-bench reads;
     rife-bench pads the frames to `align` (the version's padding multiple) and crops back. `auto`: the
     precision the folder is built for (an int8 model run as fp32 would crash; fp16 weights run as fp16)."""
@@ -98,7 +105,8 @@ def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: 
                 raise NativeError(f"Cannot read image {frame} ({exc}); pass a PNG or JPEG file.") from exc
             ppm.append(Path(tmp) / f"in{i}.ppm")
         call(binary, ["interpolate", "--model", model_dir, "--in0", ppm[0], "--in1", ppm[1], "--t", timestep,
-                      "--threads", threads, "--precision", precision, "--align", align, "--out", Path(tmp) / "out.ppm"],
+                      "--threads", threads, "--precision", precision, "--align", align, "--out", Path(tmp) / "out.ppm",
+                      *gpu_args(gpu)],
              runner)
         with Image.open(Path(tmp) / "out.ppm") as img, atomic_path(out) as part:
             img.save(part, format="PNG")
@@ -106,20 +114,22 @@ def interpolate(binary: Path, model_dir: Path, frame0: Path, frame1: Path, out: 
 
 
 def bench_args(model_dir: Path, width: int, height: int, threads: int, warmup: int, loops: int,
-               precision: str) -> list:
+               precision: str, gpu: int | None = None) -> list:
     """rife-bench's `bench` command line (shared with the per-layer profile)."""
     return ["bench", "--model", model_dir, "--width", width, "--height", height, "--threads", threads,
-            "--warmup", warmup, "--loops", loops, "--precision", precision]
+            "--warmup", warmup, "--loops", loops, "--precision", precision, *gpu_args(gpu)]
 
 
-def serve_args(model_dir: Path, width: int, height: int, threads: int, warmup: int, precision: str) -> list:
+def serve_args(model_dir: Path, width: int, height: int, threads: int, warmup: int, precision: str,
+               gpu: int | None = None) -> list:
     """rife-bench's `serve` command line: load and warm up once, then one timed run per `run` line on
     stdin (the benchmark stage keeps it loaded while the other runtimes take their turns)."""
     return ["serve", "--model", model_dir, "--width", width, "--height", height, "--threads", threads,
-            "--warmup", warmup, "--precision", precision]
+            "--warmup", warmup, "--precision", precision, *gpu_args(gpu)]
 
 
 def bench(binary: Path, model_dir: Path, width: int, height: int, threads: int = 1, warmup: int = 1,
-          loops: int = 5, precision: str = "fp32", runner: tuple[str, ...] = ()) -> dict:
-    """rife-bench bench: per-run latencies, median, min, peak RSS, ncnn version, target."""
-    return json.loads(call(binary, bench_args(model_dir, width, height, threads, warmup, loops, precision), runner))
+          loops: int = 5, precision: str = "fp32", runner: tuple[str, ...] = (), gpu: int | None = None) -> dict:
+    """rife-bench bench: per-run latencies, median, min, peak RSS, ncnn version, target, device."""
+    return json.loads(call(binary, bench_args(model_dir, width, height, threads, warmup, loops, precision, gpu),
+                           runner))

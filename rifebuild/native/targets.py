@@ -18,7 +18,8 @@ from rifebuild.core.errors import NativeError
 REPO = Path(__file__).resolve().parents[2]
 NATIVE_SRC = REPO / "native"
 HOST_BIN = REPO / "results/native/host/rife-bench"  # where the workflow builds the host binary
-TARGETS = ("host", "linux-arm64", "android-arm64")
+TARGETS = ("host", "linux-arm64", "android-arm64", "host-vulkan", "android-arm64-vulkan")
+VULKAN_SUFFIX = "-vulkan"  # <cpu target>-vulkan: the same CPU target with ncnn's Vulkan backend on
 
 # Layer types the RIFE models use (PReLU: rife-v4's activation), plus the ones ncnn's own layers create
 # internally (Convolution/Deconvolution -> Padding, Packing, Cast, Gemm, Flatten, InnerProduct; fused
@@ -76,6 +77,7 @@ class Target:
     cmake_args: tuple[str, ...]  # toolchain and target-specific -D options (shared by ncnn + rife-bench)
     ncnn_options: dict
     runner: tuple[str, ...] = ()  # prefix to run the binary here (qemu for arm64), () = native
+    vulkan: bool = False  # ncnn's Vulkan backend (bundled glslang, loader opened at run time)
 
 
 NDK_TOOLCHAIN = "build/cmake/android.toolchain.cmake"
@@ -134,7 +136,20 @@ def host_isa(cpuinfo: str = "/proc/cpuinfo") -> str:
     return next(isa for isa, need in X86_FLAGS.items() if need <= flags)
 
 
+# The Vulkan builds: ncnn's bundled glslang compiles shaders at run time; simplevk (ncnn's own loader)
+# dlopens the system's libvulkan when a GPU is first asked for, so the binary starts without one.
+VULKAN_OPTIONS = {"NCNN_VULKAN": "ON", "NCNN_SIMPLEVK": "ON", "NCNN_SYSTEM_GLSLANG": "OFF"}
+
+
+def is_vulkan(name: str) -> bool:
+    return name.endswith(VULKAN_SUFFIX)
+
+
 def target_spec(name: str, ndk: str | None = None, isa: str = "auto") -> Target:
+    if is_vulkan(name) and name in TARGETS:
+        cpu = target_spec(name[: -len(VULKAN_SUFFIX)], ndk, isa)
+        return dataclasses.replace(cpu, name=name, ncnn_options={**cpu.ncnn_options, **VULKAN_OPTIONS},
+                                   vulkan=True)
     if name == "host":
         isa = host_isa() if isa == "auto" else isa
         if isa not in X86_ISAS:
@@ -201,7 +216,9 @@ def runner_for(target: str) -> tuple[str, ...]:
 
 
 def native_targets(native: dict) -> list[str]:
-    """`native.targets`, or by default host (+ linux-arm64, android-arm64 where they can be built)."""
+    """`native.targets`, or by default host (+ linux-arm64, android-arm64 where they can be built). The
+    host-vulkan build that the Vulkan checks need is built for them, but released only when listed
+    here: the bundle must not depend on whether the building machine has a Vulkan device."""
     return list(native["targets"] or default_targets(native["android_ndk"]))
 
 
