@@ -31,7 +31,6 @@ rule release:
     input:
         files=[path for files in RELEASE_FILES.values() for path in files.values()],
         report=rules.report.output.json,
-        lock=str(LOCK),  # the SBOM lists its packages
     output:
         tarballs=list(RELEASE_TARBALLS.values()),
         manifest=f"{RELEASE}/MANIFEST.json",
@@ -49,6 +48,8 @@ rule release:
         mem_mb=2000,
     params:
         code=action_code("release", "build"),
+        # the SBOM lists the lock's packages: its content (not its path) re-runs the release
+        lock=files_code([LOCK]),
         models=[f"--model={m}" for m in MODELS],
         files=[
             f"--file={kind}:{inside}={path}"

@@ -43,7 +43,7 @@ def test_profile_uses_the_slurm_executor_and_a_whole_node_for_the_benchmark():
 
 
 def test_dry_run_plans_every_model_and_stage_with_their_resources(tmp_path):
-    text = dry_run(tmp_path, "--config", "models=[rife-v4.6, rife-v4.17-lite]", "native={targets: [host, linux-arm64]}",
+    text = dry_run(tmp_path, "--config", "models=[rife-v4.6, rife-v4.17-lite]", "native={targets: [host, linux-arm64], vulkan: {verify: false}}",
                    "--default-resources", "slurm_partition=cpu", "mem_mb=4000", "runtime=60")
     planned = jobs(text)
     per_rule: dict[str, int] = {}

@@ -68,6 +68,14 @@ def test_nested_command_line_values_get_the_schema_types():
     assert c["calibration"]["max_motion"] == 2.5
 
 
+def test_a_boolean_or_name_key_takes_true_and_false_from_the_command_line():
+    """native.vulkan.verify is `true | false | auto` (a oneOf): `--config native='{vulkan: {verify: false}}'`
+    hands over the string 'false' (failed before: "'false' is not valid under any of the given schemas")."""
+    assert config.validate({"native": {"vulkan": {"verify": "false"}}})["native"]["vulkan"]["verify"] is False
+    assert config.validate({"native": {"vulkan": {"verify": "true"}}})["native"]["vulkan"]["verify"] is True
+    assert config.validate({"native": {"vulkan": {"verify": "auto"}}})["native"]["vulkan"]["verify"] == "auto"
+
+
 def test_models_default_to_model_and_win_over_it():
     assert config.validate({"model": "rife-v4.17-lite"})["models"] == ["rife-v4.17-lite"]
     c = config.validate({"model": "rife-v4.6", "models": "[rife-v4.25, rife-v4.6]"})

@@ -43,6 +43,9 @@ def coerce(instance, schema: dict, root: dict):
         schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]] | {k: v for k, v in schema.items() if k != "$ref"}
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else types
+    branch_types = [b.get("type") for b in schema.get("oneOf", []) + schema.get("anyOf", [])]
+    if isinstance(instance, str) and instance in ("true", "false") and "boolean" in types + branch_types:
+        return instance == "true"  # e.g. native.vulkan.verify: true | false | auto
     if isinstance(instance, dict):
         properties = schema.get("properties", {})
         return {key: coerce(value, properties.get(key, {}), root) for key, value in instance.items()}
