@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(cmake g++ make)
 case "${1:-run}" in
   run) ;;
-  # shellcheck: tests/test_workflows.py lints scripts/ci/ with it. libvulkan1 + mesa-vulkan-drivers: the Vulkan
+  # dev: the linux-arm64 cross toolchain and qemu (tests), shellcheck (make lint); libvulkan1 + mesa-vulkan-drivers: the Vulkan
   # loader and Mesa's software Vulkan (lavapipe) for the host-vulkan tests; the default run skips the Vulkan
   # checks on a machine without a Vulkan device (native.vulkan.verify: auto).
   dev) APT_PACKAGES+=(crossbuild-essential-arm64 qemu-user-static shellcheck libvulkan1 mesa-vulkan-drivers) ;;
