@@ -13,6 +13,7 @@ vectorized float32 grid_sample, and TCG makes the KL search minutes long.)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,9 +21,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, _build_native, skip_unless_ci
 
 from rifebuild.ncnn import graph
-from tests.conftest import REPO, _build_native, skip_unless_ci
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +128,5 @@ def test_int8_stage_is_the_same_bytes_on_every_isa(reference_bench, calibration_
         other = {f: hashlib.sha256((tmp_path / name / f).read_bytes()).hexdigest() for f in files}
         assert other == native, f"the int8 stage under {name} wrote other files"
     assert (tmp_path / "native" / "sensitivity.tsv").read_text().count("\n") > 10  # it really ranked layers
+    record = json.loads((tmp_path / "native" / "calibration.json").read_text())
+    assert record["activations"] == "reference build"  # not the ncnn Python package on this CPU
