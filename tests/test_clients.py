@@ -11,10 +11,12 @@ output as if rows were `width` long).
 import numpy as np
 import pytest
 from clients import (
+    Nihui,
     Tntwise,
     as_client,
     frame_pairs,
     psnr_8bit,
+    psnr_vs_pytorch,
     run_isolated,
     spatial_tta_as_client,
     temporal_tta_as_client,
@@ -66,11 +68,7 @@ def test_tntwise_runs_our_fp32_and_fp16_folders_like_pytorch(name, size, folders
         pad = tntwise_padding(folder)
         assert pad == spec.get(name).arch.padding  # 64 for 4.25/4.26 by name, else 32
         client = Tntwise(folder)
-        scores = []
-        for frame0, frame1 in pairs:
-            for t in (0.5, 0.25):
-                out = client.frame(frame0, frame1, t)
-                scores.append(psnr_8bit(out, as_client(net, frame0, frame1, t, pad)))
+        scores = psnr_vs_pytorch(client, net, pairs, pad)
         print(f"\n{name} {label} {size[0]}x{size[1]}: PSNR mean {sum(scores) / len(scores):.1f} worst "
               f"{min(scores):.1f} dB; {1000 * min(client.seconds[1:]):.0f} ms/frame, 2 threads")
         assert min(scores) >= bound, f"{name} {label}: {scores}"
@@ -121,3 +119,66 @@ def test_tntwise_cannot_run_v4_25_lite(folders, converted, tmp_path):
     if out is not None:
         right = as_client(converted("rife-v4.25-lite").net, frame0, frame1, 0.5, 128)
         assert psnr_8bit(out, right) < 40, "TNTwise's client now runs rife-v4.25-lite right: update CANNOT"
+
+
+# ---------------------------------------------------------------------------------------------
+# nihui's rife-ncnn-vulkan: its own program, built from the sdist (the nihui_client fixture), on CPU.
+# Its v4 CPU path is the same as TNTwise's: zeros to 32 at the bottom/right for every v4 model.
+NIHUI_PADDING = 32
+
+
+@pytest.mark.parametrize("label, bound", [("fp32", FP32_PSNR_DB), ("fp16", FP16_PSNR_DB)])
+def test_nihui_runs_our_v4_6_folders_like_pytorch(label, bound, nihui_client, folders, converted, tmp_path):
+    net = converted("rife-v4.6").net
+    client = Nihui(nihui_client, folders("rife-v4.6")[label], tmp_path)
+    scores = psnr_vs_pytorch(client, net, frame_pairs(2, *SIZES[0]), NIHUI_PADDING)
+    print(f"\nnihui rife-v4.6 {label} {SIZES[0][0]}x{SIZES[0][1]}: PSNR mean {sum(scores) / len(scores):.1f} "
+          f"worst {min(scores):.1f} dB; {1000 * min(client.seconds):.0f} ms per call (load + frame), 2 threads")
+    assert min(scores) >= bound, f"{label}: {scores}"
+
+
+@pytest.fixture(scope="module")
+def tta_replays(converted):
+    """PyTorch's frame through each of the client's TTA data flows (tests/clients.py), on one 64x96 pair."""
+    net = converted("rife-v4.6").net
+    frame0, frame1 = frame_pairs(1, 64, 96)[0]
+    return (frame0, frame1), {"-x": spatial_tta_as_client(net, frame0, frame1, 0.3, NIHUI_PADDING),
+                              "-z": temporal_tta_as_client(net, frame0, frame1, 0.3, NIHUI_PADDING),
+                              "": as_client(net, frame0, frame1, 0.3, NIHUI_PADDING)}
+
+
+@pytest.mark.parametrize("flag", ["-x", "-z"])
+@pytest.mark.parametrize("label, bound", [("fp32", FP32_PSNR_DB), ("fp16", FP16_PSNR_DB)])
+def test_nihui_tta_flags_run_our_folders_as_its_code_says(flag, label, bound, nihui_client, folders, tta_replays,
+                                                          tmp_path):
+    """-x (8 orientations) and -z (forward and reversed pass) feed flow0..flow3 back into our folder: the
+    frame equals that data flow replayed on PyTorch, and TTA did change it."""
+    (frame0, frame1), replay = tta_replays
+    out = Nihui(nihui_client, folders("rife-v4.6")[label], tmp_path, flags=(flag,)).frame(frame0, frame1, 0.3)
+    psnr, plain = psnr_8bit(out, replay[flag]), psnr_8bit(out, replay[""])
+    print(f"\nnihui rife-v4.6 {label} {flag}: {psnr:.1f} dB vs its replay on PyTorch, {plain:.1f} dB vs plain")
+    assert psnr >= bound
+    assert plain < 50
+
+
+@pytest.mark.parametrize("flags", [(), ("-z",)], ids=["plain", "z"])
+def test_nihui_cpu_crops_widths_off_its_padding_wrongly(flags, nihui_client, folders, converted, tmp_path):
+    """Its CPU v4 path without -x reads the padded out0 as rows of `width` floats (plain and -z alike): a
+    frame whose width is not a multiple of 32 comes back scrambled; -x crops right."""
+    net = converted("rife-v4.6").net
+    frame0, frame1 = frame_pairs(1, 100, 150)[0]
+    out = Nihui(nihui_client, folders("rife-v4.6")["fp32"], tmp_path, flags=flags).frame(frame0, frame1)
+    replay = temporal_tta_as_client if flags else as_client
+    assert psnr_8bit(out, replay(net, frame0, frame1, 0.5, NIHUI_PADDING)) < 20
+    zero_padded = [np.pad(f, ((0, 28), (0, 10), (0, 0))) for f in (frame0, frame1)]  # as the client pads
+    padded = replay(net, *zero_padded, 0.5, NIHUI_PADDING)  # the whole padded out0, 128x160
+    rows_of_width = padded.transpose(2, 0, 1).reshape(3, -1)[:, :100 * 150].reshape(3, 100, 150).transpose(1, 2, 0)
+    assert psnr_8bit(out, rows_of_width) >= FP32_PSNR_DB
+
+
+def test_nihui_cannot_run_int8_folders(nihui_client, converted, tmp_path):
+    """Its src/CMakeLists.txt builds ncnn with NCNN_INT8 OFF: an int8 folder fails."""
+    folder = write_folder(int8_model(converted("rife-v4.6"), frames=2, threads=2), tmp_path / "int8", "rife-v4.6")
+    status, stderr, out = Nihui(nihui_client, folder, tmp_path / "run").run(*frame_pairs(1, 64, 96)[0], timeout=120)
+    assert status != 0 and out is None, f"the client ran an int8 folder (status {status})"
+    assert "please build ncnn with NCNN_INT8 enabled" in stderr

@@ -112,10 +112,10 @@ def test_two_clones_sharing_a_build_dir_keep_their_own_trees(cmake, tmp_path, mo
 def test_configure_never_deletes_a_tree_of_another_source(cmake, tmp_path):
     build = tmp_path / "tree/build"
     with open(tmp_path / "log", "w") as log:
-        nb._configure(tmp_path / "src-a", build, ["-DX=1"], log)
+        nb.configure(tmp_path / "src-a", build, ["-DX=1"], log)
         (build / "object.o").write_text("precious")
         with pytest.raises(NativeError, match=r"was configured from .*src-a, not .*src-b; it belongs to another"):
-            nb._configure(tmp_path / "src-b", build, ["-DX=1"], log)
+            nb.configure(tmp_path / "src-b", build, ["-DX=1"], log)
     assert (build / "object.o").read_text() == "precious"
 
 
