@@ -177,6 +177,16 @@ def psnr_8bit(output: np.ndarray, reference: np.ndarray) -> float:
     return metrics.psnr(output.astype(np.float64) / 255.0, reference.astype(np.float64) / 255.0)
 
 
+def cropped_as_rows_of_width(replay, net, frame0: np.ndarray, frame1: np.ndarray, t: float, pad: int) -> np.ndarray:
+    """The frame a client returns when it crops its padded out0 as if rows were `width` long: `replay` (one
+    of the data flows above) run on the frames zero-padded to `pad` gives that whole out0; its first h*w
+    values per channel, read as h rows of w."""
+    h, w, _ = frame0.shape
+    ph, pw = spec.round_up(h, w, pad)
+    padded = replay(net, *(np.pad(f, ((0, ph - h), (0, pw - w), (0, 0))) for f in (frame0, frame1)), t, pad)
+    return padded.transpose(2, 0, 1).reshape(3, -1)[:, :h * w].reshape(3, h, w).transpose(1, 2, 0)
+
+
 def psnr_vs_pytorch(client, net, pairs, pad: int, times=(0.5, 0.25)) -> list[float]:
     """PSNR of a client's frame (its `frame(frame0, frame1, t)`) vs our PyTorch IFNet's on the same input
     zero-padded to `pad`, for every pair and time step."""
