@@ -128,12 +128,13 @@ def test_tntwise_cannot_run_v4_25_lite(folders, converted, tmp_path):
 NIHUI_PADDING = 32
 
 
+@pytest.mark.parametrize("size", [SIZES[0], pytest.param(SIZES[1], marks=pytest.mark.slow)], ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("label, bound", [("fp32", FP32_PSNR_DB), ("fp16", FP16_PSNR_DB)])
-def test_nihui_runs_our_v4_6_folders_like_pytorch(label, bound, nihui_client, folders, converted, tmp_path):
+def test_nihui_runs_our_v4_6_folders_like_pytorch(label, bound, size, nihui_client, folders, converted, tmp_path):
     net = converted("rife-v4.6").net
     client = Nihui(nihui_client, folders("rife-v4.6")[label], tmp_path)
-    scores = psnr_vs_pytorch(client, net, frame_pairs(2, *SIZES[0]), NIHUI_PADDING)
-    print(f"\nnihui rife-v4.6 {label} {SIZES[0][0]}x{SIZES[0][1]}: PSNR mean {sum(scores) / len(scores):.1f} "
+    scores = psnr_vs_pytorch(client, net, frame_pairs(2, *size), NIHUI_PADDING)
+    print(f"\nnihui rife-v4.6 {label} {size[0]}x{size[1]}: PSNR mean {sum(scores) / len(scores):.1f} "
           f"worst {min(scores):.1f} dB; {1000 * min(client.seconds):.0f} ms per call (load + frame), 2 threads")
     assert min(scores) >= bound, f"{label}: {scores}"
 
@@ -188,3 +189,19 @@ def test_nihui_cannot_run_int8_folders(nihui_client, converted, tmp_path):
           f"{stderr[-300:]!r}")
     assert status != 0 and out is None, f"the client ran an int8 folder (status {status})"
     assert INT8_OFF in stderr
+
+
+def test_nihui_pads_v4_25_to_32_right_only_where_that_is_a_multiple_of_64(nihui_client, folders, converted,
+                                                                            tmp_path):
+    """It pads every v4 model to 32 whatever the folder name; rife-v4.25 needs 64. Where padding to 32
+    lands on a multiple of 64 (100x192 -> 128x192) the frame is PyTorch's; where it does not (96x128)
+    the frame is wrong or the client fails (measured: SIGSEGV)."""
+    net = converted("rife-v4.25").net
+    client = Nihui(nihui_client, folders("rife-v4.25")["fp32"], tmp_path)
+    assert min(psnr_vs_pytorch(client, net, frame_pairs(1, 100, 192), 64, times=(0.5,))) >= FP32_PSNR_DB
+    frame0, frame1 = frame_pairs(1, 96, 128)[0]
+    status, stderr, out = client.run(frame0, frame1, timeout=120)
+    wrong = None if out is None else psnr_8bit(out, as_client(net, frame0, frame1, 0.5, 64))
+    print(f"\nnihui rife-v4.25 at 96x128 (padded to 32 only): exit status {status}, "
+          f"{'no frame' if wrong is None else f'{wrong:.1f} dB vs PyTorch'}; stderr ends {stderr[-200:]!r}")
+    assert out is None or wrong < 40
