@@ -8,6 +8,9 @@ around our PyTorch IFNet, the reference a client's frame is compared with.
 
 A client run that can crash the process (an int8 folder, a padding the model cannot take) goes through
 `run_isolated`: this module is also a script that runs one frame pair through a client.
+
+nihui's rife-ncnn-vulkan (`Nihui`) is a program: each pair goes through it as PNG files in a child
+process. Its v4 CPU path is the same data flow, with zeros to 32 for every v4 model whatever the name.
 """
 from __future__ import annotations
 

@@ -5,8 +5,14 @@ with real structure, give PyTorch's frame on the same zero-padded input (PSNR of
 Fast tier: rife-v4.6 and rife-v4.25 (padded to 64 by folder name) at 100x192; slow tier (`-m slow`):
 every other architecture, and 256x448. What the client cannot take is asserted as such, in a child process where it crashes:
 int8 folders (its ncnn is built without int8), rife-v4.25-lite (it pads to 64, the model needs 128),
-and on CPU any frame whose width is not a multiple of its padding (its CPU v4 path crops the padded
-output as if rows were `width` long).
+and on CPU any frame whose width is not a multiple of its padding (its CPU v4 path without spatial TTA
+crops the padded output as if rows were `width` long).
+
+nihui's rife-ncnn-vulkan, its own command-line program built from the sdist that vendors it (the
+`nihui_client` fixture; e2e tier, since it is a native build): the rife-v4.6 fp32 and fp16 folders plain,
+with -x and with -z on CPU (-g -1), against PyTorch on the same input zero-padded to 32 and against the
+TTA data flows replayed on PyTorch; what it cannot take: int8 folders, widths off 32 (plain and -z), and
+rife-v4.25 where padding to 32 is not a multiple of 64.
 """
 import pytest
 from clients import (
