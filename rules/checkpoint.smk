@@ -1,10 +1,17 @@
 # Checkpoint: the official download (each version's pin: rifebuild/model/pins.yaml), a local file, or
-# synthetic weights, per model.
+# synthetic weights, per version (an ensemble variant reads its version's checkpoint: checkpoint_of).
+
+
+VERSION_NAMES = "|".join(
+    re.escape(m) for m in sorted(spec.VERSIONS, key=len, reverse=True)
+)
 
 
 rule fetch_weights:
     output:
         "resources/weights/{model}.pkl",
+    wildcard_constraints:
+        model=VERSION_NAMES,
     log:
         "logs/checkpoint/{model}/fetch_weights.log",
     benchmark:
@@ -31,6 +38,8 @@ rule prepare_checkpoint:
     output:
         checkpoint=CHECKPOINT,
         record=CHECKPOINT_RECORD,
+    wildcard_constraints:
+        model=VERSION_NAMES,
     log:
         "logs/checkpoint/{model}/prepare.log",
     benchmark:
