@@ -83,6 +83,27 @@ def test_models_default_to_model_and_win_over_it():
     assert config.validate(c) == c  # the Snakefile validates once; validating again changes nothing
 
 
+def test_ensemble_modes_default_to_plain_and_come_from_the_command_line():
+    assert config.validate({})["ensemble"] == [False]
+    assert config.validate({"ensemble": "[false, true]"})["ensemble"] == [False, True]  # --config ensemble='[false, true]'
+    # a version without an ensemble mode beside false: built plain (the workflow says so), not refused
+    assert config.validate({"models": ["rife-v4.6", "rife-v4.25"], "ensemble": [False, True]})["models"] == [
+        "rife-v4.6", "rife-v4.25"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"ensemble": []}, r"^ensemble: \[\] should be non-empty$"),
+    ({"ensemble": [True, True]}, r"^ensemble: \[True, True\] has non-unique elements$"),
+    ({"ensemble": True}, r"^ensemble: True is not of type 'array'$"),
+    ({"model": "rife-v4.26", "ensemble": [True]},
+     r"^ensemble: \[true\] builds only ensemble variants, but rife-v4.26 has no ensemble mode .*"),
+    ({"model": "rife-v4.6-ensemble"}, r"^model: 'rife-v4.6-ensemble' is not one of"),  # the mode is `ensemble`'s
+])
+def test_bad_ensemble_values_are_one_sentence_naming_the_key(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        config.validate(bad)
+
+
 def test_strings_stay_strings_where_the_schema_wants_text():
     c = config.validate({"weights": "123.pkl", "native": {"build_dir": "64"}})
     assert c["weights"] == "123.pkl" and c["native"]["build_dir"] == "64"
