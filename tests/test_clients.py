@@ -89,6 +89,25 @@ def test_tntwise_tta_modes_run_our_folder_as_the_clients_code_says(mode, replay,
     assert psnr_8bit(out, as_client(net, frame0, frame1, 0.3, 32)) < 50
 
 
+def test_tntwise_runs_the_ensemble_folders_like_pytorchs_ensemble(folders, converted):
+    """rife-v4.6-ensemble/ and its -fp16: the client pads by the version its name starts with (32) and
+    gives PyTorch's ensemble frame, which is not the plain model's frame."""
+    net, plain = converted("rife-v4.6-ensemble").net, converted("rife-v4.6").net
+    assert net.ensemble and not plain.ensemble
+    pairs = frame_pairs(2, *SIZES[0])
+    for label, bound in (("fp32", FP32_PSNR_DB), ("fp16", FP16_PSNR_DB)):
+        folder = folders("rife-v4.6-ensemble")[label]
+        assert tntwise_padding(folder) == 32
+        client, scores = Tntwise(folder), []
+        for frame0, frame1 in pairs:
+            out = client.frame(frame0, frame1, 0.3)
+            scores.append(psnr_8bit(out, as_client(net, frame0, frame1, 0.3, 32)))
+            assert psnr_8bit(out, as_client(plain, frame0, frame1, 0.3, 32)) < 50
+        print(f"\nrife-v4.6-ensemble {label} {SIZES[0][0]}x{SIZES[0][1]}: PSNR mean {sum(scores) / len(scores):.1f} "
+              f"worst {min(scores):.1f} dB; {1000 * min(client.seconds[1:]):.0f} ms/frame, 2 threads")
+        assert min(scores) >= bound, f"rife-v4.6-ensemble {label}: {scores}"
+
+
 def test_tntwise_cpu_crops_widths_off_its_padding_wrongly(folders, converted):
     """Its CPU v4 path reads the padded out0 as rows of `width` floats: a frame whose width is not a
     multiple of the padding comes back scrambled (the same folder is right at the widths above)."""

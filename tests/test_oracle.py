@@ -22,7 +22,7 @@ from rifebuild.checkpoint import load as checkpoint
 from rifebuild.evaluate.reference import fixed_inputs
 from rifebuild.model import spec
 from rifebuild.model.ifnet import IFNet
-from rifebuild.report.family import check_sizes, convert, max_abs_error
+from rifebuild.report.family import check_sizes, max_abs_error
 
 TOLERANCE = 1e-5  # max |ours - vs-rife| on a frame in [0, 1]: the same float32 ops in the same order
 EXPORT_TOLERANCE = 1e-4  # max |ncnn fp32 - PyTorch|: other kernels, other summation order (measured ~3e-6)
@@ -112,11 +112,11 @@ def test_the_oracle_catches_one_changed_detail(mutant):
     assert max_difference("rife-v4.6", False, mutant) > 1000 * TOLERANCE
 
 
-def test_an_ensemble_export_gives_vs_rifes_ensemble_frame(tmp_path):
+def test_an_ensemble_export_gives_vs_rifes_ensemble_frame(tmp_path, converted):
     """The ensemble variant's drop-in model (pnnx, the rife.Warp rewrite, as the workflow builds
     rife-v4.6-ensemble/) run by ncnn equals vs-rife's ensemble forward on the same weights, at both check
     sizes: the export, not only our IFNet, is checked against the independent reference."""
-    converted = convert("rife-v4.6-ensemble", tmp_path)
+    converted = converted("rife-v4.6-ensemble")
     assert converted.net.ensemble and sum(layer.type == "rife.Warp" for layer in converted.model.layers) == 8
     theirs = oracle.load(converted.version, checkpoint.synthetic_state_dict(0, "rife-v4.6"), ensemble=True)
     for i, (h, w) in enumerate(check_sizes(converted.version.arch.padding)):
