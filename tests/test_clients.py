@@ -108,6 +108,16 @@ def test_tntwise_runs_the_ensemble_folders_like_pytorchs_ensemble(folders, conve
         assert min(scores) >= bound, f"rife-v4.6-ensemble {label}: {scores}"
 
 
+def test_tntwise_temporal_tta_on_an_ensemble_folder_is_the_ensemble_frame(folders, converted):
+    """An ensemble folder names no flow blobs (its blocks run twice): the client's -z finds none to merge
+    (it logs `find_blob_index_by_name flow0 failed`) and returns the ensemble's frame, which already
+    averages the pair with the swapped pair (measured: -x gives a frame 31.5 dB from it, not checked)."""
+    net = converted("rife-v4.6-ensemble").net
+    frame0, frame1 = frame_pairs(1, 64, 96)[0]
+    out = Tntwise(folders("rife-v4.6-ensemble")["fp32"], tta_temporal_mode=True).frame(frame0, frame1, 0.3)
+    assert psnr_8bit(out, as_client(net, frame0, frame1, 0.3, 32)) >= FP32_PSNR_DB
+
+
 def test_tntwise_cpu_crops_widths_off_its_padding_wrongly(folders, converted):
     """Its CPU v4 path reads the padded out0 as rows of `width` floats: a frame whose width is not a
     multiple of the padding comes back scrambled (the same folder is right at the widths above)."""
