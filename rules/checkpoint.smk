@@ -10,12 +10,12 @@ VERSION_NAMES = "|".join(
 rule fetch_weights:
     output:
         "resources/weights/{model}.pkl",
-    wildcard_constraints:
-        model=VERSION_NAMES,
     log:
         "logs/checkpoint/{model}/fetch_weights.log",
     benchmark:
         f"{BENCH}/checkpoint/{{model}}/fetch_weights.tsv"
+    wildcard_constraints:
+        model=VERSION_NAMES,
     conda:
         "../envs/rifebuild.yaml"
     resources:
@@ -38,12 +38,12 @@ rule prepare_checkpoint:
     output:
         checkpoint=CHECKPOINT,
         record=CHECKPOINT_RECORD,
-    wildcard_constraints:
-        model=VERSION_NAMES,
     log:
         "logs/checkpoint/{model}/prepare.log",
     benchmark:
         f"{BENCH}/checkpoint/{{model}}/prepare.tsv"
+    wildcard_constraints:
+        model=VERSION_NAMES,
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS

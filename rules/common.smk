@@ -13,8 +13,8 @@ from rifebuild.model import spec
 from rifebuild.native.targets import native_sources, native_targets
 from rifebuild.native.vulkan import verify_on_vulkan
 
-# config `models` x config `ensemble` (versions without an ensemble mode skip that variant: said at start-up)
-MODELS, NO_ENSEMBLE = spec.model_ids(config["models"], config["ensemble"])
+# MODELS (the Snakefile: config `models` x config `ensemble`); versions without an ensemble mode are
+# built without that variant, said here at start-up
 if NO_ENSEMBLE:
     print(
         f"ensemble: built without an ensemble variant: {', '.join(NO_ENSEMBLE)} "
@@ -40,7 +40,9 @@ CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
 
 wildcard_constraints:
     # any known model id (longest first, so rife-v4.13-lite is never read as rife-v4.13 + "-lite")
-    model="|".join(re.escape(m) for m in sorted(spec.all_model_ids(), key=len, reverse=True)),
+    model="|".join(
+        re.escape(m) for m in sorted(spec.all_model_ids(), key=len, reverse=True)
+    ),
     res=r"\d+x\d+",
     variant=r"(-fp16)?",
     pad=r"\d+",

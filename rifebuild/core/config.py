@@ -8,7 +8,6 @@ import jsonschema
 import yaml
 
 from rifebuild.core.errors import ConfigError
-from rifebuild.model import spec
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
 MAX_PIXELS = 4096 * 4096  # about 6 GB for a PyTorch reference pass (370 bytes per pixel measured at 736x1280)
@@ -81,7 +80,6 @@ def validate(config: dict) -> dict:
     check_pixels(config, schema)
     config["models"] = expand_models(config["models"], schema) or [config["model"]]
     check_single_model_keys(config)
-    spec.model_ids(config["models"], config["ensemble"])  # refuses a version built in no mode
     data = config["calibration"]["data"]
     if data != "builtin" and not Path(data).is_dir():
         raise ConfigError(f"calibration.data: {data!r} is not an existing directory; use `builtin`, a Vimeo-90K "
