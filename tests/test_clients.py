@@ -5,16 +5,24 @@ with real structure, give PyTorch's frame on the same zero-padded input (PSNR of
 Fast tier: rife-v4.6 and rife-v4.25 (padded to 64 by folder name) at 100x192; slow tier (`-m slow`):
 every other architecture, and 256x448. What the client cannot take is asserted as such, in a child process where it crashes:
 int8 folders (its ncnn is built without int8), rife-v4.25-lite (it pads to 64, the model needs 128),
-and on CPU any frame whose width is not a multiple of its padding (its CPU v4 path crops the padded
-output as if rows were `width` long).
+and on CPU any frame whose width is not a multiple of its padding (its CPU v4 path without spatial TTA
+crops the padded output as if rows were `width` long).
+
+nihui's rife-ncnn-vulkan, its own command-line program built from the sdist that vendors it (the
+`nihui_client` fixture; e2e tier, since it is a native build): the rife-v4.6 fp32 and fp16 folders plain,
+with -x and with -z on CPU (-g -1), against PyTorch on the same input zero-padded to 32 and against the
+TTA data flows replayed on PyTorch; what it cannot take: int8 folders, widths off 32 (plain and -z), and
+rife-v4.25 where padding to 32 is not a multiple of 64.
 """
-import numpy as np
 import pytest
 from clients import (
+    Nihui,
     Tntwise,
     as_client,
+    cropped_as_rows_of_width,
     frame_pairs,
     psnr_8bit,
+    psnr_vs_pytorch,
     run_isolated,
     spatial_tta_as_client,
     temporal_tta_as_client,
@@ -32,6 +40,7 @@ FP32_PSNR_DB, FP16_PSNR_DB = 80.0, 65.0
 SIZES = ((100, 192), (256, 448))
 ARCHITECTURES = [v.name for v in spec.VERSIONS.values() if spec.same_architecture(v)[0] == v.name]
 FAST = ("rife-v4.6", "rife-v4.25")
+INT8_OFF = "please build ncnn with NCNN_INT8 enabled"  # what both clients' ncnn says, per int8 layer
 CANNOT = {"rife-v4.25-lite": "needs 128-padding; the client pads it to 64"}
 
 
@@ -66,11 +75,7 @@ def test_tntwise_runs_our_fp32_and_fp16_folders_like_pytorch(name, size, folders
         pad = tntwise_padding(folder)
         assert pad == spec.get(name).arch.padding  # 64 for 4.25/4.26 by name, else 32
         client = Tntwise(folder)
-        scores = []
-        for frame0, frame1 in pairs:
-            for t in (0.5, 0.25):
-                out = client.frame(frame0, frame1, t)
-                scores.append(psnr_8bit(out, as_client(net, frame0, frame1, t, pad)))
+        scores = psnr_vs_pytorch(client, net, pairs, pad)
         print(f"\n{name} {label} {size[0]}x{size[1]}: PSNR mean {sum(scores) / len(scores):.1f} worst "
               f"{min(scores):.1f} dB; {1000 * min(client.seconds[1:]):.0f} ms/frame, 2 threads")
         assert min(scores) >= bound, f"{name} {label}: {scores}"
@@ -118,17 +123,17 @@ def test_tntwise_temporal_tta_on_an_ensemble_folder_is_the_ensemble_frame(folder
     assert psnr_8bit(out, as_client(net, frame0, frame1, 0.3, 32)) >= FP32_PSNR_DB
 
 
-def test_tntwise_cpu_crops_widths_off_its_padding_wrongly(folders, converted):
-    """Its CPU v4 path reads the padded out0 as rows of `width` floats: a frame whose width is not a
-    multiple of the padding comes back scrambled (the same folder is right at the widths above)."""
+@pytest.mark.parametrize("mode, replay", [(None, as_client), ("tta_temporal_mode", temporal_tta_as_client)],
+                         ids=["plain", "z"])
+def test_tntwise_cpu_crops_widths_off_its_padding_wrongly(mode, replay, folders, converted):
+    """Its CPU v4 path without spatial TTA (plain and temporal TTA alike) reads the padded out0 as rows of
+    `width` floats: a frame whose width is not a multiple of the padding comes back scrambled (the same
+    folder is right at the widths above)."""
     net = converted("rife-v4.6").net
     frame0, frame1 = frame_pairs(1, 100, 150)[0]
-    out = Tntwise(folders("rife-v4.6")["fp32"]).frame(frame0, frame1)
-    assert psnr_8bit(out, as_client(net, frame0, frame1, 0.5, 32)) < 20
-    zero_padded = (np.pad(f, ((0, 28), (0, 10), (0, 0))) for f in (frame0, frame1))  # as the client pads
-    padded = as_client(net, *zero_padded, 0.5, 32)  # the whole padded out0, 128x160
-    rows_of_width = padded.transpose(2, 0, 1).reshape(3, -1)[:, :100 * 150].reshape(3, 100, 150).transpose(1, 2, 0)
-    assert psnr_8bit(out, rows_of_width) >= FP32_PSNR_DB
+    out = Tntwise(folders("rife-v4.6")["fp32"], **({mode: True} if mode else {})).frame(frame0, frame1)
+    assert psnr_8bit(out, replay(net, frame0, frame1, 0.5, 32)) < 20
+    assert psnr_8bit(out, cropped_as_rows_of_width(replay, net, frame0, frame1, 0.5, 32)) >= FP32_PSNR_DB
 
 
 def test_tntwise_cannot_run_int8_folders(converted, tmp_path):
@@ -136,7 +141,7 @@ def test_tntwise_cannot_run_int8_folders(converted, tmp_path):
     folder = write_folder(int8_model(converted("rife-v4.6"), frames=2, threads=2), tmp_path / "int8", "rife-v4.6")
     status, stderr, out = run_isolated(folder, *frame_pairs(1, 64, 96)[0], tmp_path)
     assert status != 0 and out is None, f"the client ran an int8 folder (status {status})"
-    assert "please build ncnn with NCNN_INT8 enabled" in stderr
+    assert INT8_OFF in stderr
 
 
 @pytest.mark.slow
@@ -150,3 +155,88 @@ def test_tntwise_cannot_run_v4_25_lite(folders, converted, tmp_path):
     if out is not None:
         right = as_client(converted("rife-v4.25-lite").net, frame0, frame1, 0.5, 128)
         assert psnr_8bit(out, right) < 40, "TNTwise's client now runs rife-v4.25-lite right: update CANNOT"
+
+
+# ---------------------------------------------------------------------------------------------
+# nihui's rife-ncnn-vulkan: its own program, built from the sdist (the nihui_client fixture), on CPU.
+# Its v4 CPU path is the same as TNTwise's: zeros to 32 at the bottom/right for every v4 model.
+NIHUI_PADDING = 32
+
+
+@pytest.mark.parametrize("size", [SIZES[0], pytest.param(SIZES[1], marks=pytest.mark.slow)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("label, bound", [("fp32", FP32_PSNR_DB), ("fp16", FP16_PSNR_DB)])
+def test_nihui_runs_our_v4_6_folders_like_pytorch(label, bound, size, nihui_client, folders, converted, tmp_path):
+    net = converted("rife-v4.6").net
+    client = Nihui(nihui_client, folders("rife-v4.6")[label], tmp_path)
+    scores = psnr_vs_pytorch(client, net, frame_pairs(2, *size), NIHUI_PADDING)
+    print(f"\nnihui rife-v4.6 {label} {size[0]}x{size[1]}: PSNR mean {sum(scores) / len(scores):.1f} "
+          f"worst {min(scores):.1f} dB; {1000 * min(client.seconds):.0f} ms per call (load + frame), 2 threads")
+    assert min(scores) >= bound, f"{label}: {scores}"
+
+
+@pytest.fixture(scope="module")
+def tta_replays(converted):
+    """PyTorch's frame through each of the client's TTA data flows (tests/clients.py), on one 64x96 pair."""
+    net = converted("rife-v4.6").net
+    frame0, frame1 = frame_pairs(1, 64, 96)[0]
+    return (frame0, frame1), {"-x": spatial_tta_as_client(net, frame0, frame1, 0.3, NIHUI_PADDING),
+                              "-z": temporal_tta_as_client(net, frame0, frame1, 0.3, NIHUI_PADDING),
+                              "": as_client(net, frame0, frame1, 0.3, NIHUI_PADDING)}
+
+
+@pytest.mark.parametrize("flag", ["-x", "-z"])
+@pytest.mark.parametrize("label, bound", [("fp32", FP32_PSNR_DB), ("fp16", FP16_PSNR_DB)])
+def test_nihui_tta_flags_run_our_folders_as_its_code_says(flag, label, bound, nihui_client, folders, tta_replays,
+                                                          tmp_path):
+    """-x (8 orientations) and -z (forward and reversed pass) feed flow0..flow3 back into our folder: the
+    frame equals that data flow replayed on PyTorch, and TTA did change it."""
+    (frame0, frame1), replay = tta_replays
+    out = Nihui(nihui_client, folders("rife-v4.6")[label], tmp_path, flags=(flag,)).frame(frame0, frame1, 0.3)
+    psnr, plain = psnr_8bit(out, replay[flag]), psnr_8bit(out, replay[""])
+    print(f"\nnihui rife-v4.6 {label} {flag}: {psnr:.1f} dB vs its replay on PyTorch, {plain:.1f} dB vs plain")
+    assert psnr >= bound
+    assert plain < 50
+
+
+@pytest.mark.parametrize("flag, replay", [("", as_client), ("-z", temporal_tta_as_client), ("-x", spatial_tta_as_client)],
+                         ids=["plain", "z", "x"])
+def test_nihui_cpu_crops_widths_off_its_padding_wrongly_unless_x(flag, replay, nihui_client, folders, converted,
+                                                                  tmp_path):
+    """Its CPU v4 path without -x (plain and -z alike) reads the padded out0 as rows of `width` floats: a
+    frame whose width is not a multiple of 32 comes back scrambled. -x crops row by row: right."""
+    net = converted("rife-v4.6").net
+    frame0, frame1 = frame_pairs(1, 40, 80)[0]  # padded to 64x96: -x's replay runs 40 times
+    out = Nihui(nihui_client, folders("rife-v4.6")["fp32"], tmp_path, flags=(flag,) if flag else ()).frame(frame0, frame1)
+    right = psnr_8bit(out, replay(net, frame0, frame1, 0.5, NIHUI_PADDING))
+    print(f"\nnihui rife-v4.6 fp32 {flag or 'plain'} at 40x80: {right:.1f} dB vs PyTorch")
+    if flag == "-x":
+        assert right >= FP32_PSNR_DB
+        return
+    assert right < 20
+    assert psnr_8bit(out, cropped_as_rows_of_width(replay, net, frame0, frame1, 0.5, NIHUI_PADDING)) >= FP32_PSNR_DB
+
+
+def test_nihui_cannot_run_int8_folders(nihui_client, converted, tmp_path):
+    """Its src/CMakeLists.txt builds ncnn with NCNN_INT8 OFF: an int8 folder fails."""
+    folder = write_folder(int8_model(converted("rife-v4.6"), frames=2, threads=2), tmp_path / "int8", "rife-v4.6")
+    status, stderr, out = Nihui(nihui_client, folder, tmp_path / "run").run(*frame_pairs(1, 64, 96)[0], timeout=120)
+    print(f"\nnihui int8 folder: exit status {status}, {stderr.count(INT8_OFF)} x '{INT8_OFF}'; stderr ends: "
+          f"{stderr[-300:]!r}")
+    assert status != 0 and out is None, f"the client ran an int8 folder (status {status})"
+    assert INT8_OFF in stderr
+
+
+def test_nihui_pads_v4_25_to_32_right_only_where_that_is_a_multiple_of_64(nihui_client, folders, converted,
+                                                                            tmp_path):
+    """It pads every v4 model to 32 whatever the folder name; rife-v4.25 needs 64. Where padding to 32
+    lands on a multiple of 64 (100x192 -> 128x192) the frame is PyTorch's; where it does not (96x128)
+    the frame is wrong or the client fails (measured: SIGSEGV)."""
+    net = converted("rife-v4.25").net
+    client = Nihui(nihui_client, folders("rife-v4.25")["fp32"], tmp_path)
+    assert min(psnr_vs_pytorch(client, net, frame_pairs(1, 100, 192), 64, times=(0.5,))) >= FP32_PSNR_DB
+    frame0, frame1 = frame_pairs(1, 96, 128)[0]
+    status, stderr, out = client.run(frame0, frame1, timeout=120)
+    wrong = None if out is None else psnr_8bit(out, as_client(net, frame0, frame1, 0.5, 64))
+    print(f"\nnihui rife-v4.25 at 96x128 (padded to 32 only): exit status {status}, "
+          f"{'no frame' if wrong is None else f'{wrong:.1f} dB vs PyTorch'}; stderr ends {stderr[-200:]!r}")
+    assert out is None or wrong < 40
