@@ -174,6 +174,17 @@ def test_nihui_runs_our_v4_6_folders_like_pytorch(label, bound, size, nihui_clie
     assert min(scores) >= bound, f"{label}: {scores}"
 
 
+def test_nihui_runs_the_ensemble_folder_like_pytorchs_ensemble(nihui_client, folders, converted, tmp_path):
+    """rife-v4.6-ensemble/: its program takes v4 mode from the path (`rife-v4`) and gives PyTorch's
+    ensemble frame on the same zero-padded input."""
+    net = converted("rife-v4.6-ensemble").net
+    client = Nihui(nihui_client, folders("rife-v4.6-ensemble")["fp32"], tmp_path)
+    scores = psnr_vs_pytorch(client, net, frame_pairs(2, *SIZES[0]), NIHUI_PADDING)
+    print(f"\nnihui rife-v4.6-ensemble fp32 {SIZES[0][0]}x{SIZES[0][1]}: PSNR mean {sum(scores) / len(scores):.1f} "
+          f"worst {min(scores):.1f} dB; {1000 * min(client.seconds):.0f} ms per call (load + frame), 2 threads")
+    assert min(scores) >= FP32_PSNR_DB, scores
+
+
 @pytest.fixture(scope="module")
 def tta_replays(converted):
     """PyTorch's frame through each of the client's TTA data flows (tests/clients.py), on one 64x96 pair."""
