@@ -111,7 +111,7 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
     total, flops_at = flops(version.name, *FLOPS_SIZE)
     row = {"model": version.name, "number": version.number, "padding": arch.padding,
            "params": sum(int(np.prod(s)) for s in checkpoint.layout(arch).values()),
-           "flops": total, "flops_size": list(flops_at), "official": pins.load()[version.name].url,
+           "flops": total, "flops_size": list(flops_at), "official": pins.load()[version.base].url,
            "same_architecture": spec.same_architecture(version), "notes": notes(arch)}
     try:
         converted = convert(version.name, work)
@@ -141,7 +141,7 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
 def same_as(row: dict, version: spec.Version) -> dict:
     """`row` for another version of the same architecture: its synthetic checkpoint, and so every model
     converted from it, is identical, so the measurements are not repeated."""
-    return {**row, "model": version.name, "number": version.number, "official": pins.load()[version.name].url,
+    return {**row, "model": version.name, "number": version.number, "official": pins.load()[version.base].url,
             "notes": "; ".join(filter(None, [row["notes"], f"converts exactly as {row['model']}"]))}
 
 
