@@ -56,7 +56,8 @@ lint: setup-dev
 # CI's nightly and tagged-release build (.github/workflows/build.yml), runnable here too: official weights
 # (per-version pins), Android NDK, every verification; the groups of scripts/ci/groups.py one at a time,
 # merged into one bundle checked with `release verify`. `make nightly MODELS=rife-v4.6,rife-v4.7` (or all,
-# lite, a group of scripts/ci/groups.py). Environment (ANDROID_NDK, MODELS, NIGHTLY_GROUP, RELEASE_TAG, CORES, NIGHTLY_DRY_RUN): the script.
+# lite, a group of scripts/ci/groups.py), each with its ensemble variants. Environment (ANDROID_NDK, MODELS,
+# NIGHTLY_GROUP, NIGHTLY_ENSEMBLE, RELEASE_TAG, CORES, NIGHTLY_DRY_RUN): the script.
 nightly:
 	bash scripts/ci/nightly.sh
 

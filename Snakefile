@@ -13,7 +13,7 @@ sys.path.insert(0, workflow.basedir)
 from rifebuild.core.errors import ConfigError  # noqa: E402
 from rifebuild.core.config import validate  # noqa: E402
 from rifebuild.core.stale import remove_stale_temps  # noqa: E402
-from rifebuild.model import pins  # noqa: E402
+from rifebuild.model import pins, spec  # noqa: E402
 from rifebuild.core.workflow import unwritable_folders, use_this_checkout  # noqa: E402
 
 use_this_checkout(workflow.basedir)
@@ -27,6 +27,9 @@ report: "rules/captions/workflow.rst"
 
 try:
     config.update(validate(config))
+    # the models to build: each version of `models` in each `ensemble` mode (rife-v4.6, rife-v4.6-ensemble);
+    # a version built in no mode is refused, versions left without their ensemble variant are said below
+    MODELS, NO_ENSEMBLE = spec.model_ids(config["models"], config["ensemble"])
     # the pins file, and every pin when a tagged release requires them
     pins.check(config)
 except ConfigError as exc:

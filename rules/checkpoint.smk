@@ -1,5 +1,10 @@
 # Checkpoint: the official download (each version's pin: rifebuild/model/pins.yaml), a local file, or
-# synthetic weights, per model.
+# synthetic weights, per version (an ensemble variant reads its version's checkpoint: checkpoint_of).
+
+
+VERSION_NAMES = "|".join(
+    re.escape(m) for m in sorted(spec.VERSIONS, key=len, reverse=True)
+)
 
 
 rule fetch_weights:
@@ -9,6 +14,8 @@ rule fetch_weights:
         "logs/checkpoint/{model}/fetch_weights.log",
     benchmark:
         f"{BENCH}/checkpoint/{{model}}/fetch_weights.tsv"
+    wildcard_constraints:
+        model=VERSION_NAMES,
     conda:
         "../envs/rifebuild.yaml"
     resources:
@@ -35,6 +42,8 @@ rule prepare_checkpoint:
         "logs/checkpoint/{model}/prepare.log",
     benchmark:
         f"{BENCH}/checkpoint/{{model}}/prepare.tsv"
+    wildcard_constraints:
+        model=VERSION_NAMES,
     conda:
         "../envs/rifebuild.yaml"
     threads: THREADS

@@ -1,8 +1,9 @@
 # Names and paths shared by the rules; values come from the validated config only.
 #
 # Every per-model path has a {model} wildcard (a RIFE version named like rife-ncnn-vulkan's folders:
-# rife-v4.6, rife-v4.17-lite, ...). Sizes are per model: the configured ones rounded up to the
-# version's padding multiple (rifebuild.model.spec.fit), so the functions below take the model.
+# rife-v4.6, rife-v4.17-lite, ...; or a version's ensemble variant, rife-v4.6-ensemble, which shares the
+# version's checkpoint: rifebuild.model.spec.get). Sizes are per model: the configured ones rounded up to
+# the version's padding multiple (rifebuild.model.spec.fit), so the functions below take the model.
 import re
 
 from rifebuild.calibration.triplets import source_files
@@ -12,12 +13,20 @@ from rifebuild.model import spec
 from rifebuild.native.targets import native_sources, native_targets
 from rifebuild.native.vulkan import verify_on_vulkan
 
-MODELS = config["models"]
+# MODELS (the Snakefile: config `models` x config `ensemble`); versions without an ensemble mode are
+# built without that variant, said here at start-up
+if NO_ENSEMBLE:
+    print(
+        f"ensemble: built without an ensemble variant: {', '.join(NO_ENSEMBLE)} "
+        f"({spec.NO_ENSEMBLE.removeprefix('has ')})",
+        file=sys.stderr,
+    )
 THREADS = config["threads"]
 BENCH = "results/benchmarks"
 NCNN = "results/ncnn/{model}"
 INT8 = "results/ncnn/{model}-int8"
 MNN = "results/mnn/{model}"
+# one per version: an ensemble variant reads its version's (checkpoint_of)
 CHECKPOINT = "results/checkpoint/{model}/flownet.pkl"
 CHECKPOINT_RECORD = "results/checkpoint/{model}/flownet.json"  # what built it (rifebuild.checkpoint.record)
 # Verify on Vulkan (native.vulkan.verify: auto = when this machine has a Vulkan device; CI=true needs one).
@@ -30,8 +39,10 @@ CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
 
 
 wildcard_constraints:
-    # any known version (longest names first, so rife-v4.13-lite is never read as rife-v4.13 + "-lite")
-    model="|".join(re.escape(m) for m in sorted(spec.VERSIONS, key=len, reverse=True)),
+    # any known model id (longest first, so rife-v4.13-lite is never read as rife-v4.13 + "-lite")
+    model="|".join(
+        re.escape(m) for m in sorted(spec.all_model_ids(), key=len, reverse=True)
+    ),
     res=r"\d+x\d+",
     variant=r"(-fp16)?",
     pad=r"\d+",
@@ -99,6 +110,11 @@ if config["weights"] not in ("synthetic", "official") and not os.path.isfile(
     )
 
 
+def checkpoint_of(wildcards):
+    """The checkpoint a model loads: its version's (rife-v4.6-ensemble runs rife-v4.6's weights)."""
+    return CHECKPOINT.format(model=spec.get(wildcards.model).base)
+
+
 def intended_checkpoint(wildcards):
     return intended(config, wildcards.model)
 
@@ -164,8 +180,8 @@ def records(model):
     """Every artifact and verification record of `model`, by role (ROLE=PATH)."""
     ncnn, int8, mnn = (p.format(model=model) for p in (NCNN, INT8, MNN))
     return {
-        "checkpoint": CHECKPOINT.format(model=model),
-        "checkpoint.record": CHECKPOINT_RECORD.format(model=model),
+        "checkpoint": CHECKPOINT.format(model=spec.get(model).base),
+        "checkpoint.record": CHECKPOINT_RECORD.format(model=spec.get(model).base),
         "onnx.verify": f"results/export/{model}/flownet.onnx.verify.json",
         "onnx.model": f"results/export/{model}/flownet.onnx",
         "ncnn-fp32.verify": f"{ncnn}/verify.json",

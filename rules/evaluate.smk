@@ -4,7 +4,7 @@
 
 rule reference:
     input:
-        checkpoint=CHECKPOINT,
+        checkpoint=checkpoint_of,
     output:
         "results/reference/{model}/{res}.npz",
     log:
@@ -114,7 +114,7 @@ rule verify_int8:
         table=f"{INT8}/flownet.table",
         fp32_param=f"{NCNN}/flownet.param",
         fp32_bin=f"{NCNN}/flownet.bin",
-        checkpoint=CHECKPOINT,
+        checkpoint=checkpoint_of,
         data=lambda wildcards: calibration_data(wildcards.model),
     output:
         f"{INT8}/verify.json",
@@ -143,7 +143,7 @@ rule verify_mnn:
     input:
         model=f"{MNN}/{{mnn_name}}.mnn",
         references=lambda wildcards: references(wildcards.model),
-        checkpoint=CHECKPOINT,
+        checkpoint=checkpoint_of,
         eval=lambda wildcards: mnn_eval_input(wildcards.model),
     output:
         f"{MNN}/{{mnn_name}}.verify.json",

@@ -4,7 +4,7 @@
 
 rule torchscript:
     input:
-        checkpoint=CHECKPOINT,
+        checkpoint=checkpoint_of,
     output:
         "results/export/{model}/flownet.pt",
     log:
@@ -27,7 +27,7 @@ rule torchscript:
 
 rule onnx:
     input:
-        checkpoint=CHECKPOINT,
+        checkpoint=checkpoint_of,
     output:
         "results/export/{model}/flownet.onnx",
     log:
@@ -51,7 +51,7 @@ rule onnx:
 # fixed to one size, for a runtime that cannot take dynamic H/W. Not in any named target.
 rule onnx_fixed:
     input:
-        checkpoint=CHECKPOINT,
+        checkpoint=checkpoint_of,
     output:
         "results/export/{model}/flownet-{res}.onnx",
     log:

@@ -94,6 +94,35 @@ def test_tntwise_tta_modes_run_our_folder_as_the_clients_code_says(mode, replay,
     assert psnr_8bit(out, as_client(net, frame0, frame1, 0.3, 32)) < 50
 
 
+def test_tntwise_runs_the_ensemble_folders_like_pytorchs_ensemble(folders, converted):
+    """rife-v4.6-ensemble/ and its -fp16: the client pads by the version its name starts with (32) and
+    gives PyTorch's ensemble frame, which is not the plain model's frame."""
+    net, plain = converted("rife-v4.6-ensemble").net, converted("rife-v4.6").net
+    assert net.ensemble and not plain.ensemble
+    pairs = frame_pairs(2, *SIZES[0])
+    for label, bound in (("fp32", FP32_PSNR_DB), ("fp16", FP16_PSNR_DB)):
+        folder = folders("rife-v4.6-ensemble")[label]
+        assert tntwise_padding(folder) == 32
+        client, scores = Tntwise(folder), []
+        for frame0, frame1 in pairs:
+            out = client.frame(frame0, frame1, 0.3)
+            scores.append(psnr_8bit(out, as_client(net, frame0, frame1, 0.3, 32)))
+            assert psnr_8bit(out, as_client(plain, frame0, frame1, 0.3, 32)) < 50
+        print(f"\nrife-v4.6-ensemble {label} {SIZES[0][0]}x{SIZES[0][1]}: PSNR mean {sum(scores) / len(scores):.1f} "
+              f"worst {min(scores):.1f} dB; {1000 * min(client.seconds[1:]):.0f} ms/frame, 2 threads")
+        assert min(scores) >= bound, f"rife-v4.6-ensemble {label}: {scores}"
+
+
+def test_tntwise_temporal_tta_on_an_ensemble_folder_is_the_ensemble_frame(folders, converted):
+    """An ensemble folder names no flow blobs (its blocks run twice): the client's -z finds none to merge
+    (it logs `find_blob_index_by_name flow0 failed`) and returns the ensemble's frame, which already
+    averages the pair with the swapped pair (measured: -x gives a frame 31.5 dB from it, not checked)."""
+    net = converted("rife-v4.6-ensemble").net
+    frame0, frame1 = frame_pairs(1, 64, 96)[0]
+    out = Tntwise(folders("rife-v4.6-ensemble")["fp32"], tta_temporal_mode=True).frame(frame0, frame1, 0.3)
+    assert psnr_8bit(out, as_client(net, frame0, frame1, 0.3, 32)) >= FP32_PSNR_DB
+
+
 @pytest.mark.parametrize("mode, replay", [(None, as_client), ("tta_temporal_mode", temporal_tta_as_client)],
                          ids=["plain", "z"])
 def test_tntwise_cpu_crops_widths_off_its_padding_wrongly(mode, replay, folders, converted):
@@ -143,6 +172,17 @@ def test_nihui_runs_our_v4_6_folders_like_pytorch(label, bound, size, nihui_clie
     print(f"\nnihui rife-v4.6 {label} {size[0]}x{size[1]}: PSNR mean {sum(scores) / len(scores):.1f} "
           f"worst {min(scores):.1f} dB; {1000 * min(client.seconds):.0f} ms per call (load + frame), 2 threads")
     assert min(scores) >= bound, f"{label}: {scores}"
+
+
+def test_nihui_runs_the_ensemble_folder_like_pytorchs_ensemble(nihui_client, folders, converted, tmp_path):
+    """rife-v4.6-ensemble/: its program takes v4 mode from the path (`rife-v4`) and gives PyTorch's
+    ensemble frame on the same zero-padded input."""
+    net = converted("rife-v4.6-ensemble").net
+    client = Nihui(nihui_client, folders("rife-v4.6-ensemble")["fp32"], tmp_path)
+    scores = psnr_vs_pytorch(client, net, frame_pairs(2, *SIZES[0]), NIHUI_PADDING)
+    print(f"\nnihui rife-v4.6-ensemble fp32 {SIZES[0][0]}x{SIZES[0][1]}: PSNR mean {sum(scores) / len(scores):.1f} "
+          f"worst {min(scores):.1f} dB; {1000 * min(client.seconds):.0f} ms per call (load + frame), 2 threads")
+    assert min(scores) >= FP32_PSNR_DB, scores
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -83,25 +84,60 @@ def test_models_default_to_model_and_win_over_it():
     assert config.validate(c) == c  # the Snakefile validates once; validating again changes nothing
 
 
+def test_ensemble_modes_default_to_plain_and_come_from_the_command_line():
+    assert config.validate({})["ensemble"] == [False]
+    assert config.validate({"ensemble": "[false, true]"})["ensemble"] == [False, True]  # --config ensemble='[false, true]'
+    # a version without an ensemble mode beside false: built plain (the workflow says so), not refused
+    assert config.validate({"models": ["rife-v4.6", "rife-v4.25"], "ensemble": [False, True]})["models"] == [
+        "rife-v4.6", "rife-v4.25"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"ensemble": []}, r"^ensemble: \[\] should be non-empty$"),
+    ({"ensemble": [True, True]}, r"^ensemble: \[True, True\] has non-unique elements$"),
+    ({"ensemble": True}, r"^ensemble: True is not of type 'array'$"),
+    ({"model": "rife-v4.6-ensemble"}, r"^model: 'rife-v4.6-ensemble' is not one of"),  # the mode is `ensemble`'s
+])
+def test_bad_ensemble_values_are_one_sentence_naming_the_key(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        config.validate(bad)
+
+
 def test_strings_stay_strings_where_the_schema_wants_text():
     c = config.validate({"weights": "123.pkl", "native": {"build_dir": "64"}})
     assert c["weights"] == "123.pkl" and c["native"]["build_dir"] == "64"
 
 
+def snakemake_dry_run(workdir, *config_args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+                           "-n", "--cores", "1", "--config", *config_args],
+                          capture_output=True, text=True, cwd=REPO)
+
+
 def test_snakemake_accepts_a_nested_override(tmp_path):
     """The documented override works through Snakemake itself, and a bad one is one sentence."""
-    def dry_run(*config_args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-                               "-n", "--cores", "1", "--config", *config_args],
-                              capture_output=True, text=True, cwd=REPO)
-
-    proc = dry_run("export={height: 64, width: 96}")
+    proc = snakemake_dry_run(tmp_path, "export={height: 64, width: 96}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "64x96" in proc.stdout
-    proc = dry_run("export={height: 100000}")
+    proc = snakemake_dry_run(tmp_path, "export={height: 100000}")
     assert proc.returncode != 0
     assert "export.height = 100000: at most 8192; lower it" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_snakemake_builds_each_version_in_each_ensemble_mode_it_has(tmp_path):
+    """ensemble=[false,true]: rife-v4.6 and rife-v4.6-ensemble (one checkpoint job), rife-v4.25 alone with a
+    start-up line saying why; ensemble=[true] for a version without the mode is one sentence, exit != 0."""
+    proc = snakemake_dry_run(tmp_path, "models=[rife-v4.6, rife-v4.25]", "ensemble=[false,true]")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "results/ncnn/rife-v4.6-ensemble/verify.json" in proc.stdout and "rife-v4.25-ensemble" not in proc.stdout
+    assert "ensemble: built without an ensemble variant: rife-v4.25 (no ensemble mode" in proc.stderr
+    assert re.search(r"^prepare_checkpoint +2$", proc.stdout, re.M)  # rife-v4.6 and rife-v4.25, none for the variant
+    proc = snakemake_dry_run(tmp_path, "model=rife-v4.26", "ensemble=[true]")
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
+    assert ("ensemble: [true] builds only ensemble variants, but rife-v4.26 has no ensemble mode (only the versions "
+            "up to 4.20 and 4.24 have one); use `ensemble: [false, true]` or remove rife-v4.26 from `models`"
+            in proc.stdout + proc.stderr)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/", "http://127.0.0.1:9/files/..", "https://h/ncnn", "https://h/.zip"])

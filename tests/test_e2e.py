@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import PROXY, REPO, skip_unless_ci
@@ -430,6 +431,42 @@ def test_int8_outputs(finished_run):
     assert set(record["artifact_sha256"]) == {"flownet.param", "flownet.bin", "flownet.table"}
     # the workflow calibrates on the reference build: the same table on any x86-64 runner (test_isa)
     assert json.loads((model / "calibration.json").read_text())["activations"] == "reference build"
+
+
+ENSEMBLE_TARGETS = [f"results/ncnn/rife-v4.6-ensemble{suffix}/verify.json" for suffix in ("", "-fp16", "-int8")] + [
+    "results/native/host/rife-v4.6-ensemble/verify.json"]
+
+
+def test_ensemble_variant_builds_and_verifies_from_the_versions_checkpoint(tmp_path):
+    """The tiny config with `ensemble: [false, true]`: rife-v4.6-ensemble's drop-in folders (fp32, fp16, int8)
+    and the host rife-bench check pass against the PyTorch ensemble at every verify size, built from
+    rife-v4.6's checkpoint (no checkpoint of its own). The whole DAG with the variant (bench, report,
+    release) is planned in test_config; only the variant's own chain runs here, to keep the tier short."""
+    workdir = make_workdir(tmp_path, ensemble=[False, True])
+    start = time.monotonic()
+    proc = snakemake(workdir, *ENSEMBLE_TARGETS)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(f"\nensemble chain: {time.monotonic() - start:.0f} s")
+    results = workdir / "results"
+    assert sorted(p.name for p in (results / "checkpoint").iterdir()) == ["rife-v4.6"]
+    for suffix, bound in (("", 1e-3), ("-fp16", 5e-3)):
+        record = json.loads((results / "ncnn" / f"rife-v4.6-ensemble{suffix}" / "verify.json").read_text())
+        assert [c["resolution"] for c in record["checks"]] == [_dims(r) for r in SIZES["rife-v4.6"]]
+        assert record["passed"] and all(c["max_abs_err"] <= bound for c in record["checks"])
+    int8 = json.loads((results / "ncnn" / "rife-v4.6-ensemble-int8" / "verify.json").read_text())
+    assert int8["passed"] and all(c["psnr_db"] >= 30 for c in int8["checks"] if c["against"] == "ncnn-fp32")
+    native = json.loads((results / "native" / "host" / "rife-v4.6-ensemble" / "verify.json").read_text())
+    assert native["passed"] and all(c["max_abs_err"] <= 1e-3 for c in native["checks"])
+    param = (results / "ncnn" / "rife-v4.6-ensemble" / "flownet.param").read_text()
+    assert param.count("rife.Warp") == 8 and "GridSample" not in param and "MemoryData" not in param
+    assert not re.search(r"\bflow\d+\b", param)  # no TTA blobs: no blob is one block's flow
+    # the references are the ensemble's: the plain model gives another frame on the same inputs
+    from rifebuild.checkpoint.load import load_ifnet
+    from rifebuild.evaluate.runtimes import run_torch
+
+    reference = dict(np.load(results / "reference" / "rife-v4.6-ensemble" / f"{SIZES['rife-v4.6'][0]}.npz"))
+    plain = run_torch(load_ifnet(results / "checkpoint" / "rife-v4.6" / "flownet.pkl", "rife-v4.6"), reference)
+    assert np.abs(plain - reference["out0"]).max() > 1e-2
 
 
 def test_changed_calibration_frames_rerun_what_depends_on_them(tmp_path):

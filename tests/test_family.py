@@ -198,3 +198,9 @@ def test_family_cli_quantizes_what_it_times_and_reuses_rows_of_one_architecture(
     calls.clear()
     assert main(["report", "family", *models[:3], "--int8", "rife-v4.7", f"--out={tmp_path / 'c.json'}"]) == 0
     assert calls == [("rife-v4.6", False, None), ("rife-v4.7", True, None)]
+    calls.clear()  # an ensemble variant is another graph of the same architecture: described, not reused
+    assert main(["report", "family", "--models", "rife-v4.6", "rife-v4.6-ensemble", "rife-v4.7-ensemble",
+                 "rife-v4.8-ensemble", f"--out={tmp_path / 'd.json'}"]) == 0
+    assert [n for n, _, _ in calls] == ["rife-v4.6", "rife-v4.6-ensemble", "rife-v4.7-ensemble"]
+    rows = json.loads((tmp_path / "d.json").read_text())
+    assert rows[-1]["model"] == "rife-v4.8-ensemble" and rows[-1]["official"].endswith("flownet_v4.8.pkl")

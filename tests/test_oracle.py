@@ -22,9 +22,10 @@ from rifebuild.checkpoint import load as checkpoint
 from rifebuild.evaluate.reference import fixed_inputs
 from rifebuild.model import spec
 from rifebuild.model.ifnet import IFNet
-from rifebuild.report.family import check_sizes
+from rifebuild.report.family import check_sizes, max_abs_error
 
 TOLERANCE = 1e-5  # max |ours - vs-rife| on a frame in [0, 1]: the same float32 ops in the same order
+EXPORT_TOLERANCE = 1e-4  # max |ncnn fp32 - PyTorch|: other kernels, other summation order (measured ~3e-6)
 FAST = ("rife-v4.6", "rife-v4.17-lite", "rife-v4.25")
 VERSIONS = list(spec.VERSIONS)
 
@@ -109,3 +110,20 @@ def _coarsest_scale_halved(arch, ensemble=False):
 def test_the_oracle_catches_one_changed_detail(mutant):
     """The check above has teeth: one concat order or one scale changed in our IFNet fails it by far."""
     assert max_difference("rife-v4.6", False, mutant) > 1000 * TOLERANCE
+
+
+def test_an_ensemble_export_gives_vs_rifes_ensemble_frame(tmp_path, converted):
+    """The ensemble variant's drop-in model (pnnx, the rife.Warp rewrite, as the workflow builds
+    rife-v4.6-ensemble/) run by ncnn equals vs-rife's ensemble forward on the same weights, at both check
+    sizes: the export, not only our IFNet, is checked against the independent reference."""
+    converted = converted("rife-v4.6-ensemble")
+    assert converted.net.ensemble and sum(layer.type == "rife.Warp" for layer in converted.model.layers) == 8
+    theirs = oracle.load(converted.version, checkpoint.synthetic_state_dict(0, "rife-v4.6"), ensemble=True)
+    for i, (h, w) in enumerate(check_sizes(converted.version.arch.padding)):
+        # our ncnn model against our PyTorch ensemble, then our PyTorch ensemble against vs-rife's
+        assert max_abs_error(converted.model, converted.net, h, w, tmp_path / f"ncnn{i}") <= EXPORT_TOLERANCE
+        inputs = fixed_inputs(h, w, seed=1, timestep=0.3)  # max_abs_error's inputs
+        img0, img1, timestep = (torch.from_numpy(inputs[k])[None] for k in ("in0", "in1", "in2"))
+        with torch.inference_mode():
+            ours = converted.net(img0, img1, timestep)
+        assert (ours - oracle.run(theirs, img0, img1, timestep)).abs().max().item() <= TOLERANCE

@@ -536,6 +536,42 @@ def test_two_models_in_one_bundle(outputs, tmp_path):
     assert "extra: rife-v4.17-lite-ncnn.tar.gz: rife-v4.17-lite/x" in verify(folder)[1]
 
 
+def test_an_ensemble_variant_is_a_model_of_the_bundle_marked_as_such(outputs, tmp_path):
+    """rife-v4.6-ensemble beside rife-v4.6: its own tarball (not read as rife-v4.6's), a manifest entry naming
+    the version it is the ensemble of (whose checkpoint record it carries), a notes section saying so."""
+    ens = tmp_path / "work" / "ncnn" / "rife-v4.6-ensemble"
+    ens.mkdir(parents=True)
+    (ens / "flownet.param").write_text("ensemble param")
+    (ens / "flownet.bin").write_bytes(b"ensemble bin" * 10)
+    outputs["files"]["rife-v4.6-ensemble-ncnn"] = {f"rife-v4.6-ensemble/flownet.{e}": ens / f"flownet.{e}"
+                                                   for e in ("param", "bin")}
+    report = fake_report(tmp_path, ("rife-v4.6", "rife-v4.6-ensemble"))
+    report["per_model"]["rife-v4.6-ensemble"]["checkpoint"]["model"] = "rife-v4.6"  # the version's record
+    outputs["report"].write_text(json.dumps(report))
+    outputs["models"] = ["rife-v4.6", "rife-v4.6-ensemble"]
+    folder = tmp_path / "release"
+    old = os.environ.pop("SOURCE_DATE_EPOCH", None)
+    try:
+        tarballs = {"rife-v4.6-ncnn": folder / "rife-v4.6-ncnn.tar.gz",
+                    "rife-v4.6-ensemble-ncnn": folder / "rife-v4.6-ensemble-ncnn.tar.gz",
+                    "native": folder / "rife-build-native.tar.gz", "report": folder / "rife-build-report.tar.gz"}
+        manifest = build_bundle(outputs["models"], outputs["files"], tarballs, outputs["report"], outputs["config"],
+                                outputs["repo"], folder / "MANIFEST.json", folder / "SHA256SUMS",
+                                folder / "RELEASE_NOTES.md", outputs["records"])
+    finally:
+        if old is not None:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+    entries = {m["model"]: m for m in manifest["models"]}
+    assert entries["rife-v4.6-ensemble"]["ensemble_of"] == "rife-v4.6" and "ensemble_of" not in entries["rife-v4.6"]
+    assert manifest["tarballs"]["rife-v4.6-ensemble-ncnn.tar.gz"]["model"] == "rife-v4.6-ensemble"
+    notes = (folder / "RELEASE_NOTES.md").read_text()
+    section = notes.split("## rife-v4.6-ensemble\n", 1)[1]
+    assert section.lstrip().startswith("The ensemble variant of rife-v4.6: the same checkpoint")
+    assert "`rife-v4.6-ensemble/` is the fp32" in notes
+    ok, problems = verify(folder)
+    assert problems == [] and len(ok) == 7
+
+
 def test_a_tarball_kind_of_no_built_model_is_refused(outputs, tmp_path):
     outputs["files"]["rife-v4.25-onnx"] = {}
     with pytest.raises(ReleaseError, match=r"--tarball rife-v4.25-onnx: not one of MODEL-\{ncnn,mnn,onnx\}"):

@@ -199,6 +199,10 @@ def test_run_report_names_a_role_without_its_model(roles, tmp_path):
         run.build([f"bench={roles['bench']}"])
     with pytest.raises(ReportError, match=r"'rife-v9' is not a RIFE version name"):
         run.build([f"rife-v9/bench={roles['bench']}"])
+    with pytest.raises(ReportError, match=r"'rife-v4.22-ensemble' is not a RIFE version name"):  # no ensemble mode
+        run.build([f"rife-v4.22-ensemble/bench={roles['bench']}"])
+    # an ensemble variant is a model of the report (failed before: the check knew versions only)
+    assert list(run.split_roles([f"rife-v4.6-ensemble/bench={roles['bench']}"])) == ["rife-v4.6-ensemble"]
 
 
 def test_run_report_command(roles, tmp_path):

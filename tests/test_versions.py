@@ -170,6 +170,56 @@ def test_ensemble_is_refused_where_the_version_has_none():
         IFNet(spec.get("4.21").arch, ensemble=True)
 
 
+@pytest.mark.parametrize("spelling, version, name", [
+    ("rife-v4.6-ensemble", "4.6", "rife-v4.6-ensemble"),
+    ("4.13-lite-ensemble", "4.13-lite", "rife-v4.13-lite-ensemble"),
+    ("rife-v4_ensemble", "4.0", "rife-v4-ensemble"),
+    ("rife-v4.24-ensemble", "4.24", "rife-v4.24-ensemble"),
+])
+def test_an_ensemble_id_resolves_to_its_version_in_ensemble_mode(spelling, version, name):
+    """One place turns a model id into (version, mode); the name keeps the version's folder name as a
+    prefix, which clients match to pick v4 mode and padding (VapourSynth-RIFE-ncnn-Vulkan)."""
+    got = spec.get(spelling)
+    assert (got.number, got.ensemble, got.name, got.base) == (version, True, name, spec.get(version).name)
+    assert got.arch is spec.get(version).arch and name.startswith(got.base)
+    plain = spec.get(version)
+    assert not plain.ensemble and plain.name == plain.base
+
+
+def test_the_ensemble_of_a_version_without_one_is_one_sentence_naming_the_key():
+    with pytest.raises(ConfigError, match=r"^`model: rife-v4.22-ensemble`: rife-v4.22 has no ensemble mode .*; use "
+                                          r"rife-v4.22$"):
+        spec.get("rife-v4.22-ensemble")
+
+
+def test_the_no_ensemble_sentence_names_the_versions_that_have_one():
+    """The error's claim ("only the versions up to 4.20 and 4.24 have one") is the spec's table."""
+    def number(v):
+        return tuple(int(x) for x in v.number.split("-")[0].split("."))
+    have = {n for n, v in spec.VERSIONS.items() if v.arch.ensemble}
+    assert "up to 4.20 and 4.24" in spec.NO_ENSEMBLE
+    assert have == {n for n, v in spec.VERSIONS.items() if number(v) <= (4, 20) or number(v) == (4, 24)}
+
+
+def test_model_ids_pair_each_version_with_each_ensemble_mode():
+    assert spec.model_ids(["rife-v4.6", "rife-v4.17-lite"], [False]) == (["rife-v4.6", "rife-v4.17-lite"], [])
+    assert spec.model_ids(["rife-v4.6", "rife-v4.25", "rife-v4.17-lite"], [False, True]) == (
+        ["rife-v4.6", "rife-v4.6-ensemble", "rife-v4.25", "rife-v4.17-lite", "rife-v4.17-lite-ensemble"], ["rife-v4.25"])
+    assert spec.model_ids(["rife-v4.6"], [True]) == (["rife-v4.6-ensemble"], [])
+    with pytest.raises(ConfigError, match=r"^ensemble: \[true\] builds only ensemble variants, but rife-v4.25 has no "
+                                          r"ensemble mode .*remove rife-v4.25 from `models`$"):
+        spec.model_ids(["rife-v4.6", "rife-v4.25"], [True])
+    every = spec.all_model_ids()
+    assert len(every) == len(set(every)) == len(spec.VERSIONS) + sum(v.arch.ensemble for v in spec.VERSIONS.values())
+
+
+def test_an_ensemble_id_loads_its_versions_checkpoint_in_ensemble_mode(tmp_path):
+    path = tmp_path / "flownet.pkl"
+    weights.save_state_dict(weights.synthetic_state_dict(0, "rife-v4.6"), path)
+    assert weights.load_ifnet(path, "rife-v4.6-ensemble").ensemble
+    assert not weights.load_ifnet(path, "rife-v4.6").ensemble
+
+
 def test_flops_count_convolutions_at_the_padded_size():
     total, size = flops("rife-v4.6", 736, 1280)
     assert size == (736, 1280) and 70e9 < total < 100e9

@@ -373,6 +373,7 @@ def sandbox(tmp_path):
         env = {k: v for k, v in os.environ.items()
                if k not in {"ANDROID_NDK", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT", "NIGHTLY_DRY_RUN", "MODELS",
                             "NIGHTLY_GROUP", "NIGHTLY_PARTS", "RELEASE_TAG", "GITHUB_ACTIONS", "SNAKEMAKE", "CORES",
+                            "NIGHTLY_ENSEMBLE",
                             "RIFEBUILD_PYTHON"}}
         env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", STUB_LOG=str(log), SNAKEMAKE=str(snakemake),
                    RIFEBUILD_PYTHON=str(python))
@@ -391,10 +392,10 @@ LITE = "[rife-v4.12-lite, rife-v4.13-lite, rife-v4.14-lite, rife-v4.15-lite, rif
        "rife-v4.22-lite, rife-v4.25-lite]"
 
 
-def build_call_line(models: str, *extra: str) -> str:
+def build_call_line(models: str, *extra: str, ensemble: str = "[false,true]") -> str:
     """The snakemake call a group makes: host_isa fixed, so every matrix job builds the same host binary."""
-    return " ".join(["snakemake --cores 4 --config weights=official", f"models={models}", *extra,
-                     "native={host_isa: avx2}"])
+    return " ".join(["snakemake --cores 4 --config weights=official", f"models={models}", f"ensemble={ensemble}",
+                     *extra, "native={host_isa: avx2}"])
 
 
 def test_nightly_needs_android_ndk(sandbox):
@@ -426,11 +427,11 @@ def test_make_nightly_models_runs_their_groups_one_at_a_time_then_merges(sandbox
         "make setup",
         build_call_line("[rife-v4.5, rife-v4.6]"), VERIFY,
         build_call_line("[rife-v4.17-lite]"), VERIFY,
-        "python -m rifebuild release merge --out results/release results/parts/v4.0-4.6/release "
+        "python -m rifebuild release merge --out results/release results/parts/v4.5-4.6/release "
         "results/parts/lite/release",
         VERIFY,
     ]
-    for group, models in (("v4.0-4.6", "[rife-v4.5, rife-v4.6]"), ("lite", "[rife-v4.17-lite]")):
+    for group, models in (("v4.5-4.6", "[rife-v4.5, rife-v4.6]"), ("lite", "[rife-v4.17-lite]")):
         part = sandbox.checkout / "results" / "parts" / group / "release"
         assert models in (part / "flownet.bin").read_text()  # each part kept its own bundle
     assert "merged from 2 parts" in proc.stdout
@@ -442,8 +443,16 @@ def test_one_group_needs_no_merge(sandbox):
     assert sandbox.calls() == ["make setup", build_call_line("[rife-v4.6]"), VERIFY]
 
 
+def test_the_nightly_builds_the_ensemble_variants_unless_told_not_to(sandbox):
+    proc = sandbox.run(ANDROID_NDK=sandbox.ndk, MODELS="rife-v4.6", NIGHTLY_ENSEMBLE="0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sandbox.calls()[1] == build_call_line("[rife-v4.6]", ensemble="[false]")
+    proc = sandbox.run(ANDROID_NDK=sandbox.ndk, MODELS="rife-v4.6", NIGHTLY_ENSEMBLE="yes")
+    assert proc.returncode == 2 and "NIGHTLY_ENSEMBLE=yes is neither 1" in proc.stderr
+
+
 def test_the_merge_job_merges_the_downloaded_parts(sandbox):
-    for name in ("rife-build-part-lite", "rife-build-part-v4.0-4.6"):
+    for name in ("rife-build-part-lite", "rife-build-part-v4.5-4.6"):
         part = sandbox.checkout / "parts" / name / "release"
         part.mkdir(parents=True)
         (part / "flownet.bin").write_text(name)
@@ -454,7 +463,7 @@ def test_the_merge_job_merges_the_downloaded_parts(sandbox):
     assert sandbox.calls() == [
         "make setup",
         "python -m rifebuild release merge --out results/release parts/rife-build-part-lite/release "
-        "parts/rife-build-part-v4.0-4.6/release",
+        "parts/rife-build-part-v4.5-4.6/release",
         VERIFY,
     ]
     proc = sandbox.run(NIGHTLY_PARTS="nowhere")
@@ -510,3 +519,7 @@ def test_nightly_dry_run_against_the_real_workflow(sandbox):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for model in ("rife-v4.6", "rife-v4.17-lite"):
         assert f"resources/weights/{model}.pkl" in proc.stdout + proc.stderr or (ROOT / f"resources/weights/{model}.pkl").exists()
+        # the ensemble variant is planned, from the version's checkpoint: no download or checkpoint of its own
+        assert f"results/release/{model}-ensemble-ncnn.tar.gz" in proc.stdout
+        assert f"resources/weights/{model}-ensemble" not in proc.stdout + proc.stderr
+        assert f"results/checkpoint/{model}-ensemble" not in proc.stdout + proc.stderr

@@ -14,7 +14,8 @@ from rifebuild.core.errors import BenchError
 
 
 def model_flops(model: str, height: int, width: int) -> int:
-    """FLOPs of one interpolation by RIFE version `model` at height x width (a multiple of its padding)."""
+    """FLOPs of one interpolation by RIFE model `model` (an ensemble id counts its ensemble forward) at
+    height x width (a multiple of its padding)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -22,7 +23,8 @@ def model_flops(model: str, height: int, width: int) -> int:
     from rifebuild.model.ifnet import ExportModel, IFNet
 
     with torch.device("meta"):
-        net = ExportModel(IFNet(spec.get(model).arch)).eval()
+        version = spec.get(model)
+        net = ExportModel(IFNet(version.arch, ensemble=version.ensemble)).eval()
         args = [torch.zeros(1, c, height, width) for c in (3, 3, 1)]
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net(*args)

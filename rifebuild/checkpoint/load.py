@@ -280,12 +280,13 @@ def inference_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def load_ifnet(path: Path | str, model: str, ensemble: bool = False) -> IFNet:
-    """Load a checkpoint of `model` into its IFNet strictly. A checkpoint of another version fails naming
-    the version(s) whose layout it matches; an unknown layout fails with the key diff."""
+    """Load a checkpoint of `model` into its IFNet strictly, in ensemble mode for an ensemble id
+    (rife-v4.6-ensemble, which loads rife-v4.6's checkpoint) or when `ensemble` is set. A checkpoint of another
+    version fails naming the version(s) whose layout it matches; an unknown layout fails with the key diff."""
     version = spec.get(model)
     state = inference_state(load_state_dict(path, model))
     with torch.device("meta"):  # every parameter comes from the checkpoint (strict): nothing to initialise
-        net = IFNet(version.arch, ensemble=ensemble)
+        net = IFNet(version.arch, ensemble=ensemble or version.ensemble)
     expected = net.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -47,7 +47,8 @@ def model(required: bool = True) -> tuple[list[str], dict]:
     in every action, and never a default: a forgotten flag must not silently build another version. Model
     files and folders are --model-dir, --artifact, --mnn."""
     return (["--model"], {"required": required, "metavar": "VERSION",
-                          "help": "RIFE version, e.g. rife-v4.6, rife-v4.13-lite (`rifebuild report family` lists them)"})
+                          "help": "RIFE version, e.g. rife-v4.6, rife-v4.13-lite (`rifebuild report family` lists them), "
+                                  "or a version's ensemble variant, e.g. rife-v4.6-ensemble"})
 
 
 def parse_pairs(values: list[str], flag: str, error: type[Exception], shape: str = "KEY=VALUE") -> list[tuple[str, str]]:

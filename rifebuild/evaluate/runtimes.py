@@ -75,9 +75,11 @@ class NcnnSession:
 
         ex = self.net.create_extractor()
         names = ["in0", "in1", "in2", *(k for k in inputs if k not in ("in0", "in1", "in2"))]
-        # ncnn.Mat wraps the array's memory: keep the (possibly converted) arrays alive with the Mats
+        # ncnn.Mat wraps the array's memory without a reference count, and ncnn's light mode dereferences
+        # that count before a layer works in place on an input (a scalar BinaryOp on in2, as the ensemble's
+        # 1 - t): a segfault. Clients allocate their input Mats; so do we (clone), the arrays kept alive anyway.
         arrays = [np.ascontiguousarray(inputs[key], dtype=np.float32) for key in names]
-        mats = [ncnn.Mat(a) for a in arrays]
+        mats = [ncnn.Mat(a).clone() for a in arrays]
         for key, mat in zip(names, mats):
             if ex.input(key, mat) != 0:
                 raise RuntimeError(f"ncnn has no blob {key!r} to feed in {self.param}")

@@ -13,6 +13,7 @@ and then by 4 in conv0, so H and W must divide by both).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -82,17 +83,33 @@ class ArchSpec:
         return 4 * max(self.scales)
 
 
+ENSEMBLE_SUFFIX = "-ensemble"
+NO_ENSEMBLE = "has no ensemble mode (only the versions up to 4.20 and 4.24 have one)"  # tests check the claim
+
+
 @dataclass(frozen=True)
 class Version:
-    """One published version: its number and architecture (its official checkpoint: rifebuild.model.pins)."""
+    """One published version: its number and architecture (its official checkpoint: rifebuild.model.pins).
+
+    ensemble=True is the version's ensemble variant, a model of its own (`rife-v4.6-ensemble`): the same
+    checkpoint run in ensemble mode (every block also on the swapped pair, averaged), exported as its own
+    graph and drop-in folders. The variant's name keeps the version's name as a prefix, because clients
+    infer v4 mode and padding from the folder name (VapourSynth-RIFE-ncnn-Vulkan looks for `rife-v4.25`).
+    """
 
     number: str  # "4.6", "4.13-lite", "4.26-heavy"
     arch: ArchSpec
+    ensemble: bool = False
+
+    @property
+    def base(self) -> str:
+        """The version's own name, whose checkpoint this model loads: rife-v4 (4.0), rife-v4.7, rife-v4.13-lite."""
+        return "rife-v4" if self.number == "4.0" else f"rife-v{self.number}"
 
     @property
     def name(self) -> str:
-        """rife-ncnn-vulkan's model folder name: rife-v4 (4.0), rife-v4.7, rife-v4.13-lite, rife-v4.26-heavy."""
-        return "rife-v4" if self.number == "4.0" else f"rife-v{self.number}"
+        """The model id and its folder name: rife-ncnn-vulkan's (rife-v4.13-lite) + `-ensemble` for the variant."""
+        return self.base + (ENSEMBLE_SUFFIX if self.ensemble else "")
 
 
 SCALES4 = (8, 4, 2, 1)
@@ -144,8 +161,15 @@ def model_dir_name(version: str) -> str:
 
 
 def get(version: str) -> Version:
-    """The Version for a name or number; an unknown one is a ConfigError naming the `model` key."""
+    """The Version for a name or number, `-ensemble` appended for the ensemble variant (the one place a
+    model id becomes a version and a mode); an unknown one, or the ensemble of a version without an
+    ensemble mode, is a ConfigError naming the `model` key."""
     text = version.strip().lower().replace("_", "-")
+    if text.endswith(ENSEMBLE_SUFFIX):
+        base = get(text.removesuffix(ENSEMBLE_SUFFIX))
+        if not base.arch.ensemble:
+            raise ConfigError(f"`model: {version}`: {base.name} {NO_ENSEMBLE}; use {base.name}")
+        return dataclasses.replace(base, ensemble=True)
     text = text.removeprefix("rife-").removeprefix("v")
     number, _, variant = text.partition("-")
     if number.count(".") == 2:  # vs-rife's 4.13.lite spelling
@@ -157,6 +181,29 @@ def get(version: str) -> Version:
         raise ConfigError(f"`model: {version}` is not a known RIFE v4 version; use one of "
                           f"{', '.join(VERSIONS)}")
     return VERSIONS[name]
+
+
+def model_ids(models: list[str], modes: list[bool]) -> tuple[list[str], list[str]]:
+    """The models a run builds: each version of `models` in each ensemble mode of `modes` (config key
+    `ensemble`), version by version, and the versions left without their ensemble variant because they have
+    no ensemble mode. A version that would be built in no mode at all (`ensemble: [true]`, no ensemble
+    mode) is a ConfigError: the user asked for that version, and the run would silently not build it."""
+    ids, skipped = [], []
+    for name in models:
+        version = get(name)
+        if True in modes and not version.arch.ensemble:
+            if False not in modes:
+                raise ConfigError(f"ensemble: [true] builds only ensemble variants, but {version.name} {NO_ENSEMBLE}; "
+                                  f"use `ensemble: [false, true]` or remove {version.name} from `models`")
+            skipped.append(version.name)
+        ids += [dataclasses.replace(version, ensemble=mode).name for mode in modes
+                if not mode or version.arch.ensemble]
+    return list(dict.fromkeys(ids)), skipped
+
+
+def all_model_ids() -> list[str]:
+    """Every model id there is: each version, and each ensemble variant (the workflow's {model} wildcard)."""
+    return [*VERSIONS, *(name + ENSEMBLE_SUFFIX for name, v in VERSIONS.items() if v.arch.ensemble)]
 
 
 def same_architecture(version: Version) -> list[str]:

@@ -152,22 +152,25 @@ def split_shared_blobs(model: Model) -> int:
 
 
 def fold_channel_scales(model: Model) -> int:
-    """Fold `conv(x) * beta` (beta a [C,1,1] MemoryData) into the conv. Returns the number folded."""
+    """Fold `conv(x) * beta` (beta a [C,1,1] MemoryData) into the conv. Returns the number folded.
+
+    A beta read through a Split (an ensemble graph runs each block twice with one set of weights: two
+    convs, one beta) folds into every conv it scales; the MemoryData goes once nothing reads it."""
     outputs = model_outputs(model)
     producer, consumers = model.producer(), model.consumers()
     folded = 0
     for mul in [l for l in model.layers if l.type == "BinaryOp" and l.get(0, 0) == BINARY_MUL]:
         if len(mul.inputs) != 2 or mul.get(1, 0) != 0:
             continue
-        by_type = {producer[b].type: producer[b] for b in mul.inputs if b in producer}
+        made = [producer.get(b) for b in mul.inputs]
         # grouped convolutions (4.14-lite) are ConvolutionDepthWise; weights are per output channel alike
-        conv = by_type.get("Convolution") or by_type.get("ConvolutionDepthWise")
-        scale = by_type.get("MemoryData")
-        if conv is None or scale is None or len(by_type) != 2:
+        conv = next((l for l in made if l is not None and l.type in ("Convolution", "ConvolutionDepthWise")), None)
+        scale = next((_through_splits(b, producer)[1] for b, l in zip(mul.inputs, made) if l is not conv), None)
+        if conv is None or scale is None or scale.type != "MemoryData":
             continue
         channels = conv.get(0, 0)
         if ((scale.get(0, 0), scale.get(1, 0), scale.get(2, 0)) != (1, 1, channels)
-                or len(consumers[conv.outputs[0]]) != 1 or len(consumers[scale.outputs[0]]) != 1
+                or len(consumers[conv.outputs[0]]) != 1
                 or conv.get(9, 0) != 0 or conv.get(8, 0) != 0 or conv.weights[0].tag not in (TAG_FP32, TAG_FP32_ALT)):
             continue
         beta = scale.weights[0].data.astype(np.float32)
@@ -225,17 +228,27 @@ def name_flow_blobs(model: Model, blocks: int = 4) -> list[str]:
     return names
 
 
-def make_dropin(model: Model, where: str = "model", blocks: int = 4) -> dict:
+def make_dropin(model: Model, where: str = "model", blocks: int = 4, ensemble: bool = False) -> dict:
     """pnnx model -> rife-ncnn-vulkan drop-in: rife.Warp, ResConv betas folded, flow0.. named.
 
     `where` (the source file) starts every error message; `blocks`: the version's IFBlock count.
+    ensemble: the graph runs every block twice (on the pair and on the swapped pair) and averages the two
+    flows after upsampling, so no blob is a block's flow in the layout the client's TTA feeds back: its
+    2 x `blocks` heads are counted, not named (the client's TTA averages the swapped pair itself anyway).
     """
     try:
         count = rewrite_warp(model)
         if count == 0:
             raise WarpPatternError("no GridSample warp found; is this a RIFE model?")
         folded = fold_channel_scales(model)
-        names = name_flow_blobs(model, blocks)
+        if ensemble:
+            heads = len(ifblock_heads(model))
+            if heads != 2 * blocks:
+                raise FlowBlobError(f"the model has {heads} IFBlock heads, an ensemble of this RIFE version has "
+                                    f"{2 * blocks}; is the model the version you named?")
+            names = []
+        else:
+            names = name_flow_blobs(model, blocks)
     except (WarpPatternError, FlowBlobError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
     return {"warps": count, "folded": folded, "flow_blobs": names}

@@ -53,6 +53,15 @@ def checkpoint(page: dict, config: dict, model: str) -> dict:
     return record
 
 
+def ensemble_of(model: str) -> dict:
+    """{"ensemble_of": version} for an ensemble variant (rife-v4.6-ensemble: rife-v4.6, whose checkpoint it
+    runs), so a reader of the manifest tells the variant from a version without parsing its name; {} else."""
+    from rifebuild.model import spec
+
+    version = spec.get(model)
+    return {"ensemble_of": version.base} if version.ensemble else {}
+
+
 def kind_of(tarball_kind: str, models: list[str]) -> tuple[str | None, str]:
     """`rife-v4.6-ncnn` -> ("rife-v4.6", "ncnn"); the shared `native` and `report` -> (None, kind)."""
     for model in models:
@@ -153,7 +162,7 @@ def build(models: list[str], files: dict[str, dict[str, Path | bytes]], names: d
         every_record.update({f"{model}/{k}.verify": p for k, p in extra.items()})
         entries.append({"model": model, "checkpoint": checkpoint(page, config, model),
                         "artifacts": artifacts(page) + record_artifacts(extra),
-                        "native_checks": page.get("native_checks", [])})
+                        "native_checks": page.get("native_checks", []), **ensemble_of(model)})
     tarballs = {}
     for kind, members in sorted(files.items()):
         model, base = kind_of(kind, models)

@@ -78,7 +78,12 @@ def render(manifest: dict, sizes: dict[str, int]) -> str:
 
 def _model_section(entry: dict) -> list[str]:
     ckpt = entry["checkpoint"]
-    out = [f"## {entry['model']}", "", f"Checkpoint: {_origin(ckpt)}, sha256 `{ckpt['sha256']}`.", "",
+    out = [f"## {entry['model']}", ""]
+    if entry.get("ensemble_of"):
+        out += [f"The ensemble variant of {entry['ensemble_of']}: the same checkpoint, every IFBlock also run on the "
+                "swapped frame pair and the two averaged (the upstream ensemble mode), about twice the compute. Its "
+                "folders are used like the version's; rife-ncnn-vulkan's TTA flags (-x, -z) do not apply to them.", ""]
+    out += [f"Checkpoint: {_origin(ckpt)}, sha256 `{ckpt['sha256']}`.", "",
            "PSNR (dB) against the PyTorch model on the fixed verification inputs, per resolution; against "
            "ground-truth middle frames on the evaluation split; int8 also against fp32 ncnn.", "",
            "| artifact | size | PSNR vs PyTorch | max abs err vs PyTorch | PSNR vs ground truth | vs fp32 ncnn | "

@@ -42,7 +42,7 @@ def family(a) -> None:
     rows, done = [], {}
     with tempfile.TemporaryDirectory(prefix="rife-family-") as tmp:
         for name in names:
-            key = (spec.get(name).arch, name in int8)
+            key = (spec.get(name).arch, spec.get(name).ensemble, name in int8)
             if key in done:  # same architecture and seed: the very same models, so the same numbers
                 rows.append(same_as(done[key], spec.get(name)))
             else:

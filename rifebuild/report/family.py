@@ -62,7 +62,8 @@ def convert(name: str, work: Path, seed: int = 0) -> Converted:
     export_torchscript(net, h, w, work / "flownet.pt")
     convert_with_pnnx(work / "flownet.pt", h, w, work / "pnnx.param", work / "pnnx.bin", log=work / "pnnx.log")
     model = graph.read(work / "pnnx.param", work / "pnnx.bin")
-    passes.make_dropin(model, str(work / "pnnx.param"), blocks=len(version.arch.widths))  # as the warp_rewrite rule
+    passes.make_dropin(model, str(work / "pnnx.param"), blocks=len(version.arch.widths),
+                       ensemble=version.ensemble)  # as the warp_rewrite rule
     fp16 = copy.deepcopy(model)
     passes.to_fp16_storage(fp16)
     return Converted(version, net, model, fp16, (h, w), time.perf_counter() - start)
@@ -110,7 +111,7 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
     total, flops_at = flops(version.name, *FLOPS_SIZE)
     row = {"model": version.name, "number": version.number, "padding": arch.padding,
            "params": sum(int(np.prod(s)) for s in checkpoint.layout(arch).values()),
-           "flops": total, "flops_size": list(flops_at), "official": pins.load()[version.name].url,
+           "flops": total, "flops_size": list(flops_at), "official": pins.load()[version.base].url,
            "same_architecture": spec.same_architecture(version), "notes": notes(arch)}
     try:
         converted = convert(version.name, work)
@@ -140,7 +141,7 @@ def describe(name: str, work: Path, threads: int = 2, int8: bool = False,
 def same_as(row: dict, version: spec.Version) -> dict:
     """`row` for another version of the same architecture: its synthetic checkpoint, and so every model
     converted from it, is identical, so the measurements are not repeated."""
-    return {**row, "model": version.name, "number": version.number, "official": pins.load()[version.name].url,
+    return {**row, "model": version.name, "number": version.number, "official": pins.load()[version.base].url,
             "notes": "; ".join(filter(None, [row["notes"], f"converts exactly as {row['model']}"]))}
 
 

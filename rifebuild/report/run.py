@@ -28,9 +28,9 @@ def split_roles(pairs: list[str]) -> dict[str, dict[str, Path]]:
         if not sep or not role:
             raise ReportError(f"--input={key}={path}: name the model first, as MODEL/ROLE=PATH "
                               "(e.g. rife-v4.6/ncnn-fp32.verify=...)")
-        if model not in spec.VERSIONS:
+        if model not in spec.all_model_ids():
             raise ReportError(f"--input={key}={path}: {model!r} is not a RIFE version name; use one of "
-                              f"{', '.join(spec.VERSIONS)}")
+                              f"{', '.join(spec.VERSIONS)}, or a version's ensemble variant (rife-v4.6-ensemble)")
         by_model.setdefault(model, {})[role] = path
     if not by_model:
         raise ReportError("no report inputs: pass --input=MODEL/ROLE=PATH for every record")

@@ -18,6 +18,8 @@
 #                    (require_pins); a nightly downloads unpinned versions, prints their sha256 (a notice
 #                    on the run's page) and marks them `unpinned` in MANIFEST.json and the notes
 #   CORES            snakemake --cores (default 4, a hosted runner's size)
+#   NIGHTLY_ENSEMBLE 1 (default): also every version's ensemble variant <model>-ensemble (config
+#                    `ensemble=[false,true]`; versions without an ensemble mode are built without it); 0: not
 #   NIGHTLY_DRY_RUN  1: snakemake -n per group (plan only; no NDK needed, nothing downloaded, built or merged)
 #   SNAKEMAKE        snakemake to run (default .venv/bin/snakemake, which `make setup` installs)
 #   RIFEBUILD_PYTHON the Python that runs `-m rifebuild release verify|merge` (default .venv/bin/python)
@@ -25,8 +27,9 @@
 #
 # Expected time of one group on a 4-core hosted runner (projected, not measured there): ~8 min set-up with
 # warm caches (a cold native build adds ~20: linux-arm64 13 min + ncnn source 6 min, measured on a loaded
-# 2-core machine) plus per version ~3 min fixed (export, conversions, MNN) + ~0.08 min per GFLOP at 720p
-# (references, verification, int8 sensitivity, benchmark): 42-72 min per group of scripts/ci/groups.py.
+# 2-core machine) plus per model ~3 min fixed (export, conversions, MNN) + ~0.08 min per GFLOP at 720p
+# (references, verification, int8 sensitivity, benchmark; an ensemble variant has twice its version's):
+# 42-140 min per group of scripts/ci/groups.py with the ensemble variants, 27-65 without.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -38,6 +41,7 @@ NIGHTLY_GROUP=${NIGHTLY_GROUP:-}
 NIGHTLY_PARTS=${NIGHTLY_PARTS:-}
 RELEASE_TAG=${RELEASE_TAG:-}
 DRY_RUN=${NIGHTLY_DRY_RUN:-0}
+ENSEMBLE=${NIGHTLY_ENSEMBLE:-1}
 GROUPS_PY=scripts/ci/groups.py
 
 notice() {  # a line for the log; also an annotation on the run's page under GitHub Actions
@@ -90,6 +94,11 @@ else
   listed=$(python3 "$GROUPS_PY" names "$MODELS") || die 2 "MODELS=$MODELS names no RIFE v4 version (see $GROUPS_PY)."
   mapfile -t groups <<< "$listed"
 fi
+case "$ENSEMBLE" in
+  1) ensemble="ensemble=[false,true]" ;;
+  0) ensemble="ensemble=[false]" ;;
+  *) die 2 "NIGHTLY_ENSEMBLE=$ENSEMBLE is neither 1 (build the ensemble variants too) nor 0." ;;
+esac
 pins=()
 if [ -n "$RELEASE_TAG" ]; then
   pins=(require_pins=true)
@@ -105,7 +114,7 @@ for group in "${groups[@]}"; do
   # host_isa fixed: every hosted runner has AVX2, some AVX-512; `auto` would give each matrix job its
   # own host rife-bench, and the merge refuses native tarballs that differ. (The int8 files do not depend
   # on the runner: calibration runs on the reference build, tests/test_isa.py.)
-  "$SNAKEMAKE" "${dry[@]}" --cores "$CORES" --config weights=official "models=$models" "${pins[@]}" \
+  "$SNAKEMAKE" "${dry[@]}" --cores "$CORES" --config weights=official "models=$models" "$ensemble" "${pins[@]}" \
     "native={host_isa: avx2}"
   [ "$DRY_RUN" = 1 ] && continue
   check_bundle results/release
