@@ -4,6 +4,7 @@
 //   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision auto|fp32|fp16|int8]
 //   rife-bench interpolate --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: every frame pair of a folder
 //   rife-bench serve --model DIR --width W --height H [--warmup N]: one timed run per "run" line on stdin
+//   rife-bench serve --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: each "run" interpolates the folder
 // Common options: --threads N (default 1), --precision auto|fp32|fp16|int8 (default auto: int8 for a model
 // whose convolutions carry int8 scales, else fp32), --gpu N (Vulkan builds: run on Vulkan device N; every
 // layer must have a Vulkan path). A stock model with GridSample on a baked grid runs only at the size of its grid.
@@ -68,6 +69,7 @@ void usage()
             "  rife-bench dump (--model DIR | --param P [--bin B]) --input NAME=FILE.npy|.ppm ... [--output out0] --out OUT.npy\n"
             "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
             "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
+            "  rife-bench serve --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]   (each run: the whole folder)\n"
             "common: [--threads 1] [--precision auto|fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n"
             "        [--gpu N]  (Vulkan builds: run every layer on Vulkan device N)\n");
     exit(2);
@@ -185,6 +187,30 @@ std::string device_of(int gpu)
 #endif
     (void)gpu;
     return "cpu";
+}
+
+// A software Vulkan device (lavapipe, SwiftShader: VkPhysicalDeviceType CPU) computes on the CPU cores: its
+// timings are no GPU figure, and the records say so.
+bool software_device(int gpu)
+{
+#if NCNN_VULKAN
+    if (gpu >= 0)
+        return ncnn::get_gpu_info(gpu).type() == 3;
+#endif
+    (void)gpu;
+    return false;
+}
+
+// The "device" and "software" fields of every JSON record.
+std::string device_json(int gpu)
+{
+    std::string name;
+    for (char c : device_of(gpu))
+        if (c == '"' || c == '\\')
+            name += std::string("\\") + c;
+        else if ((unsigned char)c >= 0x20)
+            name += c;
+    return "\"device\": \"" + name + "\", \"software\": " + (software_device(gpu) ? "true" : "false");
 }
 
 // Point the net at Vulkan device `gpu`; one sentence when the machine has no Vulkan loader or device.
@@ -481,26 +507,17 @@ std::vector<std::string> ppm_files(const std::string& dir)
     return names;
 }
 
-// Folder mode: frames f0..fn-1 -> OUT/%08d.ppm = f0, mid(f0,f1), f1, ... (2n-1 frames, a doubled frame
-// rate). --jobs workers each hold an Extractor and take pairs in turn, so one pair's upload, another's
-// GPU compute and a third's download and file I/O overlap -- the throughput a video user sees. The
-// first pair runs once untimed (pipeline creation, allocator warm-up); then every pair is timed as a whole.
-int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu)
+// Every pair of the folder `names` (in `in_dir`), over `jobs` workers: frames f0..fn-1 -> OUT/%08d.ppm = f0,
+// mid(f0,f1), f1, ... (2n-1 frames, a doubled frame rate). Each worker holds an Extractor and takes pairs in
+// turn, so one pair's upload, another's GPU compute and a third's download and file I/O overlap -- the
+// throughput a video user sees. Returns the wall time in ms.
+double interpolate_all(const ncnn::Net& net, const ModelInfo& info, const Args& a, const std::vector<std::string>& names,
+                       int jobs)
 {
     const std::string in_dir = opt(a, "in-dir"), out_dir = opt(a, "out-dir");
     const float t = timestep_of(a);
     const int align = align_of(a);
-    const int jobs = opt_int(a, "jobs", gpu >= 0 ? "2" : "1");
-    if (jobs < 1)
-        fail("--jobs must be at least 1");
-    const std::vector<std::string> names = ppm_files(in_dir);
     const int pairs = (int)names.size() - 1;
-    {
-        rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]);
-        interpolate_pair(net, info, model_name(a), i0, i1, t, align, names[0], names[1]);
-    }
-    if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST)
-        fail("cannot create --out-dir " + out_dir);
     std::atomic<int> next(0);
     auto worker = [&]() {
         for (int i = next++; i < pairs; i = next++)
@@ -526,11 +543,38 @@ int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& 
         threads.emplace_back(worker);
     for (std::thread& th : threads)
         th.join();
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", "
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The folder's frames, its --jobs, and `warmup` untimed runs of its first pair (pipeline creation, allocator
+// warm-up); the --out-dir is created.
+std::vector<std::string> prepare_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu,
+                                        int warmup, int& jobs)
+{
+    const std::string in_dir = opt(a, "in-dir"), out_dir = opt(a, "out-dir");
+    jobs = opt_int(a, "jobs", gpu >= 0 ? "2" : "1");
+    if (jobs < 1)
+        fail("--jobs must be at least 1");
+    const std::vector<std::string> names = ppm_files(in_dir);
+    rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]);
+    for (int k = 0; k < warmup; k++)
+        interpolate_pair(net, info, model_name(a), i0, i1, timestep_of(a), align_of(a), names[0], names[1]);
+    if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST)
+        fail("cannot create --out-dir " + out_dir);
+    return names;
+}
+
+// Folder mode of `interpolate`: one untimed pair first, then every pair timed as a whole.
+int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu)
+{
+    int jobs = 1;
+    const std::vector<std::string> names = prepare_folder(net, info, a, gpu, 1, jobs);
+    const int pairs = (int)names.size() - 1;
+    const double ms = interpolate_all(net, info, a, names, jobs);
+    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"precision\": \"%s\", "
            "\"jobs\": %d, \"threads\": %d, \"pairs\": %d, \"total_ms\": %.3f, \"ms_per_frame\": %.3f, "
            "\"fps\": %.3f, \"peak_rss_kb\": %ld}\n",
-           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu).c_str(), precision_of(net), jobs,
+           RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu).c_str(), precision_of(net), jobs,
            net.opt.num_threads, pairs, ms, ms / pairs, pairs * 1000.0 / ms, peak_rss_kb());
     return 0;
 }
@@ -662,9 +706,9 @@ int cmd_bench(const Args& a)
     std::sort(sorted.begin(), sorted.end());
     size_t n = sorted.size();
     double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"width\": %d, \"height\": %d, "
+    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"width\": %d, \"height\": %d, "
            "\"threads\": %d, \"precision\": \"%s\", \"warmup\": %d, \"loops\": %d, \"latency_ms\": [",
-           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
+           RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
            precision_of(net), warmup, loops);
     for (size_t i = 0; i < n; i++)
         printf("%s%.3f", i ? ", " : "", ms[i]);
@@ -678,21 +722,44 @@ int cmd_bench(const Args& a)
 // serve: load and warm up once, then one timed inference per "run" line on stdin, answered with one
 // JSON line on stdout; "quit" or the end of stdin prints the peak RSS and exits. Why: a benchmark
 // where several runtimes take turns (rifebuild bench) keeps each one loaded and warm between its
-// turns, instead of paying a new process, model load and warm-up for every turn.
+// turns, instead of paying a new process, model load and warm-up for every turn. With --in-dir, a
+// "run" interpolates the whole folder (as `interpolate --in-dir` does) and answers ms per interpolated
+// frame: the throughput takes its turns like a single frame.
 int cmd_serve(const Args& a)
 {
-    const int w = opt_int(a, "width"), h = opt_int(a, "height");
-    check_rife_size(a, w, h);
+    const bool folder = a.opts.count("in-dir") > 0;
     const int warmup = opt_int(a, "warmup", default_warmup(a));
+    const int gpu = gpu_of(a);
     ncnn::Net net;
-    check_fixed_size(load_net(net, a), model_name(a), w, h);
-    ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
-    for (int i = 0; i < warmup; i++)
-        run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
-    printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"width\": %d, "
-           "\"height\": %d, \"threads\": %d, \"precision\": \"%s\", \"warmup\": %d}\n",
-           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
-           precision_of(net), warmup);
+    const ModelInfo info = load_net(net, a);
+    int w = 0, h = 0, jobs = 0, pairs = 0;
+    std::vector<std::string> names;
+    ncnn::Mat in0, in1, in2;
+    if (folder)
+    {
+        names = prepare_folder(net, info, a, gpu, warmup, jobs);
+        const rife::Image first = load_image(opt(a, "in-dir") + "/" + names[0]);
+        w = first.w;
+        h = first.h;
+        pairs = (int)names.size() - 1;
+    }
+    else
+    {
+        w = opt_int(a, "width");
+        h = opt_int(a, "height");
+        check_rife_size(a, w, h);
+        check_fixed_size(info, model_name(a), w, h);
+        in0 = synthetic_frame(w, h, 1);
+        in1 = synthetic_frame(w, h, 2);
+        in2 = timestep_map(w, h, 0.5f);
+        for (int i = 0; i < warmup; i++)
+            run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
+    }
+    printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"width\": %d, "
+           "\"height\": %d, \"threads\": %d, \"precision\": \"%s\", \"warmup\": %d, \"mode\": \"%s\", \"jobs\": %d, "
+           "\"pairs\": %d}\n",
+           RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu).c_str(), w, h, net.opt.num_threads,
+           precision_of(net), warmup, folder ? "interpolate" : "single", jobs, pairs);
     fflush(stdout);
     char buf[64];
     while (fgets(buf, sizeof(buf), stdin))
@@ -705,11 +772,16 @@ int cmd_serve(const Args& a)
         if (cmd != "run")
             fail("serve reads 'run' or 'quit' lines on stdin, got '" + cmd + "'");
         double c0 = process_cpu_ms();
-        auto t0 = std::chrono::steady_clock::now();
-        run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
-        auto t1 = std::chrono::steady_clock::now();
-        printf("{\"ms\": %.3f, \"cpu_ms\": %.3f}\n", std::chrono::duration<double, std::milli>(t1 - t0).count(),
-               process_cpu_ms() - c0);
+        double ms;
+        if (folder)
+            ms = interpolate_all(net, info, a, names, jobs) / pairs;
+        else
+        {
+            auto t0 = std::chrono::steady_clock::now();
+            run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
+            ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        }
+        printf("{\"ms\": %.3f, \"cpu_ms\": %.3f}\n", ms, (process_cpu_ms() - c0) / (folder ? pairs : 1));
         fflush(stdout);
     }
     printf("{\"peak_rss_kb\": %ld}\n", peak_rss_kb());
