@@ -14,6 +14,7 @@ from rifebuild.export import trace as export
 from rifebuild.native import build as native_build
 from rifebuild.native import source as native_source
 from rifebuild.native.source import SourceError
+from rifebuild.native.vulkan import count_devices
 from rifebuild.ncnn import pnnx
 from rifebuild.report.family import convert
 
@@ -130,6 +131,20 @@ def binaries(ncnn_root, host_binary, tmp_path_factory):
     """rife-bench for host and linux-arm64, built into the shared build dir (fast when cached)."""
     arm = tmp_path_factory.mktemp("native") / "linux-arm64" / "rife-bench"
     return {"host": host_binary, "linux-arm64": _build_native("linux-arm64", ncnn_root, arm)}
+
+
+@pytest.fixture(scope="session")
+def vulkan_binary(ncnn_root, tmp_path_factory):
+    """rife-bench of the host-vulkan target, built into the shared build dir (cold: ~25 min on 2 cores)."""
+    return _build_native("host-vulkan", ncnn_root, tmp_path_factory.mktemp("native") / "host-vulkan" / "rife-bench")
+
+
+@pytest.fixture(scope="session")
+def gpu_binary(vulkan_binary):
+    """The Vulkan build (tests/test_native_vulkan.py, the benchmark's GPU rows), on a machine that has a Vulkan device (else skipped; failed with CI=true)."""
+    if count_devices() == 0:
+        skip_unless_ci("no Vulkan device here (Debian: apt-get install mesa-vulkan-drivers libvulkan1)")
+    return vulkan_binary
 
 
 @pytest.fixture()
