@@ -408,9 +408,24 @@ ncnn::Mat timestep_map(int w, int h, float t)
     return m;
 }
 
-ncnn::Mat run(const ncnn::Net& net, const std::vector<std::pair<std::string, ncnn::Mat> >& inputs, const std::string& output)
+// Interpolation's frames, blobs and outputs (megabytes each at 720p, the same sizes for every frame) come from
+// one pool that keeps freed blocks: from malloc, every frame touched fresh pages, and the page faults cost
+// more system time than the format conversions cost user time. Thread-safe (the --jobs workers share it).
+ncnn::Allocator* frame_allocator()
+{
+    static ncnn::PoolAllocator pool;
+    return &pool;
+}
+
+ncnn::Mat run(const ncnn::Net& net, const std::vector<std::pair<std::string, ncnn::Mat> >& inputs, const std::string& output,
+              ncnn::Allocator* allocator = 0)
 {
     ncnn::Extractor ex = net.create_extractor();
+    if (allocator)
+    {
+        ex.set_blob_allocator(allocator);
+        ex.set_workspace_allocator(allocator);
+    }
     for (const auto& kv : inputs)
         if (ex.input(kv.first.c_str(), kv.second) != 0)
             fail("the model has no input blob named '" + kv.first + "'");
@@ -420,12 +435,76 @@ ncnn::Mat run(const ncnn::Net& net, const std::vector<std::pair<std::string, ncn
     return out;
 }
 
+// The timestep input [1, ph, pw]: the same for every pair of a folder, so built once per thread and size
+// instead of allocated and filled for every frame.
+const ncnn::Mat& timestep_for(int pw, int ph, float t)
+{
+    thread_local ncnn::Mat m;
+    thread_local float filled = -1.f;
+    if (m.w != pw || m.h != ph || filled != t)
+    {
+        m = timestep_map(pw, ph, t);
+        filled = t;
+    }
+    return m;
+}
+
+// 8-bit RGB -> planar float [3, ph, pw] in [0, 1], padded right/bottom to pw x ph by replicating the edge
+// pixel (like rife-ncnn-vulkan), in one pass over the frame: from_pixels, the 1/255 scaling and
+// copy_make_border took three passes over a 720p frame, host time that a GPU run waits for. The values are
+// the same (u8 -> float, times 1/255.f).
+ncnn::Mat frame_to_mat(const rife::Image& img, int pw, int ph, ncnn::Allocator* allocator = 0)
+{
+    ncnn::Mat m(pw, ph, 3, (size_t)4u, allocator);
+    const float scale = 1 / 255.f;
+    for (int y = 0; y < ph; y++)
+    {
+        const unsigned char* src = img.rgb.data() + (size_t)std::min(y, img.h - 1) * img.w * 3;
+        float* r = m.channel(0).row(y);
+        float* g = m.channel(1).row(y);
+        float* b = m.channel(2).row(y);
+        for (int x = 0; x < img.w; x++)
+        {
+            r[x] = src[3 * x] * scale;
+            g[x] = src[3 * x + 1] * scale;
+            b[x] = src[3 * x + 2] * scale;
+        }
+        for (int x = img.w; x < pw; x++)
+        {
+            r[x] = r[img.w - 1];
+            g[x] = g[img.w - 1];
+            b[x] = b[img.w - 1];
+        }
+    }
+    return m;
+}
+
 ncnn::Mat image_to_mat(const rife::Image& img)
 {
-    ncnn::Mat m = ncnn::Mat::from_pixels(img.rgb.data(), ncnn::Mat::PIXEL_RGB, img.w, img.h);
-    const float norm[3] = {1 / 255.f, 1 / 255.f, 1 / 255.f};
-    m.substract_mean_normalize(0, norm);
-    return m;
+    return frame_to_mat(img, img.w, img.h);
+}
+
+// The model's [3, ph, pw] output, cropped to w x h and quantized to 8-bit RGB in one pass over the pixels.
+rife::Image mat_to_frame(const ncnn::Mat& out, int w, int h)
+{
+    rife::Image res;
+    res.w = w;
+    res.h = h;
+    res.rgb.resize((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+    {
+        const float* r = out.channel(0).row(y);
+        const float* g = out.channel(1).row(y);
+        const float* b = out.channel(2).row(y);
+        unsigned char* dst = res.rgb.data() + (size_t)y * w * 3;
+        for (int x = 0; x < w; x++)
+        {
+            dst[3 * x] = (unsigned char)std::min(std::max(r[x] * 255.f + 0.5f, 0.f), 255.f);
+            dst[3 * x + 1] = (unsigned char)std::min(std::max(g[x] * 255.f + 0.5f, 0.f), 255.f);
+            dst[3 * x + 2] = (unsigned char)std::min(std::max(b[x] * 255.f + 0.5f, 0.f), 255.f);
+        }
+    }
+    return res;
 }
 
 rife::Image load_image(const std::string& path)
@@ -458,29 +537,13 @@ rife::Image interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const 
     const int w = i0.w, h = i0.h;
     const int pw = (w + align - 1) / align * align, ph = (h + align - 1) / align * align;
     check_fixed_size(info, model, pw, ph);
-    ncnn::Mat m0, m1;
-    ncnn::copy_make_border(image_to_mat(i0), m0, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
-    ncnn::copy_make_border(image_to_mat(i1), m1, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
-    ncnn::Mat out = run(net, {{"in0", m0}, {"in1", m1}, {"in2", timestep_map(pw, ph, t)}}, "out0");
+    ncnn::Allocator* pool = frame_allocator();
+    ncnn::Mat out = run(net, {{"in0", frame_to_mat(i0, pw, ph, pool)}, {"in1", frame_to_mat(i1, pw, ph, pool)},
+                              {"in2", timestep_for(pw, ph, t)}}, "out0", pool);
     if (out.c != 3 || out.w != pw || out.h != ph)
         fail("the model's out0 is " + std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w)
              + ", expected 3xHxW of the input; is this a RIFE v4 model?");
-
-    rife::Image res;
-    res.w = w;
-    res.h = h;
-    res.rgb.resize((size_t)w * h * 3);
-    for (int q = 0; q < 3; q++)
-    {
-        const float* p = out.channel(q);
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-            {
-                float v = std::min(std::max(p[y * pw + x] * 255.f + 0.5f, 0.f), 255.f);
-                res.rgb[((size_t)y * w + x) * 3 + q] = (unsigned char)v;
-            }
-    }
-    return res;
+    return mat_to_frame(out, w, h);
 }
 
 void save_image(const std::string& path, const rife::Image& img)
