@@ -484,10 +484,10 @@ ncnn::Mat image_to_mat(const rife::Image& img)
     return frame_to_mat(img, img.w, img.h);
 }
 
-// The model's [3, ph, pw] output, cropped to w x h and quantized to 8-bit RGB in one pass over the pixels.
-rife::Image mat_to_frame(const ncnn::Mat& out, int w, int h)
+// The model's [3, ph, pw] output, cropped to w x h and quantized to 8-bit RGB in one pass over the pixels, into
+// `res` (a frame of the same size reuses its buffer).
+void mat_to_frame(const ncnn::Mat& out, int w, int h, rife::Image& res)
 {
-    rife::Image res;
     res.w = w;
     res.h = h;
     res.rgb.resize((size_t)w * h * 3);
@@ -504,15 +504,20 @@ rife::Image mat_to_frame(const ncnn::Mat& out, int w, int h)
             dst[3 * x + 2] = (unsigned char)std::min(std::max(b[x] * 255.f + 0.5f, 0.f), 255.f);
         }
     }
-    return res;
+}
+
+// Reads a PPM frame into `img`: a frame of the same size reuses its buffer (no new pages per frame).
+void read_frame(const std::string& path, rife::Image& img)
+{
+    std::string err = rife::read_ppm(path, img);
+    if (!err.empty())
+        fail(err);
 }
 
 rife::Image load_image(const std::string& path)
 {
     rife::Image img;
-    std::string err = rife::read_ppm(path, img);
-    if (!err.empty())
-        fail(err);
+    read_frame(path, img);
     return img;
 }
 
@@ -527,9 +532,9 @@ float timestep_of(const Args& a)
 // One interpolated frame: pad right/bottom to the --align multiple by replicating the edge (like
 // rife-ncnn-vulkan), run, crop back and quantize to 8 bits. Thread-safe: one Extractor per call. A model fixed
 // to one size (`info`, read from `model`) refuses a padded size other than its own.
-rife::Image interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const std::string& model,
-                             const rife::Image& i0, const rife::Image& i1, float t, int align,
-                             const std::string& name0, const std::string& name1)
+void interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const std::string& model, const rife::Image& i0,
+                      const rife::Image& i1, float t, int align, const std::string& name0, const std::string& name1,
+                      rife::Image& res)
 {
     if (i0.w != i1.w || i0.h != i1.h)
         fail("frames " + name0 + " (" + std::to_string(i0.w) + "x" + std::to_string(i0.h) + ") and " + name1 + " ("
@@ -543,7 +548,7 @@ rife::Image interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const 
     if (out.c != 3 || out.w != pw || out.h != ph)
         fail("the model's out0 is " + std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w)
              + ", expected 3xHxW of the input; is this a RIFE v4 model?");
-    return mat_to_frame(out, w, h);
+    mat_to_frame(out, w, h, res);
 }
 
 void save_image(const std::string& path, const rife::Image& img)
@@ -583,11 +588,13 @@ double interpolate_all(const ncnn::Net& net, const ModelInfo& info, const Args& 
     const int pairs = (int)names.size() - 1;
     std::atomic<int> next(0);
     auto worker = [&]() {
+        rife::Image i0, i1, mid; // this worker's frames: same-size frames reuse the buffers
         for (int i = next++; i < pairs; i = next++)
         {
             const std::string n0 = in_dir + "/" + names[i], n1 = in_dir + "/" + names[i + 1];
-            rife::Image i0 = load_image(n0), i1 = load_image(n1);
-            rife::Image mid = interpolate_pair(net, info, model_name(a), i0, i1, t, align, n0, n1);
+            read_frame(n0, i0);
+            read_frame(n1, i1);
+            interpolate_pair(net, info, model_name(a), i0, i1, t, align, n0, n1, mid);
             char out_name[32];
             snprintf(out_name, sizeof(out_name), "/%08d.ppm", 2 * i + 1);
             save_image(out_dir + out_name, mid);
@@ -619,9 +626,9 @@ std::vector<std::string> prepare_folder(const ncnn::Net& net, const ModelInfo& i
     if (jobs < 1)
         fail("--jobs must be at least 1");
     const std::vector<std::string> names = ppm_files(in_dir);
-    rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]);
+    rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]), mid;
     for (int k = 0; k < warmup; k++)
-        interpolate_pair(net, info, model_name(a), i0, i1, timestep_of(a), align_of(a), names[0], names[1]);
+        interpolate_pair(net, info, model_name(a), i0, i1, timestep_of(a), align_of(a), names[0], names[1], mid);
     if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST)
         fail("cannot create --out-dir " + out_dir);
     return names;
@@ -650,8 +657,9 @@ int cmd_interpolate(const Args& a)
         return interpolate_folder(net, info, a, gpu_of(a));
     const float t = timestep_of(a);
     const std::string n0 = opt(a, "in0"), n1 = opt(a, "in1");
-    save_image(opt(a, "out"),
-               interpolate_pair(net, info, model_name(a), load_image(n0), load_image(n1), t, align_of(a), n0, n1));
+    rife::Image mid;
+    interpolate_pair(net, info, model_name(a), load_image(n0), load_image(n1), t, align_of(a), n0, n1, mid);
+    save_image(opt(a, "out"), mid);
     return 0;
 }
 
