@@ -200,6 +200,22 @@ def test_rife_bench_serve(binaries, blend_model):
     assert proc.returncode == 2 and "reads 'run' or 'quit'" in proc.stderr
 
 
+def test_rife_bench_serve_interpolates_the_clip_per_run(binaries, blend_model, tmp_path):
+    """serve --in-dir: each `run` interpolates the whole clip (pairs over --jobs workers, frames written) and
+    answers ms per interpolated frame: the GPU rows' throughput, here on the CPU build."""
+    from rifebuild.bench.suite import write_clips
+    from rifebuild.native.run import serve_args
+
+    write_clips(tmp_path, [(64, 96)], 4)
+    argv = [str(binaries["host"]), *map(str, serve_args(blend_model, 96, 64, 1, 0, "fp32")),
+            "--in-dir", str(tmp_path / "64x96"), "--out-dir", str(tmp_path / "out"), "--jobs", "2"]
+    worker = runner.Worker(matrix.Run("clip", argv), "clip")
+    assert (worker.info["mode"], worker.info["pairs"], worker.info["jobs"]) == ("interpolate", 3, 2)
+    assert not worker.info["software"] and worker.run()["ms"] > 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:08d}.ppm" for i in range(7)]
+    assert worker.close() > 0
+
+
 def test_gpu_rows_take_their_turns_on_lavapipe(binaries, gpu_binary, blend_model, tmp_path):
     """The host-vulkan rife-bench on this machine's Vulkan device (lavapipe here and in CI) in the same
     rounds as the CPU baseline: one frame and a clip's throughput per precision, marked software."""
