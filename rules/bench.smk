@@ -40,11 +40,15 @@ rule bench_run:
         phone_threads=config["bench"]["phone"]["threads"],
         phone_loops=config["bench"]["phone"]["loops"],
         phone_rounds=config["bench"]["phone"]["rounds"],
+        gpus=",".join(map(str, BENCH_GPUS)),
+        gpu_frames=config["bench"]["gpu"]["frames"],
+        gpu_jobs=config["bench"]["gpu"]["jobs"],
     shell:
         "rifebuild --threads={threads} bench run --model={wildcards.model:q} --sizes {params.sizes:q} --bench-threads {params.threads:q}"
         " --variants {params.variants:q} --warmup={params.warmup:q} --rounds={params.rounds:q}"
         " --cores={params.cores:q} --adb-serial={params.serial:q} --phone-threads {params.phone_threads:q}"
-        " --phone-loops={params.phone_loops:q} --phone-rounds={params.phone_rounds:q}"
+        " --phone-loops={params.phone_loops:q} --phone-rounds={params.phone_rounds:q} --gpu-devices={params.gpus:q}"
+        " --gpu-frames={params.gpu_frames:q} --gpu-jobs={params.gpu_jobs:q}"
         " --out={output.bench:q} --phone-out={output.phone:q} {params.roles:q} > {log:q} 2>&1"
 
 

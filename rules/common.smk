@@ -11,7 +11,7 @@ from rifebuild.checkpoint.record import intended
 from rifebuild.core.imports import action_code, files_code
 from rifebuild.model import spec
 from rifebuild.native.targets import native_sources, native_targets
-from rifebuild.native.vulkan import verify_on_vulkan
+from rifebuild.native.vulkan import bench_devices, verify_on_vulkan
 
 # MODELS (the Snakefile: config `models` x config `ensemble`); versions without an ensemble mode are
 # built without that variant, said here at start-up
@@ -34,6 +34,11 @@ VULKAN_VERIFY = verify_on_vulkan(config["native"]["vulkan"]["verify"])
 NATIVE_TARGETS = native_targets(config["native"])
 # The Vulkan precisions checked against PyTorch: verify-vulkan{suffix}.json.
 VULKAN_PRECISIONS = {"": "fp32", "-fp16": "fp16", "-int8": "int8"}
+# Vulkan devices the benchmark's GPU rows run on (bench.gpu.devices; auto: those here, when host-vulkan is built).
+BENCH_GPUS = bench_devices(
+    config["bench"]["gpu"]["devices"],
+    VULKAN_VERIFY or "host-vulkan" in NATIVE_TARGETS,
+)
 # Targets checked against the host binary (linux-arm64 under qemu; an Android binary needs a phone).
 CROSS_TARGETS = [t for t in NATIVE_TARGETS if t == "linux-arm64"]
 
@@ -223,7 +228,7 @@ def bench_inputs(model):
         **records(model),
         **{
             f"native-{t}.binary": f"results/native/{t}/rife-bench"
-            for t in NATIVE_TARGETS
+            for t in NATIVE_TARGETS + (["host-vulkan"] if BENCH_GPUS else [])
         },
     }
 

@@ -15,6 +15,7 @@ from rifebuild.native import build as native_build
 from rifebuild.native import rife_ncnn_vulkan
 from rifebuild.native import source as native_source
 from rifebuild.native.source import SourceError
+from rifebuild.native.vulkan import count_devices
 from rifebuild.ncnn import pnnx
 from rifebuild.report.family import convert
 
@@ -146,6 +147,20 @@ def nihui_client() -> Path:
     except SourceError as exc:
         skip_unless_ci(f"nihui's rife-ncnn-vulkan source unavailable: {exc}")
     return rife_ncnn_vulkan.build_client(BUILD_DIR, jobs=default_config()["jobs"])
+
+
+@pytest.fixture(scope="session")
+def vulkan_binary(ncnn_root, tmp_path_factory):
+    """rife-bench of the host-vulkan target, built into the shared build dir (cold: ~25 min on 2 cores)."""
+    return _build_native("host-vulkan", ncnn_root, tmp_path_factory.mktemp("native") / "host-vulkan" / "rife-bench")
+
+
+@pytest.fixture(scope="session")
+def gpu_binary(vulkan_binary):
+    """The Vulkan build (tests/test_native_vulkan.py, the benchmark's GPU rows), on a machine that has a Vulkan device (else skipped; failed with CI=true)."""
+    if count_devices() == 0:
+        skip_unless_ci("no Vulkan device here (Debian: apt-get install mesa-vulkan-drivers libvulkan1)")
+    return vulkan_binary
 
 
 @pytest.fixture()

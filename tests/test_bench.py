@@ -59,8 +59,10 @@ def test_plan_states_what_cannot_run_and_why(tmp_path):
                      "rife-bench-int8", "mnn-fp32", "mnn-int8", "sgemm"]
     assert "ncnn-python" not in [r.key for r in cells[2].runs]  # no stock model at 96x128
     reasons = {(n["variant"], n["size"]): n["reason"] for n in not_run}
+    gpu = {(f"rife-bench-vulkan-{p}", s) for p in ("fp32", "fp16", "int8") for s in ("64x96", "96x128")}
     assert set(reasons) == {("ncnn-python", "96x128"), ("mnn-fp16", "64x96"), ("mnn-fp16", "96x128"),
-                            ("mnn-wq8", "64x96"), ("mnn-wq8", "96x128")}
+                            ("mnn-wq8", "64x96"), ("mnn-wq8", "96x128")} | gpu
+    assert reasons[("rife-bench-vulkan-fp16", "64x96")].startswith("no Vulkan device timed")
     assert "fixed to one resolution (built for 64x96)" in reasons[("ncnn-python", "96x128")]
     assert "stock_resolutions" in reasons[("ncnn-python", "96x128")]
     rb = next(r for r in cells[1].runs if r.key == "rife-bench-int8").argv
@@ -70,6 +72,36 @@ def test_plan_states_what_cannot_run_and_why(tmp_path):
     torch_argv = cells[1].runs[0].argv
     assert torch_argv[torch_argv.index("--threads") + 1] == "2" and "--runtime=torch" in torch_argv
     assert "--model=rife-v4.17" in torch_argv  # the checkpoint's version, never an implicit default
+
+
+def test_gpu_variants_run_per_device_and_mode_in_the_first_thread_count(tmp_path):
+    roles = roles_for(tmp_path)
+    variants = ["rife-bench-fp32", "rife-bench-vulkan-fp16", "rife-bench-vulkan-int8"]
+    gpu = matrix.Gpu(devices=(0, 1), jobs=2, clips=tmp_path / "clips", frames=4)
+    cells, not_run = matrix.plan(roles, [(64, 96)], [2, 1], variants, 1, model="rife-v4.6", gpu=gpu)
+    assert [r["reason"] for r in not_run] == ["not built (no host-vulkan rife-bench or no model in this configuration)"] * 2
+    roles[matrix.VULKAN_BINARY] = roles["native-host.binary"].with_name("rife-bench-vulkan")
+    cells, not_run = matrix.plan(roles, [(64, 96)], [2, 1], variants, 1, model="rife-v4.6", gpu=gpu)
+    assert not not_run and [c.threads for c in cells] == [2, 1]
+    assert [r.key for r in cells[1].runs] == ["rife-bench-fp32", "sgemm"]  # the GPU rows run once per size
+    gpu_runs = [r for r in cells[0].runs if r.gpu is not None]
+    assert [(r.of, r.gpu, r.mode) for r in gpu_runs] == [(f"rife-bench-vulkan-{p}", d, m) for p in ("fp16", "int8")
+                                                          for d in (0, 1) for m in matrix.MODES]
+    one, clip = gpu_runs[2], gpu_runs[3]  # fp16 on device 1
+    assert one.argv[0] == str(roles[matrix.VULKAN_BINARY]) and one.argv[one.argv.index("--gpu") + 1] == "1"
+    assert one.argv[one.argv.index("--model") + 1] == str(roles["ncnn-fp16.model"].parent) and "--in-dir" not in one.argv
+    assert clip.argv[clip.argv.index("--in-dir") + 1] == str(tmp_path / "clips" / "64x96")
+    assert clip.argv[clip.argv.index("--jobs") + 1] == "2" and clip.argv[clip.argv.index("--precision") + 1] == "fp16"
+    assert len({r.key for r in gpu_runs}) == len(gpu_runs)
+
+
+def test_bench_devices_auto_only_where_host_vulkan_is_built(monkeypatch):
+    from rifebuild.native import vulkan
+
+    monkeypatch.setattr(vulkan, "count_devices", lambda: 2)
+    assert vulkan.bench_devices("auto", True) == [0, 1]
+    assert vulkan.bench_devices("auto", False) == []  # never a half-hour libncnn build for the benchmark alone
+    assert vulkan.bench_devices([1], False) == [1] and vulkan.bench_devices([], True) == []
 
 
 def test_plan_needs_the_baseline(tmp_path):
@@ -168,6 +200,49 @@ def test_rife_bench_serve(binaries, blend_model):
     assert proc.returncode == 2 and "reads 'run' or 'quit'" in proc.stderr
 
 
+def test_rife_bench_serve_interpolates_the_clip_per_run(binaries, blend_model, tmp_path):
+    """serve --in-dir: each `run` interpolates the whole clip (pairs over --jobs workers, frames written) and
+    answers ms per interpolated frame: the GPU rows' throughput, here on the CPU build."""
+    from rifebuild.bench.suite import write_clips
+    from rifebuild.native.run import serve_args
+
+    write_clips(tmp_path, [(64, 96)], 4)
+    argv = [str(binaries["host"]), *map(str, serve_args(blend_model, 96, 64, 1, 0, "fp32")),
+            "--in-dir", str(tmp_path / "64x96"), "--out-dir", str(tmp_path / "out"), "--jobs", "2"]
+    worker = runner.Worker(matrix.Run("clip", argv), "clip")
+    assert (worker.info["mode"], worker.info["pairs"], worker.info["jobs"]) == ("interpolate", 3, 2)
+    assert not worker.info["software"] and worker.run()["ms"] > 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:08d}.ppm" for i in range(7)]
+    assert worker.close() > 0
+
+
+def test_gpu_rows_take_their_turns_on_lavapipe(binaries, gpu_binary, blend_model, tmp_path):
+    """The host-vulkan rife-bench on this machine's Vulkan device (lavapipe here and in CI) in the same
+    rounds as the CPU baseline: one frame and a clip's throughput per precision, marked software."""
+    from rifebuild.bench.suite import run_host
+
+    roles = {"native-host.binary": binaries["host"], matrix.VULKAN_BINARY: gpu_binary,
+             **{f"ncnn-{p}.model": blend_model / "flownet.bin" for p in ("fp32", "fp16")}}
+    record = run_host(roles, [(64, 96)], [1], ["rife-bench-fp32", "rife-bench-vulkan-fp32", "rife-bench-vulkan-fp16"],
+                      warmup=1, rounds=2, job_threads=1, cores=1, model="rife-v4.6", gpus=[0], gpu_frames=3, gpu_jobs=2,
+                      log=lambda *_: None)
+    gpu = [r for r in record["results"] if "gpu" in r]
+    assert [(r["variant"], r["mode"]) for r in gpu] == [(f"rife-bench-vulkan-{p}", m) for p in ("fp32", "fp16")
+                                                         for m in matrix.MODES]
+    for row in gpu:
+        assert row["n"] == 2 and row["median_ms"] > 0 and row["fraction_of_peak"] is None and row["gpu"] == 0
+        assert row["software"] and "llvmpipe" in row["device"] and "(software: CPU cores, no GPU figure)" in row["label"]
+    assert gpu[1]["pairs"] == 2 and gpu[1]["jobs"] == 2 and gpu[1]["label"].endswith("interpolate, 2 jobs")
+    assert record["gpu"] == {"devices": [0], "jobs": 2, "frames": 3}
+    text = "\n".join(tables.markdown(record, {"device": None, "note": adb.NO_DEVICE, "results": []}, {}))
+    assert "is a software Vulkan device** (it computes on this machine's CPU cores)" in text
+    assert "ms per interpolated frame of a 3-frame synthetic clip" in text
+    row = next(line for line in tables.latency_tsv(record).splitlines() if "fp16 on Vulkan device 0" in line)
+    assert row.endswith(f"\t{tables.DASH}")  # no % of the CPU's peak
+    plots.latency_figure(record, tmp_path / "latency.png")  # a bar per device and mode
+    assert (tmp_path / "latency.png").stat().st_size > 0
+
+
 # --- FLOPs and peak -------------------------------------------------------------------------------
 
 def test_flops_match_torchs_counter_for_rife_v46():
@@ -227,6 +302,31 @@ def test_phone_through_the_standin_adb_runs_the_arm64_binary(binaries, blend_mod
     shell = (tmp_path / "adb-shell.log").read_text()
     assert "/data/local/tmp/rife-build/rife-bench bench --model /data/local/tmp/rife-build/int8" in shell
     assert not (tmp_path / "device" / "data" / "local" / "tmp" / "rife-build").exists()  # cleaned up
+
+
+def test_phone_vulkan_build_times_the_gpu_too(gpu_binary, blend_model, monkeypatch, tmp_path):
+    """An android-arm64-vulkan phone binary: CPU turns, then one frame and a clip on Vulkan device 0, per
+    precision. The stand-in adb runs the host-vulkan binary here (not an arm64 one: no NDK builds one on
+    this machine), on lavapipe, so the commands, the clip push and the pooling are the real ones."""
+    monkeypatch.setenv("PATH", f"{STANDIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ADB_ROOT", str(tmp_path / "device"))
+    models = {p: blend_model for p in ("fp32", "fp16")}
+    record = adb.bench_phone("emulator-5554", gpu_binary, "android-arm64-vulkan", models, [(64, 96)], [1],
+                             warmup=0, loops=1, rounds=2, log=lambda *_: None, gpu_frames=3, gpu_jobs=2)
+    rows = {(r["precision"], r["on"], r["mode"]): r for r in record["results"]}
+    assert set(rows) == {(p, on, m) for p in models for on, m in (("cpu", "single"), ("gpu0", "single"),
+                                                                 ("gpu0", "interpolate"))}
+    assert record["gpu"] == {"device": 0, "frames": 3, "jobs": 2}
+    assert all(r["n"] == 2 and r["median_ms"] > 0 for r in rows.values())
+    assert rows[("fp16", "gpu0", "interpolate")]["software"] and not rows[("fp16", "cpu", "single")]["software"]
+    assert rows[("fp32", "gpu0", "interpolate")]["ratio_vs_fp32"] == 1.0  # against fp32 of the same device and mode
+    shell = (tmp_path / "adb-shell.log").read_text()
+    assert "rife-bench bench --model /data/local/tmp/rife-build/fp16" in shell and "--gpu 0" in shell
+    assert "interpolate --model /data/local/tmp/rife-build/fp32 --in-dir /data/local/tmp/rife-build/clips/64x96" in shell
+    cells = tables.phone_cells(record)
+    assert any(c[1] == "llvmpipe (software)" and c[2] == "interpolate (ms/frame)" for c in cells)
+    assert [c[1:3] for c in cells if c[0] == "fp32"][0] == ["cpu", "one frame"]
+    assert "On its GPU (Vulkan device 0) too" in "\n".join(tables.markdown(bench_record(), record, {}))
 
 
 def test_a_failing_device_command_is_one_sentence(binaries, blend_model, monkeypatch, tmp_path):

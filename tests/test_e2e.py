@@ -504,10 +504,18 @@ def test_benchmark_times_every_variant_in_turns(request, name):
     finished_run = run_with(request, name)
     small = SIZES[name][0]
     bench = json.loads((finished_run / "results" / "bench" / name / "bench.json").read_text())
-    rows = {(r["variant"], r["threads"]): r for r in bench["results"]}
+    rows = {(r["variant"], r["threads"]): r for r in bench["results"] if "gpu" not in r}
     variants = ["pytorch", "onnxruntime", "ncnn-python", "rife-bench-fp32", "rife-bench-fp16", "rife-bench-int8",
                 "mnn-fp32", "mnn-fp16", "mnn-wq8", "mnn-int8"]
-    assert set(rows) == {(v, t) for v in variants for t in (1, 2)} and bench["not_run"] == []
+    assert set(rows) == {(v, t) for v in variants for t in (1, 2)}
+    assert [n for n in bench["not_run"] if not n["variant"].startswith("rife-bench-vulkan-")] == []
+    gpu = [r for r in bench["results"] if "gpu" in r]
+    if count_devices():  # lavapipe in CI: one frame and the clip's throughput per precision, first thread count
+        assert sorted((r["variant"], r["mode"], r["threads"]) for r in gpu) == sorted(
+            (f"rife-bench-vulkan-{p}", m, 1) for p in ("fp32", "fp16", "int8") for m in ("single", "interpolate"))
+        assert all(r["n"] == 2 and r["median_ms"] > 0 and r["software"] == ("llvmpipe" in r["device"]) for r in gpu)
+        assert "GPU rows: rife-bench (host-vulkan build) on Vulkan device(s) 0" in (
+            finished_run / "results" / "report.md").read_text()
     for row in rows.values():
         assert row["size"] == small and row["n"] == 2 and 0 < row["min_ms"] <= row["median_ms"] <= row["p90_ms"]
         assert row["peak_rss_mb"] > 0 and row["gflop_per_s"] > 0 and 0 < row["fraction_of_peak"]

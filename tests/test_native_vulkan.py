@@ -11,7 +11,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import TINY_H, TINY_W, _build_native, skip_unless_ci
+from conftest import TINY_H, TINY_W
 from test_native import WARP_PARAM, _torch_warp, _warp_inputs
 
 from rifebuild.calibration import triplets as calibdata
@@ -30,20 +30,6 @@ GPU = 0
 # Bounds of the whole synthetic-weights model on lavapipe vs PyTorch (config native.vulkan: the same
 # numbers gate the trained model's verify-vulkan records).
 FP32_MAX_ABS_ERR, FP16_MAX_ABS_ERR, INT8_MIN_PSNR = 1e-3, 2e-2, 30.0
-
-
-@pytest.fixture(scope="session")
-def vulkan_binary(ncnn_root, tmp_path_factory):
-    """rife-bench of the host-vulkan target, built into the shared build dir (cold: ~25 min on 2 cores)."""
-    return _build_native("host-vulkan", ncnn_root, tmp_path_factory.mktemp("native") / "host-vulkan" / "rife-bench")
-
-
-@pytest.fixture(scope="session")
-def gpu_binary(vulkan_binary):
-    """The Vulkan build, on a machine that has a Vulkan device (else skipped; failed with CI=true)."""
-    if count_devices() == 0:
-        skip_unless_ci("no Vulkan device here (Debian: apt-get install mesa-vulkan-drivers libvulkan1)")
-    return vulkan_binary
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@
 //   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision auto|fp32|fp16|int8]
 //   rife-bench interpolate --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: every frame pair of a folder
 //   rife-bench serve --model DIR --width W --height H [--warmup N]: one timed run per "run" line on stdin
+//   rife-bench serve --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: each "run" interpolates the folder
 // Common options: --threads N (default 1), --precision auto|fp32|fp16|int8 (default auto: int8 for a model
 // whose convolutions carry int8 scales, else fp32), --gpu N (Vulkan builds: run on Vulkan device N; every
 // layer must have a Vulkan path). A stock model with GridSample on a baked grid runs only at the size of its grid.
@@ -71,6 +72,7 @@ void usage()
             "  rife-bench dump ... --output BLOB --output BLOB ... --out-dir DIR   (DIR/BLOB.npy for each)\n"
             "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
             "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
+            "  rife-bench serve --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]   (each run: the whole folder)\n"
             "common: [--threads 1] [--precision auto|fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n"
             "        [--gpu N]  (Vulkan builds: run every layer on Vulkan device N)\n");
     exit(2);
@@ -190,6 +192,30 @@ std::string device_of(int gpu)
 #endif
     (void)gpu;
     return "cpu";
+}
+
+// A software Vulkan device (lavapipe, SwiftShader: VkPhysicalDeviceType CPU) computes on the CPU cores: its
+// timings are no GPU figure, and the records say so.
+bool software_device(int gpu)
+{
+#if NCNN_VULKAN
+    if (gpu >= 0)
+        return ncnn::get_gpu_info(gpu).type() == 3;
+#endif
+    (void)gpu;
+    return false;
+}
+
+// The "device" and "software" fields of every JSON record.
+std::string device_json(int gpu)
+{
+    std::string name;
+    for (char c : device_of(gpu))
+        if (c == '"' || c == '\\')
+            name += std::string("\\") + c;
+        else if ((unsigned char)c >= 0x20)
+            name += c;
+    return "\"device\": \"" + name + "\", \"software\": " + (software_device(gpu) ? "true" : "false");
 }
 
 // Point the net at Vulkan device `gpu`; one sentence when the machine has no Vulkan loader or device.
@@ -387,9 +413,24 @@ ncnn::Mat timestep_map(int w, int h, float t)
     return m;
 }
 
-ncnn::Mat run(const ncnn::Net& net, const std::vector<std::pair<std::string, ncnn::Mat> >& inputs, const std::string& output)
+// Interpolation's frames, blobs and outputs (megabytes each at 720p, the same sizes for every frame) come from
+// one pool that keeps freed blocks: from malloc, every frame touched fresh pages, and the page faults cost
+// more system time than the format conversions cost user time. Thread-safe (the --jobs workers share it).
+ncnn::Allocator* frame_allocator()
+{
+    static ncnn::PoolAllocator pool;
+    return &pool;
+}
+
+ncnn::Mat run(const ncnn::Net& net, const std::vector<std::pair<std::string, ncnn::Mat> >& inputs, const std::string& output,
+              ncnn::Allocator* allocator = 0)
 {
     ncnn::Extractor ex = net.create_extractor();
+    if (allocator)
+    {
+        ex.set_blob_allocator(allocator);
+        ex.set_workspace_allocator(allocator);
+    }
     for (const auto& kv : inputs)
         if (ex.input(kv.first.c_str(), kv.second) != 0)
             fail("the model has no input blob named '" + kv.first + "'");
@@ -399,20 +440,89 @@ ncnn::Mat run(const ncnn::Net& net, const std::vector<std::pair<std::string, ncn
     return out;
 }
 
+// The timestep input [1, ph, pw]: the same for every pair of a folder, so built once per thread and size
+// instead of allocated and filled for every frame.
+const ncnn::Mat& timestep_for(int pw, int ph, float t)
+{
+    thread_local ncnn::Mat m;
+    thread_local float filled = -1.f;
+    if (m.w != pw || m.h != ph || filled != t)
+    {
+        m = timestep_map(pw, ph, t);
+        filled = t;
+    }
+    return m;
+}
+
+// 8-bit RGB -> planar float [3, ph, pw] in [0, 1], padded right/bottom to pw x ph by replicating the edge
+// pixel (like rife-ncnn-vulkan), in one pass over the frame: from_pixels, the 1/255 scaling and
+// copy_make_border took three passes over a 720p frame, host time that a GPU run waits for. The values are
+// the same (u8 -> float, times 1/255.f).
+ncnn::Mat frame_to_mat(const rife::Image& img, int pw, int ph, ncnn::Allocator* allocator = 0)
+{
+    ncnn::Mat m(pw, ph, 3, (size_t)4u, allocator);
+    const float scale = 1 / 255.f;
+    for (int y = 0; y < ph; y++)
+    {
+        const unsigned char* src = img.rgb.data() + (size_t)std::min(y, img.h - 1) * img.w * 3;
+        float* r = m.channel(0).row(y);
+        float* g = m.channel(1).row(y);
+        float* b = m.channel(2).row(y);
+        for (int x = 0; x < img.w; x++)
+        {
+            r[x] = src[3 * x] * scale;
+            g[x] = src[3 * x + 1] * scale;
+            b[x] = src[3 * x + 2] * scale;
+        }
+        for (int x = img.w; x < pw; x++)
+        {
+            r[x] = r[img.w - 1];
+            g[x] = g[img.w - 1];
+            b[x] = b[img.w - 1];
+        }
+    }
+    return m;
+}
+
 ncnn::Mat image_to_mat(const rife::Image& img)
 {
-    ncnn::Mat m = ncnn::Mat::from_pixels(img.rgb.data(), ncnn::Mat::PIXEL_RGB, img.w, img.h);
-    const float norm[3] = {1 / 255.f, 1 / 255.f, 1 / 255.f};
-    m.substract_mean_normalize(0, norm);
-    return m;
+    return frame_to_mat(img, img.w, img.h);
+}
+
+// The model's [3, ph, pw] output, cropped to w x h and quantized to 8-bit RGB in one pass over the pixels, into
+// `res` (a frame of the same size reuses its buffer).
+void mat_to_frame(const ncnn::Mat& out, int w, int h, rife::Image& res)
+{
+    res.w = w;
+    res.h = h;
+    res.rgb.resize((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+    {
+        const float* r = out.channel(0).row(y);
+        const float* g = out.channel(1).row(y);
+        const float* b = out.channel(2).row(y);
+        unsigned char* dst = res.rgb.data() + (size_t)y * w * 3;
+        for (int x = 0; x < w; x++)
+        {
+            dst[3 * x] = (unsigned char)std::min(std::max(r[x] * 255.f + 0.5f, 0.f), 255.f);
+            dst[3 * x + 1] = (unsigned char)std::min(std::max(g[x] * 255.f + 0.5f, 0.f), 255.f);
+            dst[3 * x + 2] = (unsigned char)std::min(std::max(b[x] * 255.f + 0.5f, 0.f), 255.f);
+        }
+    }
+}
+
+// Reads a PPM frame into `img`: a frame of the same size reuses its buffer (no new pages per frame).
+void read_frame(const std::string& path, rife::Image& img)
+{
+    std::string err = rife::read_ppm(path, img);
+    if (!err.empty())
+        fail(err);
 }
 
 rife::Image load_image(const std::string& path)
 {
     rife::Image img;
-    std::string err = rife::read_ppm(path, img);
-    if (!err.empty())
-        fail(err);
+    read_frame(path, img);
     return img;
 }
 
@@ -427,9 +537,9 @@ float timestep_of(const Args& a)
 // One interpolated frame: pad right/bottom to the --align multiple by replicating the edge (like
 // rife-ncnn-vulkan), run, crop back and quantize to 8 bits. Thread-safe: one Extractor per call. A model fixed
 // to one size (`info`, read from `model`) refuses a padded size other than its own.
-rife::Image interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const std::string& model,
-                             const rife::Image& i0, const rife::Image& i1, float t, int align,
-                             const std::string& name0, const std::string& name1)
+void interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const std::string& model, const rife::Image& i0,
+                      const rife::Image& i1, float t, int align, const std::string& name0, const std::string& name1,
+                      rife::Image& res)
 {
     if (i0.w != i1.w || i0.h != i1.h)
         fail("frames " + name0 + " (" + std::to_string(i0.w) + "x" + std::to_string(i0.h) + ") and " + name1 + " ("
@@ -437,29 +547,13 @@ rife::Image interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const 
     const int w = i0.w, h = i0.h;
     const int pw = (w + align - 1) / align * align, ph = (h + align - 1) / align * align;
     check_fixed_size(info, model, pw, ph);
-    ncnn::Mat m0, m1;
-    ncnn::copy_make_border(image_to_mat(i0), m0, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
-    ncnn::copy_make_border(image_to_mat(i1), m1, 0, ph - h, 0, pw - w, ncnn::BORDER_REPLICATE, 0.f, net.opt);
-    ncnn::Mat out = run(net, {{"in0", m0}, {"in1", m1}, {"in2", timestep_map(pw, ph, t)}}, "out0");
+    ncnn::Allocator* pool = frame_allocator();
+    ncnn::Mat out = run(net, {{"in0", frame_to_mat(i0, pw, ph, pool)}, {"in1", frame_to_mat(i1, pw, ph, pool)},
+                              {"in2", timestep_for(pw, ph, t)}}, "out0", pool);
     if (out.c != 3 || out.w != pw || out.h != ph)
         fail("the model's out0 is " + std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w)
              + ", expected 3xHxW of the input; is this a RIFE v4 model?");
-
-    rife::Image res;
-    res.w = w;
-    res.h = h;
-    res.rgb.resize((size_t)w * h * 3);
-    for (int q = 0; q < 3; q++)
-    {
-        const float* p = out.channel(q);
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-            {
-                float v = std::min(std::max(p[y * pw + x] * 255.f + 0.5f, 0.f), 255.f);
-                res.rgb[((size_t)y * w + x) * 3 + q] = (unsigned char)v;
-            }
-    }
-    return res;
+    mat_to_frame(out, w, h, res);
 }
 
 void save_image(const std::string& path, const rife::Image& img)
@@ -486,33 +580,26 @@ std::vector<std::string> ppm_files(const std::string& dir)
     return names;
 }
 
-// Folder mode: frames f0..fn-1 -> OUT/%08d.ppm = f0, mid(f0,f1), f1, ... (2n-1 frames, a doubled frame
-// rate). --jobs workers each hold an Extractor and take pairs in turn, so one pair's upload, another's
-// GPU compute and a third's download and file I/O overlap -- the throughput a video user sees. The
-// first pair runs once untimed (pipeline creation, allocator warm-up); then every pair is timed as a whole.
-int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu)
+// Every pair of the folder `names` (in `in_dir`), over `jobs` workers: frames f0..fn-1 -> OUT/%08d.ppm = f0,
+// mid(f0,f1), f1, ... (2n-1 frames, a doubled frame rate). Each worker holds an Extractor and takes pairs in
+// turn, so one pair's upload, another's GPU compute and a third's download and file I/O overlap -- the
+// throughput a video user sees. Returns the wall time in ms.
+double interpolate_all(const ncnn::Net& net, const ModelInfo& info, const Args& a, const std::vector<std::string>& names,
+                       int jobs)
 {
     const std::string in_dir = opt(a, "in-dir"), out_dir = opt(a, "out-dir");
     const float t = timestep_of(a);
     const int align = align_of(a);
-    const int jobs = opt_int(a, "jobs", gpu >= 0 ? "2" : "1");
-    if (jobs < 1)
-        fail("--jobs must be at least 1");
-    const std::vector<std::string> names = ppm_files(in_dir);
     const int pairs = (int)names.size() - 1;
-    {
-        rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]);
-        interpolate_pair(net, info, model_name(a), i0, i1, t, align, names[0], names[1]);
-    }
-    if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST)
-        fail("cannot create --out-dir " + out_dir);
     std::atomic<int> next(0);
     auto worker = [&]() {
+        rife::Image i0, i1, mid; // this worker's frames: same-size frames reuse the buffers
         for (int i = next++; i < pairs; i = next++)
         {
             const std::string n0 = in_dir + "/" + names[i], n1 = in_dir + "/" + names[i + 1];
-            rife::Image i0 = load_image(n0), i1 = load_image(n1);
-            rife::Image mid = interpolate_pair(net, info, model_name(a), i0, i1, t, align, n0, n1);
+            read_frame(n0, i0);
+            read_frame(n1, i1);
+            interpolate_pair(net, info, model_name(a), i0, i1, t, align, n0, n1, mid);
             char out_name[32];
             snprintf(out_name, sizeof(out_name), "/%08d.ppm", 2 * i + 1);
             save_image(out_dir + out_name, mid);
@@ -531,11 +618,38 @@ int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& 
         threads.emplace_back(worker);
     for (std::thread& th : threads)
         th.join();
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", "
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The folder's frames, its --jobs, and `warmup` untimed runs of its first pair (pipeline creation, allocator
+// warm-up); the --out-dir is created.
+std::vector<std::string> prepare_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu,
+                                        int warmup, int& jobs)
+{
+    const std::string in_dir = opt(a, "in-dir"), out_dir = opt(a, "out-dir");
+    jobs = opt_int(a, "jobs", gpu >= 0 ? "2" : "1");
+    if (jobs < 1)
+        fail("--jobs must be at least 1");
+    const std::vector<std::string> names = ppm_files(in_dir);
+    rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]), mid;
+    for (int k = 0; k < warmup; k++)
+        interpolate_pair(net, info, model_name(a), i0, i1, timestep_of(a), align_of(a), names[0], names[1], mid);
+    if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST)
+        fail("cannot create --out-dir " + out_dir);
+    return names;
+}
+
+// Folder mode of `interpolate`: one untimed pair first, then every pair timed as a whole.
+int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu)
+{
+    int jobs = 1;
+    const std::vector<std::string> names = prepare_folder(net, info, a, gpu, 1, jobs);
+    const int pairs = (int)names.size() - 1;
+    const double ms = interpolate_all(net, info, a, names, jobs);
+    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"precision\": \"%s\", "
            "\"jobs\": %d, \"threads\": %d, \"pairs\": %d, \"total_ms\": %.3f, \"ms_per_frame\": %.3f, "
            "\"fps\": %.3f, \"peak_rss_kb\": %ld}\n",
-           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu).c_str(), precision_of(net), jobs,
+           RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu).c_str(), precision_of(net), jobs,
            net.opt.num_threads, pairs, ms, ms / pairs, pairs * 1000.0 / ms, peak_rss_kb());
     return 0;
 }
@@ -548,8 +662,9 @@ int cmd_interpolate(const Args& a)
         return interpolate_folder(net, info, a, gpu_of(a));
     const float t = timestep_of(a);
     const std::string n0 = opt(a, "in0"), n1 = opt(a, "in1");
-    save_image(opt(a, "out"),
-               interpolate_pair(net, info, model_name(a), load_image(n0), load_image(n1), t, align_of(a), n0, n1));
+    rife::Image mid;
+    interpolate_pair(net, info, model_name(a), load_image(n0), load_image(n1), t, align_of(a), n0, n1, mid);
+    save_image(opt(a, "out"), mid);
     return 0;
 }
 
@@ -694,9 +809,9 @@ int cmd_bench(const Args& a)
     std::sort(sorted.begin(), sorted.end());
     size_t n = sorted.size();
     double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"width\": %d, \"height\": %d, "
+    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"width\": %d, \"height\": %d, "
            "\"threads\": %d, \"precision\": \"%s\", \"warmup\": %d, \"loops\": %d, \"latency_ms\": [",
-           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
+           RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
            precision_of(net), warmup, loops);
     for (size_t i = 0; i < n; i++)
         printf("%s%.3f", i ? ", " : "", ms[i]);
@@ -710,21 +825,44 @@ int cmd_bench(const Args& a)
 // serve: load and warm up once, then one timed inference per "run" line on stdin, answered with one
 // JSON line on stdout; "quit" or the end of stdin prints the peak RSS and exits. Why: a benchmark
 // where several runtimes take turns (rifebuild bench) keeps each one loaded and warm between its
-// turns, instead of paying a new process, model load and warm-up for every turn.
+// turns, instead of paying a new process, model load and warm-up for every turn. With --in-dir, a
+// "run" interpolates the whole folder (as `interpolate --in-dir` does) and answers ms per interpolated
+// frame: the throughput takes its turns like a single frame.
 int cmd_serve(const Args& a)
 {
-    const int w = opt_int(a, "width"), h = opt_int(a, "height");
-    check_rife_size(a, w, h);
+    const bool folder = a.opts.count("in-dir") > 0;
     const int warmup = opt_int(a, "warmup", default_warmup(a));
+    const int gpu = gpu_of(a);
     ncnn::Net net;
-    check_fixed_size(load_net(net, a), model_name(a), w, h);
-    ncnn::Mat in0 = synthetic_frame(w, h, 1), in1 = synthetic_frame(w, h, 2), in2 = timestep_map(w, h, 0.5f);
-    for (int i = 0; i < warmup; i++)
-        run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
-    printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", \"device\": \"%s\", \"width\": %d, "
-           "\"height\": %d, \"threads\": %d, \"precision\": \"%s\", \"warmup\": %d}\n",
-           RIFE_TARGET, NCNN_VERSION_STRING, device_of(gpu_of(a)).c_str(), w, h, net.opt.num_threads,
-           precision_of(net), warmup);
+    const ModelInfo info = load_net(net, a);
+    int w = 0, h = 0, jobs = 0, pairs = 0;
+    std::vector<std::string> names;
+    ncnn::Mat in0, in1, in2;
+    if (folder)
+    {
+        names = prepare_folder(net, info, a, gpu, warmup, jobs);
+        const rife::Image first = load_image(opt(a, "in-dir") + "/" + names[0]);
+        w = first.w;
+        h = first.h;
+        pairs = (int)names.size() - 1;
+    }
+    else
+    {
+        w = opt_int(a, "width");
+        h = opt_int(a, "height");
+        check_rife_size(a, w, h);
+        check_fixed_size(info, model_name(a), w, h);
+        in0 = synthetic_frame(w, h, 1);
+        in1 = synthetic_frame(w, h, 2);
+        in2 = timestep_map(w, h, 0.5f);
+        for (int i = 0; i < warmup; i++)
+            run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
+    }
+    printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"width\": %d, "
+           "\"height\": %d, \"threads\": %d, \"precision\": \"%s\", \"warmup\": %d, \"mode\": \"%s\", \"jobs\": %d, "
+           "\"pairs\": %d}\n",
+           RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu).c_str(), w, h, net.opt.num_threads,
+           precision_of(net), warmup, folder ? "interpolate" : "single", jobs, pairs);
     fflush(stdout);
     char buf[64];
     while (fgets(buf, sizeof(buf), stdin))
@@ -737,11 +875,16 @@ int cmd_serve(const Args& a)
         if (cmd != "run")
             fail("serve reads 'run' or 'quit' lines on stdin, got '" + cmd + "'");
         double c0 = process_cpu_ms();
-        auto t0 = std::chrono::steady_clock::now();
-        run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
-        auto t1 = std::chrono::steady_clock::now();
-        printf("{\"ms\": %.3f, \"cpu_ms\": %.3f}\n", std::chrono::duration<double, std::milli>(t1 - t0).count(),
-               process_cpu_ms() - c0);
+        double ms;
+        if (folder)
+            ms = interpolate_all(net, info, a, names, jobs) / pairs;
+        else
+        {
+            auto t0 = std::chrono::steady_clock::now();
+            run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
+            ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        }
+        printf("{\"ms\": %.3f, \"cpu_ms\": %.3f}\n", ms, (process_cpu_ms() - c0) / (folder ? pairs : 1));
         fflush(stdout);
     }
     printf("{\"peak_rss_kb\": %ld}\n", peak_rss_kb());

@@ -3,9 +3,12 @@
 The device is `bench.adb_serial`, else $ANDROID_SERIAL; with neither, the phone table says "no device
 configured" (the linux-arm64 binary is still checked under qemu by the native stage). The binary is
 the android-arm64 build when an NDK built one, else the fully static linux-arm64 one, which runs on
-Android too. fp32, fp16 and int8 take turns `rounds` times per size and thread count; each turn is
-one `rife-bench bench` (warm-up runs, then `loops` timed runs), and the ratios to fp32 come from the
-same rounds, as on the host.
+Android too; the android-arm64-vulkan build, when the run has one, is preferred and also times the
+phone's GPU (Vulkan device 0): one frame (`bench --gpu 0`) and the throughput of interpolating a
+synthetic clip (`interpolate --in-dir --gpu 0`, ms per interpolated frame), per precision. fp32, fp16 and
+int8 take turns `rounds` times per size and thread count (GPU: per size); each turn is one
+`rife-bench bench` (warm-up runs, then `loops` timed runs) or one clip, and the ratios to fp32 come
+from the same rounds and the same device and mode, as on the host.
 """
 from __future__ import annotations
 
@@ -18,12 +21,18 @@ import tempfile
 from pathlib import Path
 
 from rifebuild.bench.runner import summary
+from rifebuild.bench.suite import write_clips
 from rifebuild.core.errors import BenchError
-from rifebuild.native.run import bench_args
+from rifebuild.native.run import bench_args, gpu_args
+from rifebuild.native.targets import VULKAN_SUFFIX
 
 REMOTE = "/data/local/tmp/rife-build"
 NO_DEVICE = "no device configured (set bench.adb_serial or ANDROID_SERIAL to benchmark a phone)"
 PRECISIONS = ("fp32", "fp16", "int8")
+# The phone binary, first built first: the Vulkan build also times the GPU; linux-arm64 is static and runs
+# on Android too.
+PHONE_TARGETS = ("android-arm64-vulkan", "android-arm64", "linux-arm64")
+PHONE_GPU = 0  # the phone's Vulkan device
 
 
 def device_serial(configured: str) -> str | None:
@@ -84,9 +93,10 @@ def connect(serial: str | None, binary: Path | None) -> Adb | None:
 
 def bench_phone(serial: str | None, binary: Path | None, target: str, models: dict[str, Path],
                 sizes: list[tuple[int, int]], threads: list[int], warmup: int, loops: int, rounds: int,
-                log=print, adb: Adb | None = None) -> dict:
-    """The phone record: results per precision, size and thread count, or the no-device note. `adb`: the
-    device connect() checked already."""
+                log=print, adb: Adb | None = None, gpu_frames: int = 8, gpu_jobs: int = 3) -> dict:
+    """The phone record: results per precision, size, thread count, device and mode, or the no-device
+    note. `adb`: the device connect() checked already. A -vulkan `target` times the GPU too (a clip of
+    `gpu_frames` frames interpolated over `gpu_jobs` workers)."""
     if not serial:
         return {"device": None, "note": NO_DEVICE, "results": []}
     adb = adb or connect(serial, binary)
@@ -98,35 +108,68 @@ def bench_phone(serial: str | None, binary: Path | None, target: str, models: di
         adb.shell(f"mkdir -p {REMOTE}/{precision}")
         for name in ("flownet.param", "flownet.bin"):
             adb("push", str(Path(model) / name), f"{REMOTE}/{precision}/{name}")
+    gpu = target.endswith(VULKAN_SUFFIX)
     runs: dict[tuple, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="rife-phone-") as tmp:
+
+        def turn(name: str, args: list, key: tuple) -> dict:
+            adb.shell(f"{REMOTE}/rife-bench {shlex.join(map(str, args))} > {REMOTE}/out/{name}")
+            adb("pull", f"{REMOTE}/out/{name}", str(Path(tmp) / name))
+            record = json.loads((Path(tmp) / name).read_text())
+            if "ms_per_frame" in record:  # a clip: one sample per turn, ms per interpolated frame
+                record["latency_ms"], record["median_ms"] = [record["ms_per_frame"]], record["ms_per_frame"]
+            runs.setdefault(key, []).append(record)
+            log(f"phone {' '.join(map(str, key))}: {record['median_ms']:.1f} ms")
+            return record
+
+        if gpu:
+            push_clips(adb, Path(tmp) / "clips", sizes, gpu_frames)
         for height, width in dict.fromkeys(sizes):
             for t in threads:
                 for r in range(rounds):
                     for precision in models:
-                        name = f"{precision}-{height}x{width}-t{t}-r{r}.json"
                         args = bench_args(f"{REMOTE}/{precision}", width, height, t, warmup, loops, precision)
-                        adb.shell(f"{REMOTE}/rife-bench {shlex.join(map(str, args))} > {REMOTE}/out/{name}")
-                        adb("pull", f"{REMOTE}/out/{name}", str(Path(tmp) / name))
-                        record = json.loads((Path(tmp) / name).read_text())
-                        runs.setdefault((precision, height, width, t), []).append(record)
-                        log(f"phone {precision} {height}x{width} {t} thread(s): {record['median_ms']:.1f} ms")
+                        turn(f"{precision}-{height}x{width}-t{t}-r{r}.json", args,
+                             (precision, height, width, t, "cpu", "single"))
+            for r in range(rounds if gpu else 0):
+                for precision in models:
+                    on = f"gpu{PHONE_GPU}"
+                    args = bench_args(f"{REMOTE}/{precision}", width, height, 1, warmup, loops, precision, PHONE_GPU)
+                    turn(f"{precision}-{height}x{width}-{on}-r{r}.json", args, (precision, height, width, 1, on, "single"))
+                    args = ["interpolate", "--model", f"{REMOTE}/{precision}", "--in-dir", f"{REMOTE}/clips/{height}x{width}",
+                            "--out-dir", f"{REMOTE}/out/clip", "--jobs", gpu_jobs, "--precision", precision,
+                            *gpu_args(PHONE_GPU)]
+                    turn(f"{precision}-{height}x{width}-{on}-clip-r{r}.json", args,
+                         (precision, height, width, 1, on, "interpolate"))
     adb.shell(f"rm -rf {REMOTE}")
     return {"device": device, "binary": target, "warmup": warmup, "loops": loops, "rounds": rounds,
+            **({"gpu": {"device": PHONE_GPU, "frames": gpu_frames, "jobs": gpu_jobs}} if gpu else {}),
             "results": pooled(runs)}
 
 
+def push_clips(adb: Adb, local: Path, sizes: list[tuple[int, int]], frames: int) -> None:
+    """The synthetic clip of every size (the host's GPU rows interpolate the same), frame by frame."""
+    write_clips(local, sizes, frames)
+    for height, width in dict.fromkeys(sizes):
+        folder = f"{height}x{width}"
+        adb.shell(f"mkdir -p {REMOTE}/clips/{folder}")
+        for frame in sorted((local / folder).glob("*.ppm")):
+            adb("push", str(frame), f"{REMOTE}/clips/{folder}/{frame.name}")
+
+
 def pooled(runs: dict[tuple, list[dict]]) -> list[dict]:
-    """One row per precision, size and threads: every timed run of every round pooled, max peak RSS,
-    median over fp32's median from the same rounds."""
+    """One row per precision, size, threads, device (cpu, gpu0) and mode (single, interpolate): every
+    timed run of every round pooled, max peak RSS, median over fp32's median from the same rounds, device
+    and mode."""
     out = []
-    for (precision, height, width, t), records in runs.items():
+    for (precision, height, width, t, on, mode), records in runs.items():
         ms = [m for r in records for m in r["latency_ms"]]
-        out.append({"precision": precision, "size": f"{height}x{width}", "threads": t, **summary(ms),
-                    "peak_rss_mb": round(max(r["peak_rss_kb"] for r in records) / 1024, 1),
-                    "target": records[0]["target"], "latency_ms": ms})
+        out.append({"precision": precision, "size": f"{height}x{width}", "threads": t, "on": on, "mode": mode,
+                    **summary(ms), "peak_rss_mb": round(max(r["peak_rss_kb"] for r in records) / 1024, 1),
+                    "target": records[0]["target"], "device": records[0].get("device", "cpu"),
+                    "software": bool(records[0].get("software")), "latency_ms": ms})
     for row in out:
         base = next((b for b in out if b["precision"] == "fp32" and b["size"] == row["size"]
-                     and b["threads"] == row["threads"]), None)
+                     and b["threads"] == row["threads"] and b["on"] == row["on"] and b["mode"] == row["mode"]), None)
         row["ratio_vs_fp32"] = round(row["median_ms"] / base["median_ms"], 3) if base else None
     return out

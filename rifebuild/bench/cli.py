@@ -1,6 +1,7 @@
 """Benchmark: every runtime timed in turns on this machine (and a phone via adb), FLOPs, peak, plots."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from rifebuild.core import threads
@@ -15,21 +16,22 @@ def run(a) -> None:
     import json
     import time
 
-    from rifebuild.bench.adb import PRECISIONS, bench_phone, connect, device_serial
+    from rifebuild.bench.adb import PHONE_TARGETS, PRECISIONS, bench_phone, connect, device_serial
     from rifebuild.bench.matrix import resolve_threads
     from rifebuild.bench.suite import parse_roles, run_host
     from rifebuild.core.files import atomic_write_json
 
     roles = parse_roles(a.input)
-    phone_target = next((t for t in ("android-arm64", "linux-arm64") if f"native-{t}.binary" in roles), None)
+    phone_target = next((t for t in PHONE_TARGETS if f"native-{t}.binary" in roles), None)
     serial, phone_binary = device_serial(a.adb_serial), roles.get(f"native-{phone_target}.binary")
     device = connect(serial, phone_binary)  # a wrong serial fails now, not after the host's rounds
     job_threads = threads.count(1)
     record = run_host(roles, a.sizes, resolve_threads(a.bench_threads, job_threads), a.variants, a.warmup,
-                      a.rounds, job_threads, a.cores, model=a.model)
+                      a.rounds, job_threads, a.cores, model=a.model, gpus=a.gpu_devices, gpu_frames=a.gpu_frames,
+                      gpu_jobs=a.gpu_jobs)
     models = {p: roles[f"ncnn-{p}.model"].parent for p in PRECISIONS if f"ncnn-{p}.model" in roles}
     phone = bench_phone(serial, phone_binary, phone_target, models, a.sizes, a.phone_threads, a.warmup,
-                        a.phone_loops, a.phone_rounds, adb=device)
+                        a.phone_loops, a.phone_rounds, adb=device, gpu_frames=a.gpu_frames, gpu_jobs=a.gpu_jobs)
     record["window"]["end"] = time.time()  # the phone run (qemu, with the stand-in adb) is in the window too
     atomic_write_json(a.phone_out, phone)
     atomic_write_json(a.out, record)
@@ -63,6 +65,17 @@ def plots(a) -> None:
     atomic_write_bytes(a.phone_tsv, phone_tsv(phone).encode())
 
 
+def _devices(text: str) -> list[int]:
+    """'0,1' -> [0, 1]; '' -> [] (no Vulkan device timed)."""
+    try:
+        devices = [int(d) for d in text.split(",") if d.strip()]
+    except ValueError:
+        devices = [-1]
+    if any(d < 0 for d in devices):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of Vulkan device indices")
+    return devices
+
+
 def _size(text: str) -> tuple[int, int]:
     h, _, w = text.partition("x")
     return int(h), int(w)
@@ -80,6 +93,10 @@ def register(actions) -> None:
            (["--phone-threads"], {"help": "thread counts on the phone", "type": int, "nargs": "+", "default": [1, 4]}),
            (["--phone-loops"], {"help": "timed runs per turn on the phone", "type": int, "default": 2}),
            (["--phone-rounds"], {"help": "turns of fp32, fp16 and int8 on the phone", "type": int, "default": 2}),
+           (["--gpu-devices"], {"type": _devices, "default": [],
+                                "help": "Vulkan devices the rife-bench-vulkan variants run on, e.g. 0,1 (bench.gpu.devices)"}),
+           (["--gpu-frames"], {"type": int, "default": 8, "help": "frames of the clip the GPU interpolate rows time"}),
+           (["--gpu-jobs"], {"type": int, "default": 3, "help": "rife-bench interpolate --jobs of the GPU rows"}),
            out(), (["--phone-out"], {**PATH, "help": "phone.json to write"}))
     action(actions, "worker", worker,
            (["--runtime"], {"required": True,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rifebuild.bench.matrix import BASELINE, BY_KEY
-from rifebuild.bench.tables import ORDER, sorted_results
+from rifebuild.bench.matrix import BASELINE
+from rifebuild.bench.tables import ORDER, row_key, sorted_results
 from rifebuild.core.files import atomic_path
 
 STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
@@ -51,14 +51,15 @@ def latency_figure(bench: dict, path: Path | str) -> None:
     rows = sorted_results(bench)
     sizes, threads = bench["sizes"], sorted({r["threads"] for r in rows})
     with matplotlib.rc_context(STYLE):
-        keys = [k for k in ORDER if any(r["variant"] == k for r in rows)]
+        keys = sorted({row_key(r) for r in rows})  # GPU variants: a bar per device and mode
+        names = {row_key(r): r["label"] for r in rows}
         fig, axes = plt.subplots(len(sizes), 1, figsize=(8, 0.45 * len(keys) * len(sizes) + 1.2 * len(sizes)),
                                  squeeze=False)
         height = 0.8 / len(threads)
         for ax, size in zip(axes[:, 0], sizes):
             for j, t in enumerate(threads):
                 for i, key in enumerate(keys):
-                    row = next((r for r in rows if r["size"] == size and r["threads"] == t and r["variant"] == key), None)
+                    row = next((r for r in rows if r["size"] == size and r["threads"] == t and row_key(r) == key), None)
                     if row is None:
                         continue
                     y = i + (j - (len(threads) - 1) / 2) * height
@@ -68,7 +69,7 @@ def latency_figure(bench: dict, path: Path | str) -> None:
                                 capsize=2, linewidth=0.8)
                     ax.text(row["p90_ms"], y, f" {row['median_ms']:.0f} ms ({row['ratio_vs_baseline']:.2f}x)",
                             va="center", fontsize=7)
-            ax.set_yticks(range(len(keys)), [BY_KEY[k].label + (" *" if k == BASELINE else "") for k in keys])
+            ax.set_yticks(range(len(keys)), [names[k] + (" *" if ORDER[k[0]] == BASELINE else "") for k in keys])
             ax.invert_yaxis()
             ax.set_xlabel("median ms per frame (bar), p90 (whisker); (ratio to * from the same rounds)")
             ax.set_title(f"{size}")

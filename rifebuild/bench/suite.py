@@ -6,12 +6,15 @@ achieved GFLOP/s and its fraction of the sgemm peak measured in the same rounds 
 threads; the variants that could not run and why; every artifact's size; each variant's recorded
 quality against ground truth (from the verification records, nothing re-measured); and the timed
 window (wall-clock start and end), which the tests compare with every other job of the run.
+GPU rows (rife-bench-vulkan-*) name their device and mode and say whether the device is software (lavapipe
+computes on the CPU cores: no GPU figure); their % of peak is empty (the peak is the CPU's).
 """
 from __future__ import annotations
 
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,25 +75,58 @@ def machine() -> dict:
             "cpus_online": os.cpu_count(), "machine": platform.machine()}
 
 
+def gpu_label(variant: matrix.Variant, run: matrix.Run, info: dict) -> str:
+    """'rife-bench fp16 on Vulkan device 0, llvmpipe (software: ...), interpolate, 3 jobs'."""
+    device = info.get("device", f"device {run.gpu}")
+    label = f"{variant.label} device {run.gpu}, {device.split(' (')[0]}"
+    label += " (software: CPU cores, no GPU figure)" if info.get("software") else ""
+    return label + (f", interpolate, {info.get('jobs')} jobs" if run.mode == "interpolate" else ", one frame")
+
+
 def rows(cell: matrix.Cell, timed: dict, flops: int, labels: dict[str, str]) -> list[dict]:
     base = summary(timed[matrix.BASELINE]["latency_ms"])["median_ms"]
     out = []
-    for key, t in timed.items():
-        if key == "sgemm":
+    for run in cell.runs:
+        if run.key == "sgemm":
             continue
-        v = matrix.BY_KEY[key]
+        t, v = timed[run.key], matrix.BY_KEY[run.of]
         s = summary(t["latency_ms"])
-        out.append({"variant": key, "label": labels[key], "runtime": v.runtime, "precision": v.precision,
-                    "size": cell.size, "height": cell.height, "width": cell.width, "threads": cell.threads, **s,
-                    "peak_rss_mb": round(t["peak_rss_kb"] / 1024, 1), "ratio_vs_baseline": round(s["median_ms"] / base, 3),
-                    "gflop_per_s": gflop_per_s(flops, s["median_ms"]), "latency_ms": t["latency_ms"],
-                    "cpu_ms": t["cpu_ms"], "version": t["info"].get("version") or t["info"].get("ncnn_version")})
+        row = {"variant": run.of, "label": gpu_label(v, run, t["info"]) if v.gpu else labels[run.key],
+               "runtime": v.runtime, "precision": v.precision, "size": cell.size, "height": cell.height,
+               "width": cell.width, "threads": cell.threads, **s, "peak_rss_mb": round(t["peak_rss_kb"] / 1024, 1),
+               "ratio_vs_baseline": round(s["median_ms"] / base, 3), "gflop_per_s": gflop_per_s(flops, s["median_ms"]),
+               "latency_ms": t["latency_ms"], "cpu_ms": t["cpu_ms"],
+               "version": t["info"].get("version") or t["info"].get("ncnn_version")}
+        if v.gpu:
+            row.update({"gpu": run.gpu, "mode": run.mode, "device": t["info"].get("device"),
+                        "software": bool(t["info"].get("software")), "jobs": t["info"].get("jobs") or None,
+                        "pairs": t["info"].get("pairs") or None})
+        out.append(row)
     return out
 
 
+def write_clips(folder: Path, sizes: list[tuple[int, int]], frames: int) -> None:
+    """<folder>/<H>x<W>/: the synthetic clip the GPU rows interpolate (rifebuild.native.gpu_bench's)."""
+    from rifebuild.native.gpu_bench import synthetic_frames
+
+    for height, width in dict.fromkeys(sizes):
+        synthetic_frames(folder / f"{height}x{width}", height, width, frames)
+
+
 def run_host(roles: dict[str, Path], sizes: list[tuple[int, int]], threads: list[int], variants: list[str],
-             warmup: int, rounds: int, job_threads: int, cores: int, *, model: str, log=print) -> dict:
-    cells, not_run = matrix.plan(roles, sizes, threads, variants, warmup, model=model)
+             warmup: int, rounds: int, job_threads: int, cores: int, *, model: str, gpus: list[int] = (),
+             gpu_frames: int = 8, gpu_jobs: int = 3, log=print) -> dict:
+    """The host record; `gpus`: the Vulkan devices the GPU variants run on, interpolating a clip of
+    `gpu_frames` frames with `gpu_jobs` workers per turn."""
+    with tempfile.TemporaryDirectory(prefix="rife-bench-clips-") as clips:
+        gpu = matrix.Gpu(tuple(gpus), gpu_jobs, Path(clips), gpu_frames)
+        if gpus and any(matrix.BY_KEY[v].gpu for v in variants if v in matrix.BY_KEY):
+            write_clips(Path(clips), sizes, gpu_frames)
+        return _run_host(roles, sizes, threads, variants, warmup, rounds, job_threads, cores, model, gpu, log)
+
+
+def _run_host(roles, sizes, threads, variants, warmup, rounds, job_threads, cores, model, gpu, log) -> dict:
+    cells, not_run = matrix.plan(roles, sizes, threads, variants, warmup, model=model, gpu=gpu)
     labels = {**{v.key: v.label for v in matrix.VARIANTS}, "sgemm": f"sgemm {matrix.SGEMM_N} (peak)"}
     flops = {}
     for cell in cells:
@@ -105,11 +141,12 @@ def run_host(roles: dict[str, Path], sizes: list[tuple[int, int]], threads: list
         peaks[str(cell.threads)] = max(peaks.get(str(cell.threads), 0.0), gemm)
         results += rows(cell, timed, flops[cell.size], labels)
     end = time.time()
-    for row in results:
-        row["fraction_of_peak"] = round(row["gflop_per_s"] / peaks[str(row["threads"])], 4)
+    for row in results:  # a GPU's work against the CPU's sgemm peak would mean nothing
+        row["fraction_of_peak"] = None if "gpu" in row else round(row["gflop_per_s"] / peaks[str(row["threads"])], 4)
     return {"baseline": matrix.BASELINE, "window": {"start": start, "end": end},
             "exclusive": {"job_threads": job_threads, "cores": cores, "all_cores_held": job_threads >= cores},
             "machine": machine(), "sizes": list(dict.fromkeys(c.size for c in cells)), "threads": threads,
             "warmup": warmup, "rounds": rounds, "gap_s": GAP_S, "flops": flops,
+            "gpu": {"devices": list(gpu.devices), "jobs": gpu.jobs, "frames": gpu.frames},
             "sgemm": {"n": matrix.SGEMM_N, "peak_gflop_per_s": peaks}, "results": results, "not_run": not_run,
             "artifacts": artifact_sizes(roles), "quality": quality(roles, variants)}

@@ -8,6 +8,7 @@ on enumeration cannot take the workflow down with it.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import subprocess
 import sys
@@ -43,8 +44,10 @@ def count_devices_here() -> int:
         vk.vkDestroyInstance(instance, None)
 
 
+@functools.cache
 def count_devices() -> int:
-    """count_devices_here() in a child process (0 if it crashes)."""
+    """count_devices_here() in a child process (0 if it crashes); asked once per process (the workflow
+    asks for the verification and for the benchmark)."""
     code = "from rifebuild.native.vulkan import count_devices_here; print(count_devices_here())"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
@@ -66,3 +69,12 @@ def verify_on_vulkan(setting) -> bool:
                           "the GPU checks: install Mesa's lavapipe (Debian: mesa-vulkan-drivers libvulkan1) or set "
                           "native.vulkan.verify: false.")
     return False
+
+
+def bench_devices(setting, host_vulkan_built: bool) -> list[int]:
+    """bench.gpu.devices -> the Vulkan device indices the benchmark times. auto: every device here, when the
+    run builds host-vulkan anyway (its verification, or native.targets): the benchmark alone never adds
+    a half-hour libncnn build; a list is taken as it is."""
+    if setting == "auto":
+        return list(range(count_devices())) if host_vulkan_built else []
+    return list(setting)
