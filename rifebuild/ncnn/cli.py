@@ -20,11 +20,12 @@ def warp_rewrite(a) -> None:
     from rifebuild.model import spec
     from rifebuild.ncnn import graph, passes
 
+    arch = spec.get(a.model).arch
     model = graph.read(a.param, a.bin)
-    done = passes.make_dropin(model, str(a.param), blocks=len(spec.get(a.model).arch.widths))
+    done = passes.make_dropin(model, str(a.param), blocks=len(arch.widths), padding=arch.padding)
     graph.write(model, a.out_param, a.out_bin)
     print(f"rewrote {done['warps']} warps into rife.Warp; folded {done['folded']} channel scales; named "
-          f"{', '.join(done['flow_blobs'])}; layers: {model.layer_types()}")
+          f"{', '.join(done['flow_blobs'])}; pads inside to a multiple of {done['padding']}; layers: {model.layer_types()}")
     passes.to_fp16_storage(model)
     graph.write(model, a.fp16_param, a.fp16_bin)
 
