@@ -78,7 +78,7 @@ def vulkan_models(pnnx_model, tmp_path_factory):
     """The drop-in model (synthetic weights; it pads inside) and its int8 quantization, as rife-bench model
     folders."""
     model = ncnn_model.read(*pnnx_model)
-    ncnn_passes.make_dropin(model, "pnnx model")
+    ncnn_passes.make_dropin(model, "pnnx model", 4, padding=32)
     triplets = calibdata.builtin_triplets("calibration", 2, TINY_H, TINY_W, seed=0, max_motion=3)
     scales = calibrate.calibrate(model, triplets, "kl", threads=1)
     quantized = copy.deepcopy(model)
@@ -111,7 +111,7 @@ def test_padding_inside_runs_on_the_gpu(gpu_binary, pnnx_model, net, tmp_path):
     told to pad to 64 inside, at 96x160 (a multiple of 32, not of 64), gives PyTorch's frame on the
     inputs zero-padded to 128x192 (timestep map: t) and cropped back."""
     model = ncnn_model.read(*pnnx_model)
-    ncnn_passes.make_dropin(model, "pnnx model", padding=64)
+    ncnn_passes.make_dropin(model, "pnnx model", 4, padding=64)
     ncnn_model.write(model, tmp_path / "flownet.param", tmp_path / "flownet.bin")
     inputs = fixed_inputs(96, 160, seed=1, timestep=0.3)
     got = native_run.dump(gpu_binary, inputs, model_dir=tmp_path, gpu=GPU)

@@ -286,12 +286,12 @@ def pad_inside(model: Model, multiple: int) -> bool:
     return True
 
 
-def make_dropin(model: Model, where: str = "model", blocks: int = 4, padding: int = 32) -> dict:
+def make_dropin(model: Model, where: str, blocks: int, *, padding: int) -> dict:
     """pnnx model -> rife-ncnn-vulkan drop-in: rife.Warp, ResConv betas folded, flow0.. named, padding
     to the version's multiple inside.
 
     `where` (the source file) starts every error message; `blocks`: the version's IFBlock count;
-    `padding`: its padding multiple (rifebuild.model.spec).
+    `padding`: its padding multiple (rifebuild.model.spec; no default: a wrong one is the bug this fixes).
     """
     try:
         count = rewrite_warp(model)
