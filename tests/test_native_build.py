@@ -1,4 +1,5 @@
-"""native.build: keyed CMake trees in a shared native.build_dir and the lock around each tree.
+"""native.build: keyed CMake trees in a shared native.build_dir and the lock around each tree; nihui's
+client (native.rife_ncnn_vulkan) built once per sdist and compiler in the same way.
 
 A fake `cmake` on PATH records its calls and writes the files a real build would (no compiles).
 """
@@ -15,6 +16,7 @@ import pytest
 
 from rifebuild.core.errors import NativeError
 from rifebuild.native import build as nb
+from rifebuild.native import rife_ncnn_vulkan as client
 
 FAKE_CMAKE = r'''#!{python}
 import json, os, pathlib, sys, time
@@ -30,6 +32,7 @@ elif args[0] == "--build":
     cache = json.loads((build / "CMakeCache.txt").read_text())
     time.sleep(float(os.environ.get("FAKE_CMAKE_SLEEP", "0")))
     name = "rife-bench" if (pathlib.Path(cache["src"]) / "rife_bench.cpp").exists() else "libncnn.a"
+    name = args[args.index("--target") + 1] if "--target" in args else name
     (build / name).write_text("built from " + cache["src"])
 elif args[0] == "--install":
     build = pathlib.Path(args[1])
@@ -112,10 +115,10 @@ def test_two_clones_sharing_a_build_dir_keep_their_own_trees(cmake, tmp_path, mo
 def test_configure_never_deletes_a_tree_of_another_source(cmake, tmp_path):
     build = tmp_path / "tree/build"
     with open(tmp_path / "log", "w") as log:
-        nb._configure(tmp_path / "src-a", build, ["-DX=1"], log)
+        nb.configure(tmp_path / "src-a", build, ["-DX=1"], log)
         (build / "object.o").write_text("precious")
         with pytest.raises(NativeError, match=r"was configured from .*src-a, not .*src-b; it belongs to another"):
-            nb._configure(tmp_path / "src-b", build, ["-DX=1"], log)
+            nb.configure(tmp_path / "src-b", build, ["-DX=1"], log)
     assert (build / "object.o").read_text() == "precious"
 
 
@@ -204,3 +207,45 @@ def test_clones_share_the_linux_arm64_libncnn_tree(tmp_path, monkeypatch):
     # a changed toolchain is another tree
     (tmp_path / "clone-b/native/cmake/aarch64-linux-gnu.toolchain.cmake").write_text("set(X 1)\n")
     assert nb.ncnn_tree(targets.target_spec("linux-arm64"), ncnn, "1.0.20990101", tmp_path / "shared")[0] != trees[0]
+
+
+def _fake_compiler(folder: Path, version: str, probe_status: int = 0) -> Path:
+    """A C++ compiler stand-in: `--version` prints `version`; the Vulkan header probe (-E) exits `probe_status`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = folder / "fake-c++"
+    exe.write_text(f'#!/bin/sh\ncase "$1" in --version) echo "{version}";; -E) exit {probe_status};; esac\n')
+    exe.chmod(0o755)
+    return exe
+
+
+def _client_unpack(build_dir: Path) -> Path:
+    """What client_source leaves in the build dir: the sdist unpacked, marked complete with its sha256."""
+    unpack = build_dir / f"src-{client.SDIST_SHA256[:12]}"
+    (unpack / client.CLIENT_SRC).mkdir(parents=True)
+    (unpack / client.CLIENT_SRC / "main.cpp").write_text("int main() {}\n")
+    (unpack / ".complete").write_text(f"{client.SDIST_SHA256}  sdist.tar.gz\n")
+    return unpack
+
+
+def test_client_is_built_once_per_sdist_and_compiler(cmake, tmp_path, monkeypatch):
+    build_dir = tmp_path / "build"
+    _client_unpack(build_dir)
+    monkeypatch.setenv("CXX", str(_fake_compiler(tmp_path / "gcc12", "g++ 12.2.0")))
+    binary = client.build_client(build_dir, jobs=1)
+    assert binary.parent.parent == (build_dir / "host").resolve() and binary.read_text().startswith("built from")
+    builds = [c["args"] for c in cmake() if c["args"][0] == "--build"]
+    assert builds == [["--build", str(binary.parent / "build"), "--target", "rife-ncnn-vulkan", "-j", "1"]]
+    assert client.build_client(build_dir, jobs=1) == binary and len(cmake()) == 2  # cached: cmake not run again
+    monkeypatch.setenv("CXX", str(_fake_compiler(tmp_path / "gcc13", "g++ 13.1.0")))
+    other = client.build_client(build_dir, jobs=1)
+    assert other != binary and other.is_file() and len(cmake()) == 4  # another compiler: its own tree
+
+
+def test_client_build_names_missing_vulkan_headers(cmake, tmp_path, monkeypatch):
+    _client_unpack(tmp_path / "build")
+    monkeypatch.setenv("CXX", str(_fake_compiler(tmp_path / "cc", "g++ 12.2.0", probe_status=1)))
+    assert client.missing_prerequisites() == ["the Vulkan headers (Debian: libvulkan-dev)"]
+    with pytest.raises(NativeError, match=r"^rife-ncnn-vulkan cannot be built here: the Vulkan headers \(Debian: "
+                                          r"libvulkan-dev\) missing \(make setup-dev\)$"):
+        client.build_client(tmp_path / "build")
+    assert cmake() == []

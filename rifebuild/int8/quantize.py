@@ -23,10 +23,8 @@ from rifebuild.calibration import triplets as calibdata
 from rifebuild.core.errors import Int8Error
 from rifebuild.core.files import atomic_write_bytes
 from rifebuild.evaluate import metrics
-from rifebuild.evaluate.runtimes import NcnnSession
 from rifebuild.int8 import quant
 from rifebuild.ncnn import graph as ncnn_model
-from rifebuild.ncnn import passes as ncnn_passes
 from rifebuild.ncnn.graph import TAG_INT8, Layer, Model, Weight
 
 INT8_SCALE_TERM = 2  # what ncnn2int8 writes for Convolution: per-output-channel weight scales
@@ -118,22 +116,18 @@ def quantize_model(model: Model, weight_scales: dict[str, np.ndarray], input_sca
 # sensitivity: one layer int8 at a time
 
 
-def _write_lowered(model: Model, height: int, width: int, folder: Path, name: str) -> tuple[Path, Path]:
-    lowered = copy.deepcopy(model)
-    ncnn_passes.lower_warp(lowered, height, width)
-    param, bin_ = folder / f"{name}.param", folder / f"{name}.bin"
-    ncnn_model.write(lowered, param, bin_)
-    return param, bin_
+def _outputs(model: Model, height: int, width: int, folder: Path, name: str, inputs: list[dict], threads: int,
+             reference: Path | None) -> list[np.ndarray]:
+    from rifebuild.int8.calibrate import open_session
 
-
-def _outputs(param: Path, bin_: Path, inputs: list[dict], threads: int) -> list[np.ndarray]:
-    with NcnnSession(param, bin_, threads) as session:
+    with open_session(model, height, width, folder, threads, reference, name=name) as session:
         return [session.run(x)["out0"] for x in inputs]
 
 
 def sensitivity(model: Model, weight_scales: dict, input_scales: dict, triplets: list,
-                threads: int = 2) -> list[dict]:
-    """Per Convolution: mean PSNR (dB) of the output vs fp32 when only it is int8; worst first."""
+                threads: int = 2, reference: Path | None = None) -> list[dict]:
+    """Per Convolution: mean PSNR (dB) of the output vs fp32 when only it is int8; worst first.
+    `reference`: rife-bench of the reference build (see calibrate.open_session)."""
     from tqdm import tqdm
 
     height, width = triplets[0][0].shape[1:]
@@ -142,12 +136,12 @@ def sensitivity(model: Model, weight_scales: dict, input_scales: dict, triplets:
     rows = []
     with tempfile.TemporaryDirectory(prefix="rife-sens-") as tmp:
         folder = Path(tmp)
-        reference = _outputs(*_write_lowered(model, height, width, folder, "fp32"), inputs, threads)
+        fp32 = _outputs(model, height, width, folder, "fp32", inputs, threads, reference)
         for name in tqdm(convs, desc="sensitivity", file=sys.stderr, mininterval=1.0):
             single = copy.deepcopy(model)
             quantize_conv(single.layer(name), weight_scales[name], input_scales[name])
-            outputs = _outputs(*_write_lowered(single, height, width, folder, "one"), inputs, threads)
-            psnr = float(np.mean([metrics.psnr(o, r) for o, r in zip(outputs, reference)]))
+            outputs = _outputs(single, height, width, folder, "one", inputs, threads, reference)
+            psnr = float(np.mean([metrics.psnr(o, r) for o, r in zip(outputs, fp32)]))
             rows.append({"layer": name, "psnr_db": psnr})
     rows.sort(key=lambda r: (r["psnr_db"], r["layer"]))
     for rank, row in enumerate(rows, start=1):
@@ -179,13 +173,14 @@ def most_sensitive(path: Path | str, count: int) -> list[str]:
     return [r["layer"] for r in parse_sensitivity(Path(path).read_text())[:count]]
 
 
-def run_sensitivity(param, bin_, table, data_root, frames: int, keep_float: int, threads: int, out) -> list[dict]:
+def run_sensitivity(param, bin_, table, data_root, frames: int, keep_float: int, threads: int, out,
+                    reference: Path | None = None) -> list[dict]:
     """Measure per-layer sensitivity on the first `frames` calibration triplets; write the TSV."""
     from rifebuild.int8.calibrate import calibration_triplets
 
     weight_scales, input_scales = quant.read_table(table)
     triplets = calibration_triplets(data_root)[:frames]
-    rows = sensitivity(ncnn_model.read(param, bin_), weight_scales, input_scales, triplets, threads)
+    rows = sensitivity(ncnn_model.read(param, bin_), weight_scales, input_scales, triplets, threads, reference)
     write_sensitivity(out, rows, keep_float)
     return rows
 

@@ -23,7 +23,7 @@ LOCK = "rifebuild.lock"
 STAMP = "rifebuild-configure.args"
 
 
-def _run(cmd: list[str], log, cwd: Path | None = None) -> None:
+def run_logged(cmd: list[str], log, cwd: Path | None = None) -> None:
     log.write("$ " + " ".join(map(str, cmd)) + "\n")
     log.flush()
     proc = subprocess.run(list(map(str, cmd)), check=False, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
@@ -36,7 +36,7 @@ def tree_key(src: Path, args: list[str]) -> str:
     return hashlib.sha256("\n".join([str(src), *map(str, args)]).encode()).hexdigest()[:16]
 
 
-def _configure(src: Path, build: Path, args: list[str], log) -> None:
+def configure(src: Path, build: Path, args: list[str], log) -> None:
     """cmake -S/-B, skipped when the same arguments configured this folder before.
 
     The folder is never deleted: its name is keyed by `src` + `args` (tree_key), so a folder configured
@@ -52,7 +52,7 @@ def _configure(src: Path, build: Path, args: list[str], log) -> None:
         raise NativeError(f"{build} was configured from {configured_from}, not {src}; it belongs to another "
                           "build: delete it, or set native.build_dir to a folder of this checkout")
     build.mkdir(parents=True, exist_ok=True)
-    _run(["cmake", "-S", src, "-B", build, *args], log)
+    run_logged(["cmake", "-S", src, "-B", build, *args], log)
     stamp.write_text(want)
 
 
@@ -84,9 +84,9 @@ def build_ncnn(target: Target, ncnn_root: Path, version: str, build_root: Path, 
     tree, args = ncnn_tree(target, ncnn_root, version, build_root)
     prefix = tree / "install"
     with file_lock(tree / LOCK, log=log):
-        _configure(ncnn_root, tree / "build", [*args, f"-DCMAKE_INSTALL_PREFIX={prefix}"], log)
-        _run(["cmake", "--build", tree / "build", "-j", str(jobs)], log)
-        _run(["cmake", "--install", tree / "build"], log)
+        configure(ncnn_root, tree / "build", [*args, f"-DCMAKE_INSTALL_PREFIX={prefix}"], log)
+        run_logged(["cmake", "--build", tree / "build", "-j", str(jobs)], log)
+        run_logged(["cmake", "--install", tree / "build"], log)
     return prefix
 
 
@@ -102,8 +102,8 @@ def build_rife_bench(target: Target, prefix: Path, build_root: Path, jobs: int, 
     tree = Path(build_root) / f"rife-bench-{tree_key(NATIVE_SRC, args)}"
     # shared on the ncnn tree: its install must not change while rife-bench links against it
     with file_lock(Path(prefix).parent / LOCK, shared=True, log=log), file_lock(tree / LOCK, log=log):
-        _configure(NATIVE_SRC, tree / "build", args, log)
-        _run(["cmake", "--build", tree / "build", "-j", str(jobs)], log)
+        configure(NATIVE_SRC, tree / "build", args, log)
+        run_logged(["cmake", "--build", tree / "build", "-j", str(jobs)], log)
         binary = tree / "build" / "rife-bench"
         if out_bin is not None:
             with atomic_path(out_bin) as tmp:

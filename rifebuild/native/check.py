@@ -10,11 +10,6 @@ from rifebuild.evaluate.reference import fixed_inputs, inputs_digest, load_refer
 from rifebuild.native.run import call, dump
 
 
-def _bound(tolerance: float, min_psnr: float | None) -> dict:
-    """Float models are held to max abs error, quantized ones (min_psnr given) to PSNR."""
-    return {"max_abs_err": tolerance} if min_psnr is None else {"min_psnr_db": min_psnr}
-
-
 def _new(binary: Path, model_dir: Path, precision: str, runner: tuple[str, ...], target: str,
          gpu: int | None = None) -> dict:
     model_dir = Path(model_dir)
@@ -35,7 +30,7 @@ def verify(binary: Path, model_dir: Path, references: list[Path], out: Path, tol
         inputs, reference = load_reference(reference_path)
         got = dump(binary, inputs, model_dir=model_dir, threads=threads, precision=precision, gpu=gpu)
         record["checks"].append(rec.check("pytorch", reference.shape[1:], compare(got, reference.reshape(got.shape)),
-                                          _bound(tolerance, min_psnr), inputs=reference_path,
+                                          rec.bound(tolerance, min_psnr), inputs=reference_path,
                                           inputs_sha256=inputs_digest(inputs)))
     return rec.finish(record, out)
 
@@ -52,6 +47,6 @@ def cross_check(host_bin: Path, other_bin: Path, model_dir: Path, runner: tuple[
     other = dump(other_bin, inputs, model_dir=model_dir, threads=2, precision=precision, runner=runner)
     record = _new(other_bin, model_dir, precision, runner, target)
     record["details"]["host_binary"] = str(host_bin)
-    record["checks"].append(rec.check("host", host.shape[1:], compare(other, host), _bound(tolerance, min_psnr),
+    record["checks"].append(rec.check("host", host.shape[1:], compare(other, host), rec.bound(tolerance, min_psnr),
                                       inputs="fixed scene (seed 0)", inputs_sha256=inputs_digest(inputs)))
     return rec.finish(record, out)

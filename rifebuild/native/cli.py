@@ -7,7 +7,7 @@ from pathlib import Path
 from rifebuild.core import threads
 from rifebuild.core.args import PATH, action, model, optional_float, optional_int, out
 from rifebuild.core.files import atomic_write_json
-from rifebuild.native.targets import HOST_BIN, REPO, TARGETS, X86_ISAS
+from rifebuild.native.targets import BUILDABLE, HOST_BIN, REPO, TARGETS, X86_ISAS
 
 PRECISION = (["--precision"], {"default": "fp32", "choices": ["fp32", "fp16", "int8"],
                                "help": "how rife-bench runs the model"})
@@ -99,7 +99,7 @@ def register(actions) -> None:
            (["--out"], {"type": Path, "default": None,
                         "help": "record the unpacked root here (the workflow's output, in its working directory)"}))
     action(actions, "build", build, *SOURCE,
-           (["--target"], {"required": True, "choices": TARGETS, "help": "the target to build or check"}),
+           (["--target"], {"required": True, "choices": BUILDABLE, "help": "the target to build or check"}),
            out(),
            jobs,
            (["--ndk"], {"default": None, "help": "Android NDK folder (android-arm64); default: $ANDROID_NDK etc."}),

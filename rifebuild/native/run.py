@@ -62,6 +62,39 @@ def dump(binary: Path, inputs: dict, model_dir: Path | None = None, param: Path 
         return np.load(Path(tmp) / "out.npy")
 
 
+class BlobSession:
+    """A model run by rife-bench, blobs by name: the interface of evaluate.runtimes.NcnnSession, so int8
+    calibration can take its activations from the reference build (rifebuild.native.targets.REFERENCE),
+    whose arithmetic is the same instruction stream on every x86-64 CPU."""
+
+    def __init__(self, binary: Path, param: Path, bin_: Path, threads: int = 1, runner: tuple[str, ...] = ()):
+        self.binary, self.param, self.bin, self.threads, self.runner = Path(binary), param, bin_, threads, runner
+
+    def __enter__(self) -> "BlobSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def run(self, inputs: dict, blobs=("out0",)) -> dict:
+        """Feed `inputs` (name -> [C,H,W] or [1,C,H,W] float arrays); every blob of `blobs` from one pass."""
+        import tempfile
+
+        import numpy as np
+
+        with tempfile.TemporaryDirectory(prefix="rife-blobs-") as tmp:
+            args = ["dump", "--threads", self.threads, "--precision", "auto", "--param", self.param,
+                    "--bin", self.bin, "--out-dir", Path(tmp) / "out"]
+            for name in sorted(inputs):
+                arr = np.asarray(inputs[name], dtype=np.float32)
+                arr = arr[0] if arr.ndim == 4 else arr
+                args += ["--input", f"{name}={_save_npy(Path(tmp) / f'in-{name}.npy', arr)}"]
+            for blob in dict.fromkeys(blobs):
+                args += ["--output", blob]
+            call(self.binary, args, self.runner)
+            return {blob: np.load(Path(tmp) / "out" / f"{blob}.npy") for blob in blobs}
+
+
 def model_precision(model_dir: Path) -> str:
     """The precision a model folder is built for, from its weight tags: int8, fp16 (storage) or fp32
     (`auto`, rife-bench's own choice, for a folder without its files)."""

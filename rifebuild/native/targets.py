@@ -19,6 +19,11 @@ REPO = Path(__file__).resolve().parents[2]
 NATIVE_SRC = REPO / "native"
 HOST_BIN = REPO / "results/native/host/rife-bench"  # where the workflow builds the host binary
 TARGETS = ("host", "linux-arm64", "android-arm64", "host-vulkan", "android-arm64-vulkan")
+# The build int8 calibration runs on: baseline x86-64 (SSE2), no run-time CPU dispatch, so its float
+# results are the same instruction stream, hence the same bits, on any x86-64 runner (AVX-512, AVX2 or
+# neither). Not an artifact: never in native.targets or a release.
+REFERENCE = "reference"
+BUILDABLE = (*TARGETS, REFERENCE)
 VULKAN_SUFFIX = "-vulkan"  # <cpu target>-vulkan: the same CPU target with ncnn's Vulkan backend on
 
 # Layer types the RIFE models use (PReLU: rife-v4's activation), plus the ones ncnn's own layers create
@@ -155,6 +160,8 @@ def target_spec(name: str, ndk: str | None = None, isa: str = "auto") -> Target:
         if isa not in X86_ISAS:
             raise NativeError(f"native.host_isa must be auto, {', '.join(X86_ISAS)}; got {isa!r}.")
         return Target(name, (), X86_ISAS[isa])
+    if name == REFERENCE:
+        return Target(name, (), X86_SSE2)
     if name == "linux-arm64":
         if missing_arm64_tools():
             raise NativeError(
@@ -177,7 +184,7 @@ def target_spec(name: str, ndk: str | None = None, isa: str = "auto") -> Target:
         args = (f"-DCMAKE_TOOLCHAIN_FILE={tc}", "-DANDROID_ABI=arm64-v8a",
                 "-DANDROID_PLATFORM=android-24", "-DANDROID_STL=c++_static")
         return Target(name, args, ARM64_V82)
-    raise NativeError(f"Unknown native target {name!r}; use one of {', '.join(TARGETS)}.")
+    raise NativeError(f"Unknown native target {name!r}; use one of {', '.join(BUILDABLE)}.")
 
 
 def all_layers(ncnn_root: Path) -> list[str]:
