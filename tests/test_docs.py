@@ -91,3 +91,10 @@ def test_link_check_sees_a_broken_link(tmp_path):
     page = tmp_path / "p.md"
     page.write_text("# Title\n[ok](#title) [bad](#nothing)\n")
     assert _anchors(page) == {"title"}
+
+
+def test_clients_page_holds_the_one_client_table():
+    """docs/clients.md and the report show the same client facts (rifebuild.report.clients)."""
+    from rifebuild.report import clients
+
+    assert "\n".join(clients.table()) in (REPO / "docs" / "clients.md").read_text()

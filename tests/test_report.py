@@ -109,6 +109,9 @@ def test_rows_from_records(roles):
     assert "2 Convolutions int8, float: c; 1 requantize fusions; weights 27.8% of fp32." in text
     assert "## Benchmark (this machine)" in text and "rife-bench int8 vs fp32, same rounds: 1.222x" in text
     assert "### Phone (adb)" in text and "no device configured" in text
+    from rifebuild.report import clients
+
+    assert "## Clients" in text and "\n".join(clients.table()) in text  # the per-client table (issue 22)
 
 
 def test_figures_are_linked_relative_to_the_markdown(roles, tmp_path):

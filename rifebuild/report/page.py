@@ -21,6 +21,7 @@ from rifebuild.checkpoint import record
 from rifebuild.core import args
 from rifebuild.core.errors import ReportError
 from rifebuild.core.files import sha256_of
+from rifebuild.report import clients
 from rifebuild.report.wording import INT8_CLIENT_NOTE, INT8_CLIENT_SHORT
 
 
@@ -293,6 +294,10 @@ def render_markdown(report: dict) -> str:
             out += ["On the evaluation split, int8 vs fp32 ncnn (mean, worst frame): "
                     + ", ".join(f"{r}: {v['psnr_db']:.2f} dB, {_f(v.get('worst_psnr_db'), '.2f')} dB"
                                 for r, v in int8["vs_fp32_ncnn"].items()) + ".", ""]
+    if arts:
+        out += ["## Clients", "", "What the clients people run do with these folders, measured by the test suite "
+                "through each client's own code (quality per version: docs/clients.md in rife-build):", "",
+                *clients.table(), ""]
     if report["benchmark"]:
         b = report["benchmark"]
         figures = {k: v for k, v in b["figures"].items() if not (random and k == "quality")}  # PSNR vs ground truth
