@@ -6,6 +6,8 @@
 //   rife-bench interpolate --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: every frame pair of a folder
 //   rife-bench serve --model DIR --width W --height H [--warmup N]: one timed run per "run" line on stdin
 //   rife-bench serve --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]: each "run" interpolates the folder
+// interpolate/serve with --gpu: --transfer u8 (default: 8-bit frames up and down, converted and padded on the
+// GPU) or float (converted on the CPU, float blobs transferred: the reference path).
 // Common options: --threads N (default 1), --precision auto|fp32|fp16|int8 (default auto: int8 for a model
 // whose convolutions carry int8 scales, else fp32), --gpu N (Vulkan builds: run on Vulkan device N; every
 // layer must have a Vulkan path). A stock model with GridSample on a baked grid runs only at the size of its grid.
@@ -16,7 +18,15 @@
 #include <platform.h>
 
 #if NCNN_VULKAN
+#include "gpu_frames.h"
+
 #include <gpu.h>
+#else
+namespace rife {
+class GpuFrames // only Vulkan builds convert frames on a GPU
+{
+};
+} // namespace rife
 #endif
 
 #include <algorithm>
@@ -27,6 +37,7 @@
 #include <fstream>
 #include <sstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <stdio.h>
@@ -74,7 +85,9 @@ void usage()
             "  rife-bench serve --model DIR --width W --height H [--warmup 1]   (stdin: run | quit)\n"
             "  rife-bench serve --model DIR --in-dir FRAMES --out-dir OUT [--jobs 2]   (each run: the whole folder)\n"
             "common: [--threads 1] [--precision auto|fp32|fp16|int8] [--align 32]  (64: rife-v4.25/4.26, 128: rife-v4.25-lite)\n"
-            "        [--gpu N]  (Vulkan builds: run every layer on Vulkan device N)\n");
+            "        [--gpu N]  (Vulkan builds: run every layer on Vulkan device N)\n"
+            "        [--transfer u8|float]  (interpolate/serve with --gpu: 8-bit frames converted on the GPU, the\n"
+            "                                default, or float frames converted on the CPU)\n");
     exit(2);
 }
 
@@ -534,12 +547,42 @@ float timestep_of(const Args& a)
     return t;
 }
 
+// interpolate/serve with --gpu: the frame converter for --transfer u8 (the default), or none for --transfer float
+// (frames converted on the CPU and float blobs transferred, the reference path). Without --gpu only float exists.
+std::unique_ptr<rife::GpuFrames> gpu_frames_for(const ncnn::Net& net, const Args& a)
+{
+    const int gpu = gpu_of(a);
+    const std::string transfer = opt(a, "transfer", gpu >= 0 ? "u8" : "float");
+    if (transfer != "u8" && transfer != "float")
+        fail("--transfer must be u8 or float, got '" + transfer + "'");
+    if (transfer == "float")
+        return nullptr;
+    if (gpu < 0)
+        fail("--transfer u8 converts frames on the GPU and needs --gpu N; without --gpu frames are converted on the CPU");
+#if NCNN_VULKAN
+    std::unique_ptr<rife::GpuFrames> frames(new rife::GpuFrames(net));
+    if (!frames->error().empty())
+        fail("--gpu " + std::to_string(gpu) + ": " + frames->error());
+    return frames;
+#else
+    (void)net;
+    return nullptr;
+#endif
+}
+
+// The "transfer" field of interpolate's JSON: how frames went to the net and back.
+const char* transfer_of(int gpu, const rife::GpuFrames* frames)
+{
+    return frames ? "u8" : gpu >= 0 ? "float" : "none";
+}
+
 // One interpolated frame: pad right/bottom to the --align multiple by replicating the edge (like
-// rife-ncnn-vulkan), run, crop back and quantize to 8 bits. Thread-safe: one Extractor per call. A model fixed
+// rife-ncnn-vulkan), run, crop back and quantize to 8 bits; with `frames` (interpolate --gpu) all of that on
+// the GPU, else on the CPU. Thread-safe: one Extractor per call. A model fixed
 // to one size (`info`, read from `model`) refuses a padded size other than its own.
 void interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const std::string& model, const rife::Image& i0,
                       const rife::Image& i1, float t, int align, const std::string& name0, const std::string& name1,
-                      rife::Image& res)
+                      rife::Image& res, const rife::GpuFrames* frames)
 {
     if (i0.w != i1.w || i0.h != i1.h)
         fail("frames " + name0 + " (" + std::to_string(i0.w) + "x" + std::to_string(i0.h) + ") and " + name1 + " ("
@@ -547,6 +590,17 @@ void interpolate_pair(const ncnn::Net& net, const ModelInfo& info, const std::st
     const int w = i0.w, h = i0.h;
     const int pw = (w + align - 1) / align * align, ph = (h + align - 1) / align * align;
     check_fixed_size(info, model, pw, ph);
+#if NCNN_VULKAN
+    if (frames)
+    {
+        const std::string err = frames->interpolate(i0, i1, t, pw, ph, res);
+        if (!err.empty())
+            fail(err);
+        return;
+    }
+#else
+    (void)frames;
+#endif
     ncnn::Allocator* pool = frame_allocator();
     ncnn::Mat out = run(net, {{"in0", frame_to_mat(i0, pw, ph, pool)}, {"in1", frame_to_mat(i1, pw, ph, pool)},
                               {"in2", timestep_for(pw, ph, t)}}, "out0", pool);
@@ -585,7 +639,7 @@ std::vector<std::string> ppm_files(const std::string& dir)
 // turn, so one pair's upload, another's GPU compute and a third's download and file I/O overlap -- the
 // throughput a video user sees. Returns the wall time in ms.
 double interpolate_all(const ncnn::Net& net, const ModelInfo& info, const Args& a, const std::vector<std::string>& names,
-                       int jobs)
+                       int jobs, const rife::GpuFrames* frames)
 {
     const std::string in_dir = opt(a, "in-dir"), out_dir = opt(a, "out-dir");
     const float t = timestep_of(a);
@@ -599,7 +653,7 @@ double interpolate_all(const ncnn::Net& net, const ModelInfo& info, const Args& 
             const std::string n0 = in_dir + "/" + names[i], n1 = in_dir + "/" + names[i + 1];
             read_frame(n0, i0);
             read_frame(n1, i1);
-            interpolate_pair(net, info, model_name(a), i0, i1, t, align, n0, n1, mid);
+            interpolate_pair(net, info, model_name(a), i0, i1, t, align, n0, n1, mid, frames);
             char out_name[32];
             snprintf(out_name, sizeof(out_name), "/%08d.ppm", 2 * i + 1);
             save_image(out_dir + out_name, mid);
@@ -624,7 +678,7 @@ double interpolate_all(const ncnn::Net& net, const ModelInfo& info, const Args& 
 // The folder's frames, its --jobs, and `warmup` untimed runs of its first pair (pipeline creation, allocator
 // warm-up); the --out-dir is created.
 std::vector<std::string> prepare_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu,
-                                        int warmup, int& jobs)
+                                        int warmup, int& jobs, const rife::GpuFrames* frames)
 {
     const std::string in_dir = opt(a, "in-dir"), out_dir = opt(a, "out-dir");
     jobs = opt_int(a, "jobs", gpu >= 0 ? "2" : "1");
@@ -633,23 +687,24 @@ std::vector<std::string> prepare_folder(const ncnn::Net& net, const ModelInfo& i
     const std::vector<std::string> names = ppm_files(in_dir);
     rife::Image i0 = load_image(in_dir + "/" + names[0]), i1 = load_image(in_dir + "/" + names[1]), mid;
     for (int k = 0; k < warmup; k++)
-        interpolate_pair(net, info, model_name(a), i0, i1, timestep_of(a), align_of(a), names[0], names[1], mid);
+        interpolate_pair(net, info, model_name(a), i0, i1, timestep_of(a), align_of(a), names[0], names[1], mid, frames);
     if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST)
         fail("cannot create --out-dir " + out_dir);
     return names;
 }
 
 // Folder mode of `interpolate`: one untimed pair first, then every pair timed as a whole.
-int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu)
+int interpolate_folder(const ncnn::Net& net, const ModelInfo& info, const Args& a, int gpu,
+                       const rife::GpuFrames* frames)
 {
     int jobs = 1;
-    const std::vector<std::string> names = prepare_folder(net, info, a, gpu, 1, jobs);
+    const std::vector<std::string> names = prepare_folder(net, info, a, gpu, 1, jobs, frames);
     const int pairs = (int)names.size() - 1;
-    const double ms = interpolate_all(net, info, a, names, jobs);
-    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"precision\": \"%s\", "
+    const double ms = interpolate_all(net, info, a, names, jobs, frames);
+    printf("{\"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"precision\": \"%s\", \"transfer\": \"%s\", "
            "\"jobs\": %d, \"threads\": %d, \"pairs\": %d, \"total_ms\": %.3f, \"ms_per_frame\": %.3f, "
            "\"fps\": %.3f, \"peak_rss_kb\": %ld}\n",
-           RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu).c_str(), precision_of(net), jobs,
+           RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu).c_str(), precision_of(net), transfer_of(gpu, frames), jobs,
            net.opt.num_threads, pairs, ms, ms / pairs, pairs * 1000.0 / ms, peak_rss_kb());
     return 0;
 }
@@ -658,12 +713,14 @@ int cmd_interpolate(const Args& a)
 {
     ncnn::Net net;
     const ModelInfo info = load_net(net, a);
+    const std::unique_ptr<rife::GpuFrames> frames = gpu_frames_for(net, a);
     if (a.opts.count("in-dir"))
-        return interpolate_folder(net, info, a, gpu_of(a));
+        return interpolate_folder(net, info, a, gpu_of(a), frames.get());
     const float t = timestep_of(a);
     const std::string n0 = opt(a, "in0"), n1 = opt(a, "in1");
     rife::Image mid;
-    interpolate_pair(net, info, model_name(a), load_image(n0), load_image(n1), t, align_of(a), n0, n1, mid);
+    interpolate_pair(net, info, model_name(a), load_image(n0), load_image(n1), t, align_of(a), n0, n1, mid,
+                     frames.get());
     save_image(opt(a, "out"), mid);
     return 0;
 }
@@ -835,12 +892,13 @@ int cmd_serve(const Args& a)
     const int gpu = gpu_of(a);
     ncnn::Net net;
     const ModelInfo info = load_net(net, a);
+    const std::unique_ptr<rife::GpuFrames> frames = folder ? gpu_frames_for(net, a) : nullptr;
     int w = 0, h = 0, jobs = 0, pairs = 0;
     std::vector<std::string> names;
     ncnn::Mat in0, in1, in2;
     if (folder)
     {
-        names = prepare_folder(net, info, a, gpu, warmup, jobs);
+        names = prepare_folder(net, info, a, gpu, warmup, jobs, frames.get());
         const rife::Image first = load_image(opt(a, "in-dir") + "/" + names[0]);
         w = first.w;
         h = first.h;
@@ -859,10 +917,10 @@ int cmd_serve(const Args& a)
             run(net, {{"in0", in0}, {"in1", in1}, {"in2", in2}}, "out0");
     }
     printf("{\"ready\": true, \"target\": \"%s\", \"ncnn_version\": \"%s\", %s, \"width\": %d, "
-           "\"height\": %d, \"threads\": %d, \"precision\": \"%s\", \"warmup\": %d, \"mode\": \"%s\", \"jobs\": %d, "
+           "\"height\": %d, \"threads\": %d, \"precision\": \"%s\", \"warmup\": %d, \"mode\": \"%s\", \"transfer\": \"%s\", \"jobs\": %d, "
            "\"pairs\": %d}\n",
            RIFE_TARGET, NCNN_VERSION_STRING, device_json(gpu).c_str(), w, h, net.opt.num_threads,
-           precision_of(net), warmup, folder ? "interpolate" : "single", jobs, pairs);
+           precision_of(net), warmup, folder ? "interpolate" : "single", transfer_of(gpu, frames.get()), jobs, pairs);
     fflush(stdout);
     char buf[64];
     while (fgets(buf, sizeof(buf), stdin))
@@ -877,7 +935,7 @@ int cmd_serve(const Args& a)
         double c0 = process_cpu_ms();
         double ms;
         if (folder)
-            ms = interpolate_all(net, info, a, names, jobs) / pairs;
+            ms = interpolate_all(net, info, a, names, jobs, frames.get()) / pairs;
         else
         {
             auto t0 = std::chrono::steady_clock::now();
