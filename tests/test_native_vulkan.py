@@ -156,6 +156,7 @@ def test_interpolate_folder_on_the_gpu(gpu_binary, blend_model, tmp_path):
                                                   "--out-dir", tmp_path / "out", "--jobs", 2, "--gpu", GPU]))
     assert out["pairs"] == 2 and out["jobs"] == 2 and out["device"] != "cpu" and out["ms_per_frame"] > 0
     assert out["precision"] == "fp32"  # auto, resolved from the model
+    assert out["transfer"] == "u8"  # the default on a GPU: frames converted there
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == [f"{i:08d}.ppm" for i in range(5)]
     for i in range(2):
@@ -163,6 +164,46 @@ def test_interpolate_folder_on_the_gpu(gpu_binary, blend_model, tmp_path):
         want = (pixels[i].astype(np.int32) + pixels[i + 1]) / 2
         assert np.abs(mid - want).max() <= 1
         assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"{2 * i:08d}.ppm")), pixels[i])
+
+
+def _interpolate_folder(binary, model, frames, out, precision, transfer):
+    native_run.call(binary, ["interpolate", "--model", model, "--in-dir", frames, "--out-dir", out, "--precision",
+                             precision, "--transfer", transfer, "--gpu", GPU])
+    from PIL import Image
+
+    return [np.asarray(Image.open(p), np.int32) for p in sorted(out.iterdir())]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
+def test_frames_converted_on_the_gpu_equal_the_cpu_conversion(gpu_binary, vulkan_models, precision, tmp_path):
+    """--transfer u8 (8-bit frames up and down; pad by edge replication, timestep map, crop and quantization in
+    shaders) gives the frames of --transfer float (the same steps on the CPU, float blobs transferred), at a
+    size that needs padding on both sides and whose byte count is no multiple of 4 (45x75 -> 64x96)."""
+    from PIL import Image
+
+    frames = tmp_path / "in"
+    frames.mkdir()
+    rng = np.random.default_rng(4)
+    base = rng.integers(0, 256, (45, 75, 3), dtype=np.uint8)
+    for i in range(2):
+        Image.fromarray(np.roll(base, 2 * i, axis=1)).save(frames / f"{i:03d}.ppm")
+    model = vulkan_models["int8" if precision == "int8" else "float"]
+    want = _interpolate_folder(gpu_binary, model, frames, tmp_path / "float", precision, "float")
+    got = _interpolate_folder(gpu_binary, model, frames, tmp_path / "u8", precision, "u8")
+    assert len(got) == len(want) == 3
+    for g, w in zip(got, want):
+        assert g.shape == w.shape == (45, 75, 3)
+        if precision == "fp32":
+            assert np.abs(g - w).max() <= 1
+        else:
+            assert metrics.compare(g.astype(np.float32) / 255, w.astype(np.float32) / 255, with_ssim=False)["psnr_db"] >= 50
+    assert not np.array_equal(got[1], want[0])  # the midpoint is the net's frame, not a copy of a frame
+
+
+def test_transfer_u8_needs_a_gpu(vulkan_binary, blend_model, tmp_path):
+    with pytest.raises(NativeError, match="--transfer u8 converts frames on the GPU and needs --gpu N"):
+        native_run.call(vulkan_binary, ["interpolate", "--model", blend_model, "--in-dir", tmp_path, "--out-dir",
+                                        tmp_path / "out", "--transfer", "u8"])
 
 
 def test_bench_on_the_gpu_names_the_device(gpu_binary, blend_model):
