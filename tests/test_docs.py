@@ -22,6 +22,12 @@ def test_configuration_page_is_generated_from_the_schema(tmp_path):
         f"{PAGE} differs from rifebuild/core/config.schema.yaml: run `rifebuild docs config --out {PAGE}`")
 
 
+def test_values_column_names_the_shorthands_a_string_pattern_allows():
+    """`models: all` is a string the schema allows beside the list: the values column says so."""
+    row = next(line for line in render().splitlines() if line.startswith("| `models` |"))
+    assert "list of RIFE versions ([list](versions.md)), or `all` / `all-lite` |" in row
+
+
 def test_every_schema_key_has_a_description():
     assert missing_descriptions() == []
 

@@ -156,7 +156,7 @@ def test_file_lock_serialises_processes(tmp_path):
         waited = time.monotonic() - t0
     holder.wait(timeout=10)
     assert waited > 0.2
-    assert "another build of this tree is running" in log.read_text()
+    assert f"# waiting for {lock}: another process holds it" in log.read_text()
 
 
 def test_concurrent_builds_of_one_tree_take_turns(cmake, tmp_path, monkeypatch):

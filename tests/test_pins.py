@@ -38,7 +38,6 @@ def test_the_pins_file_lists_every_version_once_with_its_vs_rife_asset():
         number = spec.get(name).number.replace("-", ".")
         assert pin.url == f"{VS_RIFE}flownet_v{number}.pkl"
         assert pin.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", pin.sha256)
-        assert pin.status == ("pinned" if pin.sha256 else "unpinned")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -68,7 +67,7 @@ def test_single_model_overrides_keep_working():
     config = validate({"weights": "official", "weights_url": "https://mirror.example/f.pkl",
                        "weights_sha256": "A" * 64})
     pin = pins.official(config, "rife-v4.6")
-    assert (pin.url, pin.sha256, pin.status) == ("https://mirror.example/f.pkl", "a" * 64, "pinned")
+    assert (pin.url, pin.sha256) == ("https://mirror.example/f.pkl", "a" * 64)
     plain = pins.official(validate({"weights": "official"}), "rife-v4.7")
     assert (plain.url, plain.sha256) == (f"{VS_RIFE}flownet_v4.7.pkl", pins.load()["rife-v4.7"].sha256)
 

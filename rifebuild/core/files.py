@@ -96,7 +96,8 @@ def extract_tar(tar, dest: Path | str) -> None:
 @contextlib.contextmanager
 def file_lock(path: Path, shared: bool = False, log=None):
     """flock `path` (created if missing, never deleted) for the block; waits, noting it in `log`, while
-    another process (or thread) holds it."""
+    another process (or thread) holds it. The note names the lock file only: its holder may be a build of
+    the tree or a reader of the unpacked source."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
@@ -105,7 +106,7 @@ def file_lock(path: Path, shared: bool = False, log=None):
             fcntl.flock(handle, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             if log is not None:
-                log.write(f"# waiting for {path}: another build of this tree is running\n")
+                log.write(f"# waiting for {path}: another process holds it\n")
                 log.flush()
             fcntl.flock(handle, mode)
         try:

@@ -2,6 +2,8 @@
 meaning are written, so the reference cannot drift from what the workflow validates (a test compares)."""
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from rifebuild.core.config import load_schema
@@ -63,6 +65,8 @@ def _allowed(prop: dict, defs: dict) -> str:
         items = prop.get("items", {})
         plural = {"resolution": "[H, W] sizes", "version": "RIFE versions ([list](versions.md))"}
         words = "list of " + plural.get(items.get("$ref", "").rsplit("/", 1)[-1], _allowed(items, defs))
+        if "string" in kinds and _named_values(prop):
+            words += ", or " + " / ".join(f"`{v}`" for v in _named_values(prop))
         return words + (", or null" if "null" in kinds else "")
     if "oneOf" in prop:
         return " or ".join(_allowed(p, defs) for p in prop["oneOf"])
@@ -78,6 +82,13 @@ def _allowed(prop: dict, defs: dict) -> str:
     elif low is not None:
         bounds = f" >= {low}"
     return " or ".join(kinds) + bounds if kinds else "any"
+
+
+def _named_values(prop: dict) -> list[str]:
+    """The words a string pattern of the form ^(a|b)$ allows (`models: all`): the table names them, so a
+    reader of the values column does not miss the shorthand."""
+    match = re.fullmatch(r"\^\(([\w|-]+)\)\$", prop.get("pattern", ""))
+    return match.group(1).split("|") if match else []
 
 
 def _cell(text: str) -> str:

@@ -32,11 +32,6 @@ class Pin:
     url: str
     sha256: str | None
 
-    @property
-    def status(self) -> str:
-        """`pinned` or `unpinned`, the word the checkpoint record, MANIFEST.json and the notes use."""
-        return "pinned" if self.sha256 else "unpinned"
-
 
 def pins_path(config: dict | None = None) -> Path:
     """The pins file the config names (`weights_pins`), else the packaged pins.yaml."""
