@@ -190,9 +190,11 @@ def outputs(tmp_path, repo):
             "records": {"rife-v4.6": {"onnx-dynamic": dynamic}}}
 
 
-def make_bundle(outputs: dict, folder: Path, **environ) -> dict:
+def make_bundle(outputs: dict, folder: Path, more_kinds: tuple[str, ...] = (), **environ) -> dict:
+    """The bundle of `outputs` in `folder`: rife-v4.6's ncnn tarball, native, report, and a `<kind>.tar.gz` per
+    kind of `more_kinds` (another model's ncnn files)."""
     tarballs = {"rife-v4.6-ncnn": folder / "rife-v4.6-ncnn.tar.gz", "native": folder / "rife-build-native.tar.gz",
-                "report": folder / "rife-build-report.tar.gz"}
+                "report": folder / "rife-build-report.tar.gz", **{k: folder / f"{k}.tar.gz" for k in more_kinds}}
     old = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ.pop("SOURCE_DATE_EPOCH", None)
     os.environ.update(environ)
@@ -511,17 +513,7 @@ def test_two_models_in_one_bundle(outputs, tmp_path):
     outputs["report"].write_text(json.dumps(fake_report(tmp_path, ("rife-v4.6", "rife-v4.17-lite"))))
     outputs["models"] = ["rife-v4.6", "rife-v4.17-lite"]
     folder = tmp_path / "release"
-    old = os.environ.pop("SOURCE_DATE_EPOCH", None)
-    try:
-        tarballs = {"rife-v4.6-ncnn": folder / "rife-v4.6-ncnn.tar.gz",
-                    "rife-v4.17-lite-ncnn": folder / "rife-v4.17-lite-ncnn.tar.gz",
-                    "native": folder / "rife-build-native.tar.gz", "report": folder / "rife-build-report.tar.gz"}
-        manifest = build_bundle(outputs["models"], outputs["files"], tarballs, outputs["report"], outputs["config"],
-                                outputs["repo"], folder / "MANIFEST.json", folder / "SHA256SUMS",
-                                folder / "RELEASE_NOTES.md", outputs["records"])
-    finally:
-        if old is not None:
-            os.environ["SOURCE_DATE_EPOCH"] = old
+    manifest = make_bundle(outputs, folder, more_kinds=("rife-v4.17-lite-ncnn",))
     assert [m["model"] for m in manifest["models"]] == ["rife-v4.6", "rife-v4.17-lite"]
     assert {n: (t["kind"], t["model"]) for n, t in manifest["tarballs"].items()} == {
         "rife-v4.6-ncnn.tar.gz": ("ncnn", "rife-v4.6"), "rife-v4.17-lite-ncnn.tar.gz": ("ncnn", "rife-v4.17-lite"),
@@ -550,17 +542,7 @@ def test_an_ensemble_variant_is_a_model_of_the_bundle_marked_as_such(outputs, tm
     outputs["report"].write_text(json.dumps(report))
     outputs["models"] = ["rife-v4.6", "rife-v4.6-ensemble"]
     folder = tmp_path / "release"
-    old = os.environ.pop("SOURCE_DATE_EPOCH", None)
-    try:
-        tarballs = {"rife-v4.6-ncnn": folder / "rife-v4.6-ncnn.tar.gz",
-                    "rife-v4.6-ensemble-ncnn": folder / "rife-v4.6-ensemble-ncnn.tar.gz",
-                    "native": folder / "rife-build-native.tar.gz", "report": folder / "rife-build-report.tar.gz"}
-        manifest = build_bundle(outputs["models"], outputs["files"], tarballs, outputs["report"], outputs["config"],
-                                outputs["repo"], folder / "MANIFEST.json", folder / "SHA256SUMS",
-                                folder / "RELEASE_NOTES.md", outputs["records"])
-    finally:
-        if old is not None:
-            os.environ["SOURCE_DATE_EPOCH"] = old
+    manifest = make_bundle(outputs, folder, more_kinds=("rife-v4.6-ensemble-ncnn",))
     entries = {m["model"]: m for m in manifest["models"]}
     assert entries["rife-v4.6-ensemble"]["ensemble_of"] == "rife-v4.6" and "ensemble_of" not in entries["rife-v4.6"]
     assert manifest["tarballs"]["rife-v4.6-ensemble-ncnn.tar.gz"]["model"] == "rife-v4.6-ensemble"
