@@ -33,6 +33,19 @@ def _save_npy(path: Path, array) -> Path:
     return path
 
 
+def _input_args(inputs: dict, folder: Path) -> list:
+    """rife-bench's `--input NAME=FILE.npy` for each input (name -> [C,H,W] or [1,C,H,W]), saved as float32
+    [C,H,W] into `folder`."""
+    import numpy as np
+
+    args = []
+    for name in sorted(inputs):
+        arr = np.asarray(inputs[name], dtype=np.float32)
+        arr = arr[0] if arr.ndim == 4 else arr
+        args += ["--input", f"{name}={_save_npy(folder / f'in-{name}.npy', arr)}"]
+    return args
+
+
 def gpu_args(gpu: int | None) -> list:
     """rife-bench's --gpu N (Vulkan builds), or nothing for the CPU."""
     return [] if gpu is None else ["--gpu", gpu]
@@ -54,10 +67,7 @@ def dump(binary: Path, inputs: dict, model_dir: Path | None = None, param: Path 
             args += ["--model", model_dir]
         else:
             args += ["--param", param] + (["--bin", bin_] if bin_ else [])
-        for name in sorted(inputs):
-            arr = np.asarray(inputs[name], dtype=np.float32)
-            arr = arr[0] if arr.ndim == 4 else arr
-            args += ["--input", f"{name}={_save_npy(Path(tmp) / f'{name}.npy', arr)}"]
+        args += _input_args(inputs, Path(tmp))
         call(binary, args, runner)
         return np.load(Path(tmp) / "out.npy")
 
@@ -85,10 +95,7 @@ class BlobSession:
         with tempfile.TemporaryDirectory(prefix="rife-blobs-") as tmp:
             args = ["dump", "--threads", self.threads, "--precision", "auto", "--param", self.param,
                     "--bin", self.bin, "--out-dir", Path(tmp) / "out"]
-            for name in sorted(inputs):
-                arr = np.asarray(inputs[name], dtype=np.float32)
-                arr = arr[0] if arr.ndim == 4 else arr
-                args += ["--input", f"{name}={_save_npy(Path(tmp) / f'in-{name}.npy', arr)}"]
+            args += _input_args(inputs, Path(tmp))
             for blob in dict.fromkeys(blobs):
                 args += ["--output", blob]
             call(self.binary, args, self.runner)
